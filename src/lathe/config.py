@@ -1,0 +1,110 @@
+"""The typed configuration (lathe.yaml), validated at the edge; its resolved form is saved
+in every artifact so no default stays hidden.
+
+>>> cfg = LatheConfig.model_validate({"data": {"target": "income"}, "train": {"preset": "best"}})
+>>> cfg.train.preset, cfg.split.test_size
+('best', 0.1)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from lathe.errors import ConfigError, NotFound
+
+__all__ = ["LatheConfig", "DataConfig", "SplitConfig", "TrainConfig", "load_config"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    target: str | None = None
+    task: Literal["binary", "multiclass", "regression"] | None = None
+    text_columns: list[str] = Field(default_factory=list)
+    categorical_columns: list[str] = Field(default_factory=list)
+    drop_columns: list[str] = Field(default_factory=list)
+    encoding: str | None = None
+
+
+class SplitConfig(_Strict):
+    valid_size: float = Field(0.1, gt=0, lt=0.5)
+    test_size: float = Field(0.1, ge=0, lt=0.5)
+    seed: int = 0
+
+
+class TrainConfig(_Strict):
+    model: str = "auto"
+    preset: Literal["fast", "best"] = "fast"
+    time_budget_s: float | None = Field(None, gt=0)
+    params: dict[str, Any] = Field(default_factory=dict)
+    seed: int = 0
+    threads: int | None = Field(None, ge=1)
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        from lathe.models import FAMILY_NAMES
+
+        if value != "auto" and value not in FAMILY_NAMES:
+            raise ValueError(f"unknown model {value!r}; choose auto or one of {FAMILY_NAMES}")
+        return value
+
+
+class LatheConfig(_Strict):
+    version: Literal[1] = 1
+    data: DataConfig = Field(default_factory=DataConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    node = tree
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[leaf] = value
+
+
+def load_config(
+    path: str | Path | None = None, *, base: dict[str, Any] | None = None, **overrides: Any
+) -> LatheConfig:
+    """Read lathe.yaml (optional), apply overrides given as `section__field=value`.
+
+    None-valued overrides are ignored, so CLI options that were not given keep the file's value.
+    """
+    raw: dict[str, Any] = dict(base or {})
+    source = "configuration"
+    if path is not None:
+        file = Path(path)
+        source = str(file)
+        if not file.exists():
+            raise NotFound(f"{file}: no such config file", file=str(file))
+        try:
+            raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(
+                f"{file}:{where} is not valid YAML ({getattr(exc, 'problem', exc)})", file=str(file)
+            ) from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{file}: expected a mapping at the top level", file=str(file))
+    for key, value in overrides.items():
+        if value is not None and value != () and value != []:
+            _set_dotted(raw, key.replace("__", "."), value)
+    try:
+        return LatheConfig.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(
+            f"{source}: field {field!r}: {first['msg']} (given {first.get('input')!r})",
+            hint=f"{len(exc.errors())} problem(s); see the README's configuration section",
+            field=field,
+        ) from None

@@ -1,0 +1,1 @@
+"""Data: loading (`load`), schema inference (`infer`), splits (`split`), checks (`quality`)."""

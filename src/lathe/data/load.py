@@ -1,0 +1,199 @@
+"""Read CSV, Parquet and JSONL files into a DataFrame, with errors that name the file and line.
+
+>>> import pandas as pd, tempfile, pathlib
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "tiny.csv"
+>>> _ = path.write_text("a,b\\n1,x\\n2,y\\n")
+>>> read_table(path).shape
+(2, 2)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from lathe.errors import DataError, NotFound, UsageError
+
+__all__ = ["read_table", "SUPPORTED_SUFFIXES", "table_format"]
+
+SUPPORTED_SUFFIXES = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+
+
+def table_format(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in (".gz", ".bz2", ".zip", ".xz", ".zst"):
+        suffixes = suffixes[:-1]
+    fmt = SUPPORTED_SUFFIXES.get(suffixes[-1] if suffixes else "")
+    if fmt is None:
+        raise UsageError(
+            f"{path}: cannot tell the file format from its name",
+            hint="use a .csv, .tsv, .parquet or .jsonl file",
+            file=str(path),
+        )
+    return fmt
+
+
+def read_table(source: str | Path | pd.DataFrame, *, encoding: str | None = None) -> pd.DataFrame:
+    """Load a table; a DataFrame is returned as a copy. Raises NotFound / DataError."""
+    if isinstance(source, pd.DataFrame):
+        return source.copy()
+    path = Path(source)
+    if not path.exists():
+        raise NotFound(f"{path}: no such file", hint="check the path", file=str(path))
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory, not a data file", file=str(path))
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} is empty (0 bytes)", hint="export the data again", file=str(path))
+    fmt = table_format(path)
+    if fmt in ("csv", "tsv"):
+        frame = _read_delimited(path, "\t" if fmt == "tsv" else None, encoding)
+    elif fmt == "parquet":
+        frame = _read_parquet(path)
+    else:
+        frame = _read_jsonl(path, encoding)
+    if frame.shape[0] == 0:
+        raise DataError(
+            f"{path} has a header but no data rows", hint="export the data again", file=str(path)
+        )
+    if frame.shape[1] == 0:
+        raise DataError(f"{path} has no columns", file=str(path))
+    _check_column_names(frame, path)
+    return frame
+
+
+def _check_column_names(frame: pd.DataFrame, path: Path) -> None:
+    names = [str(c) for c in frame.columns]
+    unnamed = [i + 1 for i, c in enumerate(names) if c.startswith("Unnamed: ") or c == ""]
+    if unnamed and len(unnamed) == len(names):
+        raise DataError(f"{path}: the header row has no column names", file=str(path))
+    frame.columns = names
+    dupes = sorted({c for c in names if names.count(c) > 1})
+    if dupes:
+        raise DataError(
+            f"{path}: duplicate column names {dupes}", hint="rename them", file=str(path)
+        )
+
+
+def _sniff_delimiter(sample: str) -> str:
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def _decode(path: Path, encoding: str | None) -> tuple[str, str]:
+    raw = path.read_bytes()
+    enc = encoding or "utf-8-sig"
+    try:
+        return raw.decode(enc), enc
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        guess = _guess_encoding(raw)
+        hint = (
+            f"it looks like {guess}: pass --encoding {guess} or convert it to UTF-8 "
+            f"(iconv -f {guess} -t utf-8)"
+            if guess
+            else "convert it to UTF-8 or pass --encoding"
+        )
+        raise DataError(
+            f"{path}: line {line} is not valid {enc.replace('-sig', '')} "
+            f"(byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+            hint=hint,
+            file=str(path),
+            line=line,
+        ) from None
+    except LookupError:
+        raise UsageError(
+            f"unknown encoding {encoding!r}", hint="try utf-8, latin-1 or gb18030"
+        ) from None
+
+
+def _guess_encoding(raw: bytes) -> str | None:
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw[:200_000]).best()
+    return best.encoding if best is not None else None
+
+
+_LINE_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def _read_delimited(path: Path, sep: str | None, encoding: str | None) -> pd.DataFrame:
+    text, _ = _decode(path, encoding)
+    if not text.strip():
+        raise DataError(f"{path} contains only whitespace", file=str(path))
+    sep = sep or _sniff_delimiter(text[:20_000])
+    try:
+        return pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True, low_memory=False)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} has no header and no rows", file=str(path)) from None
+    except pd.errors.ParserError as exc:
+        found = _LINE_RE.search(str(exc))
+        if found:
+            expected, line, saw = found.groups()
+            raise DataError(
+                f"{path}: line {line} has {saw} fields, the header has {expected}",
+                hint="quote fields that contain the delimiter, or fix that line",
+                file=str(path),
+                line=int(line),
+            ) from None
+        raise DataError(f"{path}: not a readable CSV file ({exc})", file=str(path)) from None
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several unrelated types for a corrupt file
+        raise DataError(
+            f"{path}: not a readable Parquet file ({type(exc).__name__}: {exc})",
+            hint="write it again with pandas.DataFrame.to_parquet or pyarrow",
+            file=str(path),
+        ) from None
+
+
+def _read_jsonl(path: Path, encoding: str | None) -> pd.DataFrame:
+    text, _ = _decode(path, encoding)
+    stripped = text.lstrip()
+    if stripped.startswith("["):  # a plain JSON array of records
+        try:
+            records = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}: line {exc.lineno}: {exc.msg}", file=str(path)) from None
+    else:
+        records = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(
+                    f"{path}: line {number} is not valid JSON ({exc.msg})",
+                    hint="each line must hold one JSON object",
+                    file=str(path),
+                    line=number,
+                ) from None
+            if not isinstance(record, dict):
+                raise DataError(
+                    f"{path}: line {number} is a {type(record).__name__}, not a JSON object",
+                    file=str(path),
+                    line=number,
+                )
+            records.append(record)
+    if not records:
+        raise DataError(f"{path} holds no records", file=str(path))
+    return pd.DataFrame.from_records(records)

@@ -1,0 +1,75 @@
+"""Deterministic, stratified train/valid/test splits and a content hash of a dataset.
+
+Identical rows always land in the same part, so a duplicate cannot leak from train into test.
+
+>>> import pandas as pd
+>>> frame = pd.DataFrame({"x": range(100), "y": [0, 1] * 50})
+>>> parts = split_frame(frame, "y", valid_size=0.1, test_size=0.2, seed=0)
+>>> [len(p) for p in parts], parts[2]["y"].mean()
+([70, 10, 20], 0.5)
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+__all__ = ["split_frame", "content_hash", "row_keys"]
+
+
+def row_keys(frame: pd.DataFrame) -> np.ndarray:
+    """A 64-bit hash per row of its values (column order matters, index does not)."""
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+
+
+def content_hash(frame: pd.DataFrame) -> str:
+    """sha256 over column names, dtypes and every value; equal data gives an equal hash."""
+    digest = hashlib.sha256()
+    digest.update("\x1f".join(f"{c}:{t}" for c, t in frame.dtypes.astype(str).items()).encode())
+    digest.update(row_keys(frame).tobytes())
+    return "sha256:" + digest.hexdigest()
+
+
+def _stratify_ok(labels: pd.Series, fraction: float) -> bool:
+    counts = labels.value_counts()
+    return len(counts) > 1 and counts.min() >= 2 and fraction * len(labels) >= len(counts)
+
+
+def _split_groups(
+    keys: np.ndarray, labels: pd.Series | None, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split unique row keys, so duplicates stay together; returns boolean masks."""
+    if fraction <= 0:
+        return np.ones(len(keys), bool), np.zeros(len(keys), bool)
+    unique, first = np.unique(keys, return_index=True)
+    strat = None
+    if labels is not None:
+        group_labels = labels.iloc[first].reset_index(drop=True)
+        if _stratify_ok(group_labels, fraction):
+            strat = group_labels.astype(str).to_numpy()
+    keep, held = train_test_split(unique, test_size=fraction, random_state=seed, stratify=strat)
+    held_mask = np.isin(keys, held)
+    return ~held_mask, held_mask
+
+
+def split_frame(
+    frame: pd.DataFrame,
+    target: str | None,
+    *,
+    valid_size: float = 0.1,
+    test_size: float = 0.1,
+    seed: int = 0,
+    stratify: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(train, valid, test); sizes are fractions of all rows; stratified for class labels."""
+    keys = row_keys(frame)
+    labels = frame[target] if (target is not None and stratify) else None
+    rest, test = _split_groups(keys, labels, test_size, seed)
+    rest_frame = frame[rest]
+    rest_labels = labels[rest] if labels is not None else None
+    valid_fraction = valid_size / max(1e-9, 1 - test_size)
+    train, valid = _split_groups(keys[rest], rest_labels, valid_fraction, seed + 1)
+    return rest_frame[train], rest_frame[valid], frame[test]

@@ -1,0 +1,1 @@
+"""Evaluation: pure metric functions (`metrics`) and the HTML report (`report`)."""

@@ -1,0 +1,137 @@
+"""Pure metric functions: labels and predictions in, plain numbers and lists out.
+
+>>> import numpy as np
+>>> m = classification_metrics(np.array([0, 1, 1, 0]),
+...                            np.array([[.9, .1], [.2, .8], [.6, .4], [.7, .3]]), ["no", "yes"])
+>>> m["accuracy"], m["roc_auc"], m["confusion_matrix"]
+(0.75, 1.0, [[2, 0], [1, 1]])
+>>> regression_metrics(np.array([1.0, 2.0]), np.array([1.0, 4.0]))["mae"]
+1.0
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn import metrics as skm
+
+__all__ = [
+    "classification_metrics",
+    "regression_metrics",
+    "calibration_table",
+    "primary_metric",
+    "compute_metrics",
+    "higher_is_better",
+]
+
+PRIMARY = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse"}
+
+
+def primary_metric(task: str) -> str:
+    return PRIMARY[task]
+
+
+def higher_is_better(metric: str) -> bool:
+    return metric not in ("rmse", "mae", "log_loss", "brier")
+
+
+def _clip_proba(proba: np.ndarray) -> np.ndarray:
+    proba = np.clip(np.asarray(proba, dtype=float), 1e-15, 1.0)
+    return proba / proba.sum(axis=1, keepdims=True)
+
+
+def calibration_table(y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> dict[str, Any]:
+    """Reliability of the top-class probability: per bin, mean confidence vs accuracy, and ECE."""
+    confidence = proba.max(axis=1)
+    correct = (proba.argmax(axis=1) == y_true).astype(float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    rows, ece = [], 0.0
+    for b in range(bins):
+        mask = which == b
+        if not mask.any():
+            continue
+        conf, acc = float(confidence[mask].mean()), float(correct[mask].mean())
+        ece += mask.mean() * abs(conf - acc)
+        rows.append(
+            {
+                "bin": [float(edges[b]), float(edges[b + 1])],
+                "count": int(mask.sum()),
+                "confidence": conf,
+                "accuracy": acc,
+            }
+        )
+    return {"bins": rows, "ece": float(ece)}
+
+
+def classification_metrics(
+    y_true: np.ndarray, proba: np.ndarray, classes: list[Any]
+) -> dict[str, Any]:
+    y_true = np.asarray(y_true, dtype=int)
+    proba = _clip_proba(proba)
+    k = len(classes)
+    labels = list(range(k))
+    y_pred = proba.argmax(axis=1)
+    out: dict[str, Any] = {"accuracy": float(skm.accuracy_score(y_true, y_pred))}
+    for average in ("macro", "weighted"):
+        p, r, f, _ = skm.precision_recall_fscore_support(
+            y_true, y_pred, labels=labels, average=average, zero_division=0
+        )
+        out[f"precision_{average}"], out[f"recall_{average}"], out[f"f1_{average}"] = (
+            float(p),
+            float(r),
+            float(f),
+        )
+    out["precision"], out["recall"], out["f1"] = (
+        out["precision_macro"],
+        out["recall_macro"],
+        out["f1_macro"],
+    )
+    present = np.unique(y_true)
+    if len(present) < 2:
+        out["roc_auc"] = None
+    elif k == 2:
+        out["roc_auc"] = float(skm.roc_auc_score(y_true, proba[:, 1]))
+        out["average_precision"] = float(skm.average_precision_score(y_true, proba[:, 1]))
+        out["brier"] = float(np.mean((proba[:, 1] - y_true) ** 2))
+    else:
+        # one-vs-rest macro over the classes present in y_true
+        aucs = [skm.roc_auc_score(y_true == c, proba[:, c]) for c in present]
+        out["roc_auc"] = float(np.mean(aucs))
+    out["log_loss"] = float(skm.log_loss(y_true, proba, labels=labels))
+    out["confusion_matrix"] = skm.confusion_matrix(y_true, y_pred, labels=labels).tolist()
+    p, r, f, s = skm.precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average=None, zero_division=0
+    )
+    out["per_class"] = [
+        {
+            "class": str(c),
+            "precision": float(p[i]),
+            "recall": float(r[i]),
+            "f1": float(f[i]),
+            "support": int(s[i]),
+        }
+        for i, c in enumerate(classes)
+    ]
+    out["calibration"] = calibration_table(y_true, proba)
+    return out
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
+    y_true = np.asarray(y_true, dtype=float)
+    y_pred = np.asarray(y_pred, dtype=float)
+    return {
+        "rmse": float(np.sqrt(skm.mean_squared_error(y_true, y_pred))),
+        "mae": float(skm.mean_absolute_error(y_true, y_pred)),
+        "r2": float(skm.r2_score(y_true, y_pred)) if len(y_true) > 1 else None,
+        "median_absolute_error": float(skm.median_absolute_error(y_true, y_pred)),
+    }
+
+
+def compute_metrics(
+    task: str, y_true: np.ndarray, raw: np.ndarray, classes: list[Any] | None
+) -> dict[str, Any]:
+    if task == "regression":
+        return regression_metrics(y_true, raw)
+    return classification_metrics(y_true, raw, list(classes or []))

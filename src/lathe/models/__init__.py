@@ -1,0 +1,27 @@
+"""Model families, found by name. Modules import lazily so `lathe --help` stays instant.
+
+>>> get_family("gbm").name
+'gbm'
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from lathe.models._base import FAMILIES, FitData, ModelFamily
+
+__all__ = ["get_family", "FAMILY_NAMES", "ModelFamily", "FitData"]
+
+_MODULES = {
+    "gbm": "lathe.models.gbm",
+    "linear": "lathe.models.linear",
+    "ensemble": "lathe.models.ensemble",
+}
+FAMILY_NAMES = sorted(_MODULES)
+
+
+def get_family(name: str) -> type[ModelFamily]:
+    module = _MODULES.get(name)
+    if module is not None:
+        importlib.import_module(module)
+    return FAMILIES.get(name)

@@ -1,0 +1,90 @@
+"""The contract every model family keeps (checked for all of them by tests/contracts).
+
+Rules:
+  * The constructor takes only hyperparameters (`params`), never data.
+  * `fit` receives a `FitData`: features already conformed by `Schema.conform` (numeric
+    float64, categoricals as pandas Categorical with the training categories, text as str),
+    labels encoded (class indices 0..k-1, or floats for regression). It returns self and
+    records `learning_curve` (validation metric per round/epoch) where that makes sense.
+  * `predict_raw` returns class probabilities of shape (n, k) — k columns even for binary —
+    or predictions of shape (n,) for regression. It must not mutate its input.
+  * `save(directory)` writes only inside `directory`; `load(directory, schema)` needs nothing
+    else. A loaded model predicts exactly what the saved one did.
+  * Thread safety: after `fit`, `predict_raw` may be called from several threads at once.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+
+from lathe.data.schema import Schema
+from lathe.plugins import Registry
+
+__all__ = ["ModelFamily", "FitData", "FAMILIES", "Callback"]
+
+Callback = Callable[[str, dict[str, Any]], None]
+"""Called as callback(event, info), e.g. ("round", {"round": 10, "valid": 0.31})."""
+
+
+@dataclass
+class FitData:
+    schema: Schema
+    X_train: pd.DataFrame
+    y_train: np.ndarray
+    X_valid: pd.DataFrame | None = None
+    y_valid: np.ndarray | None = None
+    seed: int = 0
+    time_budget_s: float | None = None
+    threads: int | None = None
+    sample_weight: np.ndarray | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ModelFamily(ABC):
+    name: ClassVar[str] = ""
+    exports_onnx: ClassVar[bool] = False
+
+    def __init__(self, **params: Any) -> None:
+        self.params: dict[str, Any] = {**self.default_params(), **params}
+        self.schema: Schema | None = None
+        self.learning_curve: list[float] = []
+        self.learning_curve_metric: str = ""
+
+    @classmethod
+    def default_params(cls) -> dict[str, Any]:
+        return {}
+
+    @abstractmethod
+    def fit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Self: ...
+
+    @abstractmethod
+    def predict_raw(self, X: pd.DataFrame) -> np.ndarray: ...
+
+    @abstractmethod
+    def save(self, directory: Path) -> None: ...
+
+    @classmethod
+    @abstractmethod
+    def load(cls, directory: Path, schema: Schema) -> Self: ...
+
+    def feature_importance(self) -> dict[str, float]:
+        """Importance per input column (gain share, summing to 1) where the family knows it."""
+        return {}
+
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        """Hyperparameters for one Optuna trial."""
+        return {}
+
+    def describe(self) -> dict[str, Any]:
+        return {"family": self.name, "params": self.params}
+
+
+FAMILIES: Registry[type[ModelFamily]] = Registry("model family")

@@ -1,0 +1,71 @@
+"""Text columns as dense features for tree models: TF-IDF reduced by truncated SVD.
+
+Chinese text has no spaces, so it is cut into character n-grams; other languages into words.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from lathe.data.schema import Schema
+
+__all__ = ["make_vectorizer", "TextSVD"]
+
+
+def make_vectorizer(language: str | None, max_features: int = 50_000) -> TfidfVectorizer:
+    if language == "zh":
+        return TfidfVectorizer(
+            analyzer="char",
+            ngram_range=(1, 2),
+            sublinear_tf=True,
+            min_df=2,
+            max_features=max_features,
+            dtype=np.float32,
+        )
+    return TfidfVectorizer(
+        ngram_range=(1, 2),
+        sublinear_tf=True,
+        min_df=2,
+        max_features=max_features,
+        dtype=np.float32,
+        token_pattern=r"(?u)\b\w+\b",
+    )
+
+
+class TextSVD:
+    """Fits one TF-IDF + SVD per text column; `transform` returns a frame of components."""
+
+    def __init__(self, schema: Schema, components: int = 64, seed: int = 0) -> None:
+        self.columns = schema.names_of("text")
+        self.languages = {c: schema.column(c).language for c in self.columns}
+        self.components = components
+        self.seed = seed
+        self.fitted: dict[str, tuple[Any, Any]] = {}
+
+    def fit(self, X: pd.DataFrame) -> TextSVD:
+        for col in self.columns:
+            vectorizer = make_vectorizer(self.languages[col])
+            try:
+                matrix = vectorizer.fit_transform(X[col].astype(str))
+            except ValueError:  # empty vocabulary: every document is blank or too rare
+                vectorizer = make_vectorizer(self.languages[col])
+                vectorizer.min_df = 1
+                matrix = vectorizer.fit_transform(X[col].astype(str).replace("", "_"))
+            k = max(1, min(self.components, matrix.shape[1] - 1, matrix.shape[0] - 1))
+            svd = TruncatedSVD(n_components=k, random_state=self.seed).fit(matrix)
+            self.fitted[col] = (vectorizer, svd)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        parts = [X.drop(columns=self.columns)]
+        for col in self.columns:
+            vectorizer, svd = self.fitted[col]
+            dense = svd.transform(vectorizer.transform(X[col].astype(str)))
+            names = [f"{col}__svd{i}" for i in range(dense.shape[1])]
+            parts.append(pd.DataFrame(dense, columns=names, index=X.index))
+        return pd.concat(parts, axis=1)

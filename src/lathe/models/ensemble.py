@@ -1,0 +1,91 @@
+"""`ensemble`: a weighted average of member models (bagged folds or different families).
+
+Members are fitted by the caller (see `lathe.training.presets`) and saved in numbered
+sub-directories, so an ensemble is itself an ordinary family to load and predict.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+
+from lathe.data.schema import Schema
+from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily
+
+__all__ = ["Ensemble"]
+
+
+@FAMILIES.register("ensemble")
+class Ensemble(ModelFamily):
+    name = "ensemble"
+
+    def __init__(
+        self, members: Sequence[ModelFamily] = (), weights: Sequence[float] = (), **params: Any
+    ) -> None:
+        super().__init__(**params)
+        self.members = list(members)
+        w = np.asarray(weights if len(weights) else [1.0] * len(self.members), dtype=float)
+        self.weights = (w / w.sum()).tolist() if len(w) else []
+
+    def fit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Self:
+        self.schema = data.schema
+        for member in self.members:
+            member.fit(data, callbacks)
+        return self
+
+    def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+        total: np.ndarray | None = None
+        for member, weight in zip(self.members, self.weights, strict=True):
+            part = weight * member.predict_raw(X)
+            total = part if total is None else total + part
+        assert total is not None
+        return total
+
+    def feature_importance(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for member, weight in zip(self.members, self.weights, strict=True):
+            for name, value in member.feature_importance().items():
+                out[name] = out.get(name, 0.0) + weight * value
+        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "family": self.name,
+            "weights": self.weights,
+            "members": [m.describe() for m in self.members],
+        }
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        for i, member in enumerate(self.members):
+            member.save(directory / f"member_{i:02d}")
+        (directory / "ensemble.json").write_text(
+            json.dumps(
+                {
+                    "weights": self.weights,
+                    "families": [m.name for m in self.members],
+                    "learning_curve": self.learning_curve,
+                    "learning_curve_metric": self.learning_curve_metric,
+                }
+            )
+        )
+
+    @classmethod
+    def load(cls, directory: Path, schema: Schema) -> Self:
+        from lathe.models import get_family
+
+        meta = json.loads((directory / "ensemble.json").read_text())
+        members = [
+            get_family(name).load(directory / f"member_{i:02d}", schema)
+            for i, name in enumerate(meta["families"])
+        ]
+        model = cls(members, meta["weights"])
+        model.schema = schema
+        model.learning_curve = meta.get("learning_curve", [])
+        model.learning_curve_metric = meta.get("learning_curve_metric", "")
+        return model

@@ -1,0 +1,190 @@
+"""`gbm`: LightGBM with native categoricals and early stopping on the validation split.
+
+>>> import pandas as pd, numpy as np
+>>> from lathe.data.infer import infer_schema, encode_labels
+>>> rng = np.random.default_rng(0)
+>>> frame = pd.DataFrame({"x": rng.normal(size=400), "c": rng.choice(list("abc"), 400)})
+>>> frame["y"] = np.where(frame.x + (frame.c == "a") > 0.5, "hi", "lo")
+>>> schema = infer_schema(frame, "y"); X, _ = schema.conform(frame)
+>>> model = GBM(n_estimators=50).fit(FitData(schema, X, encode_labels(frame.y, schema)))
+>>> model.predict_raw(X).shape
+(400, 2)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Self
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from lathe.data.schema import Schema
+from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily
+from lathe.models._text_features import TextSVD
+
+__all__ = ["GBM"]
+
+
+@FAMILIES.register("gbm")
+class GBM(ModelFamily):
+    name = "gbm"
+
+    @classmethod
+    def default_params(cls) -> dict[str, Any]:
+        return {
+            "learning_rate": 0.05,
+            "num_leaves": 31,
+            "min_child_samples": 20,
+            "feature_fraction": 0.9,
+            "bagging_fraction": 1.0,
+            "bagging_freq": 0,
+            "lambda_l2": 0.0,
+            "n_estimators": 3000,
+            "early_stopping_rounds": 100,
+            "max_bin": 255,
+            "cat_smooth": 10.0,
+            "min_data_per_group": 100,
+        }
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.booster: Any = None
+        self.text: TextSVD | None = None
+        self.best_iteration: int = 0
+
+    def _lgb_params(self, data: FitData) -> dict[str, Any]:
+        schema = data.schema
+        params = {
+            k: v
+            for k, v in self.params.items()
+            if k not in ("n_estimators", "early_stopping_rounds")
+        }
+        if schema.task == "binary":
+            params.update(objective="binary", metric="binary_logloss")
+        elif schema.task == "multiclass":
+            params.update(
+                objective="multiclass", metric="multi_logloss", num_class=schema.n_classes
+            )
+        else:
+            params.update(objective="regression", metric="rmse")
+        params.update(
+            verbosity=-1,
+            seed=data.seed,
+            deterministic=True,
+            force_row_wise=True,
+            num_threads=data.threads or 0,
+        )
+        return params
+
+    def _features(self, X: pd.DataFrame) -> pd.DataFrame:
+        return self.text.transform(X) if self.text is not None else X
+
+    def fit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Self:
+        import lightgbm as lgb
+
+        self.schema = data.schema
+        if data.schema.names_of("text"):
+            self.text = TextSVD(data.schema, seed=data.seed).fit(data.X_train)
+        X_train = self._features(data.X_train)
+        train_set = lgb.Dataset(
+            X_train, data.y_train, weight=data.sample_weight, free_raw_data=False
+        )
+        valid_sets, lgb_callbacks = [], []
+        history: dict[str, Any] = {}
+        if data.X_valid is not None and data.y_valid is not None and len(data.X_valid):
+            valid_sets = [
+                lgb.Dataset(self._features(data.X_valid), data.y_valid, reference=train_set)
+            ]
+            lgb_callbacks.append(
+                lgb.early_stopping(int(self.params["early_stopping_rounds"]), verbose=False)
+            )
+            lgb_callbacks.append(lgb.record_evaluation(history))
+        started = time.monotonic()
+
+        def report(env: Any) -> None:
+            if env.iteration % 25 == 0:
+                info = {"round": env.iteration, "total": env.end_iteration}
+                for cb in callbacks:
+                    cb("round", info)
+            if data.time_budget_s and time.monotonic() - started > data.time_budget_s:
+                raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
+
+        lgb_callbacks.append(report)
+        self.booster = lgb.train(
+            self._lgb_params(data),
+            train_set,
+            num_boost_round=int(self.params["n_estimators"]),
+            valid_sets=valid_sets,
+            valid_names=["valid"] if valid_sets else None,
+            callbacks=lgb_callbacks,
+        )
+        self.best_iteration = self.booster.best_iteration or self.booster.current_iteration()
+        if history.get("valid"):
+            metric, values = next(iter(history["valid"].items()))
+            self.learning_curve_metric, self.learning_curve = metric, [float(v) for v in values]
+        return self
+
+    def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+        raw = self.booster.predict(self._features(X), num_iteration=self.best_iteration)
+        if self.schema is not None and self.schema.task == "binary":
+            return np.column_stack([1 - raw, raw])
+        return np.asarray(raw)
+
+    def feature_importance(self) -> dict[str, float]:
+        gains = self.booster.feature_importance(importance_type="gain")
+        names = self.booster.feature_name()
+        out: dict[str, float] = {}
+        for name, gain in zip(names, gains, strict=True):
+            base = name.split("__")[0]  # text SVD components and date parts fold into their column
+            out[base] = out.get(base, 0.0) + float(gain)
+        total = sum(out.values()) or 1.0
+        return dict(sorted(((k, v / total) for k, v in out.items()), key=lambda kv: -kv[1]))
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(str(directory / "lightgbm.txt"), num_iteration=self.best_iteration)
+        (directory / "gbm.json").write_text(
+            json.dumps(
+                {
+                    "params": self.params,
+                    "best_iteration": self.best_iteration,
+                    "learning_curve": self.learning_curve,
+                    "learning_curve_metric": self.learning_curve_metric,
+                },
+                default=str,
+            )
+        )
+        if self.text is not None:
+            joblib.dump(self.text, directory / "text_features.joblib")
+
+    @classmethod
+    def load(cls, directory: Path, schema: Schema) -> Self:
+        import lightgbm as lgb
+
+        meta = json.loads((directory / "gbm.json").read_text())
+        model = cls(**meta["params"])
+        model.schema = schema
+        model.booster = lgb.Booster(model_file=str(directory / "lightgbm.txt"))
+        model.best_iteration = 0  # the saved file holds exactly the best iterations
+        model.learning_curve = meta.get("learning_curve", [])
+        model.learning_curve_metric = meta.get("learning_curve_metric", "")
+        if (directory / "text_features.joblib").exists():
+            model.text = joblib.load(directory / "text_features.joblib")
+        return model
+
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        return {
+            "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
+            "num_leaves": trial.suggest_int("num_leaves", 8, 128, log=True),
+            "min_child_samples": trial.suggest_int("min_child_samples", 5, 100, log=True),
+            "feature_fraction": trial.suggest_float("feature_fraction", 0.4, 1.0),
+            "bagging_fraction": trial.suggest_float("bagging_fraction", 0.5, 1.0),
+            "bagging_freq": 1,
+            "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True),
+        }

@@ -1,0 +1,162 @@
+"""`linear`: scikit-learn logistic regression (classification) or ridge (regression) over
+standardised numbers, one-hot categories and TF-IDF text.
+
+>>> import pandas as pd, numpy as np
+>>> from lathe.data.infer import infer_schema, encode_labels
+>>> frame = pd.DataFrame({"x": np.arange(40.0), "y": ["a"] * 20 + ["b"] * 20})
+>>> schema = infer_schema(frame, "y"); X, _ = schema.conform(frame)
+>>> Linear().fit(FitData(schema, X, encode_labels(frame.y, schema))).predict_raw(X).argmax(1)[-1]
+np.int64(1)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Self
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from lathe.data.schema import Schema
+from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily
+from lathe.models._text_features import make_vectorizer
+
+__all__ = ["Linear"]
+
+MISSING = "__missing__"
+
+
+def _categories_as_text(X: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    out = X.copy()
+    for col in columns:
+        out[col] = out[col].astype(object).where(out[col].notna(), MISSING)
+    return out
+
+
+@FAMILIES.register("linear")
+class Linear(ModelFamily):
+    name = "linear"
+
+    @classmethod
+    def default_params(cls) -> dict[str, Any]:
+        return {"C": 1.0, "alpha": 1.0, "max_iter": 2000, "min_frequency": 5}
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.pipeline: Pipeline | None = None
+
+    def _build(self, schema: Schema, n_rows: int) -> Pipeline:
+        numeric = schema.names_of("numeric", "boolean") + [
+            c
+            for c in schema.model_columns()
+            if "__" in c and c.split("__")[0] in schema.names_of("datetime")
+        ]
+        transformers: list[tuple[str, Any, Any]] = []
+        if numeric:
+            transformers.append(
+                (
+                    "num",
+                    make_pipeline(
+                        SimpleImputer(
+                            strategy="median", add_indicator=True, keep_empty_features=True
+                        ),
+                        StandardScaler(),
+                    ),
+                    numeric,
+                )
+            )
+        categorical = schema.names_of("categorical")
+        if categorical:
+            min_freq = min(int(self.params["min_frequency"]), max(1, n_rows // 1000))
+            transformers.append(
+                (
+                    "cat",
+                    OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=min_freq),
+                    categorical,
+                )
+            )
+        for col in schema.names_of("text"):
+            transformers.append((f"text_{col}", make_vectorizer(schema.column(col).language), col))
+        features = ColumnTransformer(transformers, sparse_threshold=1.0)
+        if schema.task == "regression":
+            estimator: Any = Ridge(alpha=float(self.params["alpha"]))
+        else:
+            estimator = LogisticRegression(
+                C=float(self.params["C"]), max_iter=int(self.params["max_iter"])
+            )
+        return Pipeline([("features", features), ("estimator", estimator)])
+
+    def fit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Self:
+        self.schema = data.schema
+        X = _categories_as_text(data.X_train, data.schema.names_of("categorical"))
+        self.pipeline = self._build(data.schema, len(X))
+        for cb in callbacks:
+            cb("round", {"round": 0, "total": 1})
+        fit_params = {}
+        if data.sample_weight is not None:
+            fit_params["estimator__sample_weight"] = data.sample_weight
+        self.pipeline.fit(X, data.y_train, **fit_params)
+        return self
+
+    def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+        assert self.pipeline is not None and self.schema is not None
+        frame = _categories_as_text(X, self.schema.names_of("categorical"))
+        if self.schema.task == "regression":
+            return np.asarray(self.pipeline.predict(frame), dtype=float)
+        proba = self.pipeline.predict_proba(frame)
+        k = self.schema.n_classes
+        if proba.shape[1] != k:  # a class absent from the training split gets probability 0
+            full = np.zeros((len(frame), k))
+            full[:, self.pipeline.classes_.astype(int)] = proba
+            proba = full
+        return proba
+
+    def feature_importance(self) -> dict[str, float]:
+        assert self.pipeline is not None
+        features = self.pipeline.named_steps["features"]
+        coef = np.abs(np.atleast_2d(self.pipeline.named_steps["estimator"].coef_)).sum(axis=0)
+        out: dict[str, float] = {}
+        for name, weight in zip(features.get_feature_names_out(), coef, strict=True):
+            part = name.split("__", 1)[1]
+            column = part
+            for candidate in self.schema.feature_names if self.schema else []:
+                if (
+                    part == candidate
+                    or part.startswith(candidate + "_")
+                    or part.startswith(candidate + "__")
+                ):
+                    column = candidate
+                    break
+            if name.startswith("text_"):
+                column = name[len("text_") :].split("__", 1)[0]
+            out[column] = out.get(column, 0.0) + float(weight)
+        total = sum(out.values()) or 1.0
+        return dict(sorted(((k, v / total) for k, v in out.items()), key=lambda kv: -kv[1]))
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        joblib.dump(self.pipeline, directory / "pipeline.joblib", compress=3)
+        (directory / "linear.json").write_text(json.dumps({"params": self.params}))
+
+    @classmethod
+    def load(cls, directory: Path, schema: Schema) -> Self:
+        meta = json.loads((directory / "linear.json").read_text())
+        model = cls(**meta["params"])
+        model.schema = schema
+        model.pipeline = joblib.load(directory / "pipeline.joblib")
+        return model
+
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        return {
+            "C": trial.suggest_float("C", 1e-3, 100.0, log=True),
+            "alpha": trial.suggest_float("alpha", 1e-3, 100.0, log=True),
+        }

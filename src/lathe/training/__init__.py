@@ -1,0 +1,1 @@
+"""Training: choosing a family, presets (`fast`, `best`), and the fitting loop."""
