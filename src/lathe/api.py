@@ -57,6 +57,10 @@ def _source_name(data: DataLike) -> str:
     return str(data) if not isinstance(data, pd.DataFrame) else "DataFrame"
 
 
+def _read(data: DataLike, encoding: str | None = None) -> pd.DataFrame:
+    return data if isinstance(data, pd.DataFrame) else read_table(data, encoding=encoding)
+
+
 def _dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -90,9 +94,9 @@ class Model:
 
     # ---- prediction ----------------------------------------------------------------------
     def _conform(
-        self, data: DataLike, strict: bool = False
+        self, data: DataLike, strict: bool = False, encoding: str | None = None
     ) -> tuple[pd.DataFrame, pd.DataFrame, ConformReport]:
-        frame = read_table(data) if not isinstance(data, pd.DataFrame) else data
+        frame = _read(data, encoding)
         X, report = self.schema.conform(frame, source=_source_name(data))
         if strict and (report.extra_columns or report.unseen_categories):
             raise SchemaMismatch(
@@ -121,10 +125,15 @@ class Model:
         return np.asarray(self.classes, dtype=object)[raw.argmax(axis=1)]
 
     def score_frame(
-        self, data: DataLike, *, proba: bool = False, strict: bool = False
+        self,
+        data: DataLike,
+        *,
+        proba: bool = False,
+        strict: bool = False,
+        encoding: str | None = None,
     ) -> tuple[pd.DataFrame, ConformReport]:
         """The input with `prediction` (and `proba_<class>`) columns appended."""
-        frame, X, report = self._conform(data, strict=strict)
+        frame, X, report = self._conform(data, strict=strict, encoding=encoding)
         raw = self.family.predict_raw(X)
         out = frame.copy()
         if self.schema.is_classification:
@@ -137,9 +146,15 @@ class Model:
         return out, report
 
     # ---- evaluation ----------------------------------------------------------------------
-    def evaluate(self, data: DataLike, *, report: str | os.PathLike[str] | None = None) -> Metrics:
+    def evaluate(
+        self,
+        data: DataLike,
+        *,
+        report: str | os.PathLike[str] | None = None,
+        encoding: str | None = None,
+    ) -> Metrics:
         """Metrics on labelled data; optionally write a self-contained HTML report."""
-        frame = read_table(data) if not isinstance(data, pd.DataFrame) else data
+        frame = _read(data, encoding)
         source = _source_name(data)
         target = self.schema.target
         if target not in frame.columns:
@@ -228,6 +243,7 @@ def train(
     drop_columns: list[str] | None = None,
     params: dict[str, Any] | None = None,
     threads: int | None = None,
+    encoding: str | None = None,
     progress: Progress | None = None,
 ) -> Model:
     """Read, infer the schema, split, fit under the preset and score the held-out test split.
@@ -247,6 +263,7 @@ def train(
         data__text_columns=text_columns,
         data__categorical_columns=categorical_columns,
         data__drop_columns=drop_columns,
+        data__encoding=encoding,
     )
     if cfg.data.target is None:
         raise UsageError(
@@ -355,25 +372,36 @@ def evaluate(
     data: DataLike,
     *,
     report: str | os.PathLike[str] | None = None,
+    encoding: str | None = None,
 ) -> Metrics:
     loaded = model if isinstance(model, Model) else load(model)
-    return loaded.evaluate(data, report=report)
+    return loaded.evaluate(data, report=report, encoding=encoding)
 
 
 def predict(
-    model: str | os.PathLike[str] | Model, data: DataLike, *, proba: bool = False
+    model: str | os.PathLike[str] | Model,
+    data: DataLike,
+    *,
+    proba: bool = False,
+    encoding: str | None = None,
 ) -> pd.DataFrame:
     loaded = model if isinstance(model, Model) else load(model)
-    scored, _ = loaded.score_frame(data, proba=proba)
+    scored, _ = loaded.score_frame(data, proba=proba, encoding=encoding)
     return scored
 
 
-def check(data: DataLike, target: str | None = None, *, test: DataLike | None = None) -> Any:
+def check(
+    data: DataLike,
+    target: str | None = None,
+    *,
+    test: DataLike | None = None,
+    encoding: str | None = None,
+) -> Any:
     """Data-quality report (see lathe.data.quality)."""
     from lathe.data.quality import check_table
 
-    frame = read_table(data)
-    test_frame = read_table(test) if test is not None else None
+    frame = _read(data, encoding)
+    test_frame = _read(test, encoding) if test is not None else None
     return check_table(
         frame,
         target,

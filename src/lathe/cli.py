@@ -27,6 +27,12 @@ app = typer.Typer(
 )
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+EncodingOption = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding", help="Text encoding of DATA (default UTF-8), e.g. latin-1, gb18030."
+    ),
+]
 
 
 def _console() -> Any:
@@ -132,6 +138,7 @@ def check(
     test: Annotated[
         Path | None, typer.Option("--test", help="A test file to check for overlap with DATA.")
     ] = None,
+    encoding: EncodingOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Check data quality: missing values, duplicates, conflicts, leaks, imbalance, overlap.
@@ -140,7 +147,7 @@ def check(
     """
     from lathe import api
 
-    report = api.check(data, target, test=test)
+    report = api.check(data, target, test=test, encoding=encoding)
     if as_json:
         _emit_json(report.to_dict())
     else:
@@ -202,6 +209,7 @@ def train(
     ] = None,
     drop: Annotated[list[str] | None, typer.Option("--drop", help="Ignore COLUMN.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
+    encoding: EncodingOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Train a model and save it as an artifact directory."""
@@ -225,6 +233,7 @@ def train(
             text_columns=text or None,
             categorical_columns=categorical or None,
             drop_columns=drop or None,
+            encoding=encoding,
             progress=progress,
         )
     fitted.manifest["name"] = name or out_dir.name
@@ -265,12 +274,13 @@ def evaluate(
     report: Annotated[
         Path | None, typer.Option(help="Write a self-contained HTML report here.")
     ] = None,
+    encoding: EncodingOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Score a model on labelled data: metrics table, optional HTML report."""
     from lathe import api
 
-    metrics = api.evaluate(model, data, report=report)
+    metrics = api.evaluate(model, data, report=report, encoding=encoding)
     if as_json:
         _emit_json(dict(metrics))
         return
@@ -296,12 +306,13 @@ def predict(
     strict: Annotated[
         bool, typer.Option("--strict", help="Refuse extra columns and unseen categories.")
     ] = False,
+    encoding: EncodingOption = None,
 ) -> None:
     """Append predictions to the input rows."""
     from lathe import api
 
     loaded = api.load(model)
-    scored, conform_report = loaded.score_frame(data, proba=proba, strict=strict)
+    scored, conform_report = loaded.score_frame(data, proba=proba, strict=strict, encoding=encoding)
     console = _console()
     for warning in conform_report.warnings():
         console.print(f"[yellow]warning:[/] {warning}")

@@ -310,3 +310,23 @@ def test_real_process_prints_one_line(sample: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+
+
+def test_encoding_option_reads_latin1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rows = "".join(f"{city},{i % 7},{i % 2}\n" for i, city in enumerate(["Zürich", "Genève"] * 20))
+    path = tmp_path / "latin.csv"
+    path.write_bytes(("city,n,y\n" + rows).encode("latin-1"))
+    code, out, err = run(
+        capsys,
+        "train",
+        path,
+        "--target",
+        "y",
+        "--encoding",
+        "latin-1",
+        "--out",
+        tmp_path / "m",
+        "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["task"] == "binary"

@@ -9,8 +9,8 @@ Rules, in order, for each non-label column:
   everything else → categorical.
 
 >>> import pandas as pd
->>> frame = pd.DataFrame({"id": range(6), "age": [20, 30, 40, 50, 60, 70],
-...                       "city": list("ababab"), "y": ["no", "yes"] * 3})
+>>> frame = pd.DataFrame({"id": range(30), "age": [20, 30, 40, 50, 60] * 6,
+...                       "city": list("ab") * 15, "y": ["no", "yes", "no"] * 10})
 >>> schema = infer_schema(frame, target="y")
 >>> schema.task, schema.classes, [(c.name, c.kind) for c in schema.columns], schema.dropped
 ('binary', ['no', 'yes'], [('age', 'numeric'), ('city', 'categorical')], {'id': 'looks like a row id (all distinct integers)'})

@@ -5,7 +5,7 @@ Identical rows always land in the same part, so a duplicate cannot leak from tra
 >>> import pandas as pd
 >>> frame = pd.DataFrame({"x": range(100), "y": [0, 1] * 50})
 >>> parts = split_frame(frame, "y", valid_size=0.1, test_size=0.2, seed=0)
->>> [len(p) for p in parts], parts[2]["y"].mean()
+>>> [len(p) for p in parts], float(parts[2]["y"].mean())
 ([70, 10, 20], 0.5)
 """
 
