@@ -228,6 +228,19 @@ def _resolve_config(
     return load_config(config, **overrides)
 
 
+def _note_leaks(frame: pd.DataFrame, schema: Schema, source: str) -> None:
+    """A column that alone predicts the label almost perfectly is usually a leak: say so loudly.
+
+    Training goes on (the column may be legitimate); `lathe check` treats it as blocking.
+    """
+    from lathe.data.quality import check_table
+
+    used = frame[[*schema.feature_names, schema.target]]
+    report = check_table(used, schema.target, source=source, checks=["leakage"])
+    for finding in report.findings:
+        schema.notes.append(f"possible label leak: {finding.message}")
+
+
 def train(
     data: DataLike,
     target: str | None = None,
@@ -286,6 +299,7 @@ def train(
         drop_columns=cfg.data.drop_columns,
         source=source,
     )
+    _note_leaks(frame, schema, source)
     unlabelled = int(frame[cfg.data.target].isna().sum())
     if unlabelled:
         schema.notes.append(f"ignored {unlabelled} row(s) with no label")

@@ -334,7 +334,10 @@ def version() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: run the app, turning errors into one line and an exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        # without standalone mode, click returns the code of a typer.Exit instead of raising
+        result = app(args=argv, standalone_mode=False)
+        if isinstance(result, int):
+            return result
     except LatheError as err:
         if os.environ.get("LATHE_DEBUG"):
             raise

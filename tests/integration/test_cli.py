@@ -330,3 +330,30 @@ def test_encoding_option_reads_latin1(capsys: pytest.CaptureFixture[str], tmp_pa
     )
     assert code == 0, err
     assert json.loads(out)["task"] == "binary"
+
+
+def test_check_reports_and_blocks_on_a_leak(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, sample: Path
+) -> None:
+    code, out, _ = run(capsys, "check", sample, "--target", "income", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["blocking"] is False and report["n_rows"] == 3000
+    frame = pd.read_csv(sample)
+    frame["leak"] = (frame["income"] == ">50K").map({True: "rich", False: "poor"})
+    leaky = tmp_path / "leaky.csv"
+    frame.to_csv(leaky, index=False)
+    code, out, _ = run(capsys, "check", leaky, "--target", "income", "--json")
+    assert code == 65
+    findings = json.loads(out)["findings"]
+    assert any(
+        f["code"] == "leakage" and f["column"] == "leak" and f["severity"] == "error"
+        for f in findings
+    )
+    code, out, err = run(
+        capsys, "train", leaky, "--target", "income", "--out", tmp_path / "m", "--json"
+    )
+    assert code == 0
+    assert any(
+        "possible label leak" in note and "leak" in note for note in json.loads(out)["notes"]
+    )
