@@ -47,7 +47,9 @@ class Linear(ModelFamily):
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
-        return {"C": 1.0, "alpha": 1.0, "max_iter": 2000, "min_frequency": 5}
+        # C="auto": sparse TF-IDF text needs much weaker regularisation than dense tabular
+        # features (Banking77 sample: C=1 -> 0.786 accuracy, C=20 -> 0.827, log loss 2.03 -> 0.83)
+        return {"C": "auto", "alpha": 1.0, "max_iter": 2000, "min_frequency": 5}
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -89,9 +91,10 @@ class Linear(ModelFamily):
         if schema.task == "regression":
             estimator: Any = Ridge(alpha=float(self.params["alpha"]))
         else:
-            estimator = LogisticRegression(
-                C=float(self.params["C"]), max_iter=int(self.params["max_iter"])
-            )
+            C = self.params["C"]
+            if C == "auto":
+                C = 20.0 if schema.names_of("text") else 1.0
+            estimator = LogisticRegression(C=float(C), max_iter=int(self.params["max_iter"]))
         return Pipeline([("features", features), ("estimator", estimator)])
 
     def fit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Self:
