@@ -377,8 +377,11 @@ def train(
 
 
 def load(path: str | os.PathLike[str], *, check: bool = True) -> Model:
-    """Load an artifact directory (verifying every file's hash unless check=False)."""
-    return Model.load(path, check=check)
+    """Load an artifact directory, or a registry reference NAME, NAME@alias, NAME:VERSION
+    (verifying every file's hash unless check=False)."""
+    from lathe.registry import resolve_model_ref
+
+    return Model.load(resolve_model_ref(str(path)), check=check)
 
 
 def evaluate(

@@ -26,6 +26,16 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
+
+def _add_subcommands() -> None:
+    # each sub-app module imports only typer at top level, so --help stays instant
+    from lathe.registry.cli import registry_app
+
+    app.add_typer(registry_app, name="registry")
+
+
+_add_subcommands()
+
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 EncodingOption = Annotated[
     str | None,
@@ -269,7 +279,9 @@ def train(
 
 @app.command()
 def evaluate(
-    model: Annotated[Path, typer.Argument(help="Artifact directory.")],
+    model: Annotated[
+        str, typer.Argument(help="Artifact directory, NAME, NAME@alias or NAME:VERSION.")
+    ],
     data: Annotated[Path, typer.Argument(help="Labelled data to evaluate on.")],
     report: Annotated[
         Path | None, typer.Option(help="Write a self-contained HTML report here.")
@@ -292,7 +304,9 @@ def evaluate(
 
 @app.command()
 def predict(
-    model: Annotated[Path, typer.Argument(help="Artifact directory.")],
+    model: Annotated[
+        str, typer.Argument(help="Artifact directory, NAME, NAME@alias or NAME:VERSION.")
+    ],
     data: Annotated[Path, typer.Argument(help="Rows to score.")],
     out: Annotated[
         Path | None,

@@ -357,3 +357,26 @@ def test_check_reports_and_blocks_on_a_leak(
     assert any(
         "possible label leak" in note and "leak" in note for note in json.loads(out)["notes"]
     )
+
+
+def test_registry_refs_resolve_in_evaluate_and_predict(
+    capsys: pytest.CaptureFixture[str],
+    artifact: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LATHE_STORE", f"sqlite:///{tmp_path / 'reg.db'}")
+    code, out, err = run(capsys, "registry", "register", artifact, "--name", "income", "--json")
+    assert code == 0, err
+    assert json.loads(out)["version"] == 1
+    assert run(capsys, "registry", "promote", "income", "1")[0] == 0
+    code, out, _ = run(
+        capsys, "evaluate", "income@champion", EXAMPLES / "adult_holdout.csv", "--json"
+    )
+    assert code == 0 and json.loads(out)["n_rows"] == 2000
+    code, _, _ = run(
+        capsys, "predict", "income:1", EXAMPLES / "adult_new.csv", "--out", tmp_path / "s.csv"
+    )
+    assert code == 0 and len(pd.read_csv(tmp_path / "s.csv")) == 500
+    code, _, err = run(capsys, "evaluate", "incme@champion", EXAMPLES / "adult_holdout.csv")
+    assert_one_line_error(code, err, "did you mean 'income'")

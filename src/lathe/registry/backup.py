@@ -1,0 +1,177 @@
+"""Backup and restore: one .tar.gz holding the database rows and the blobs they need.
+
+    registry.json          format version, schema version, and every row of models,
+                           versions, aliases and audit (read in one consistent snapshot)
+    blobs/<sha256>         each blob a version references, once
+
+`backup` verifies every blob as it packs it and writes the file by rename, so a backup is
+complete or absent. `restore` refuses a store that already holds anything (merging two
+registries' version numbers and audit would rewrite history), checks every blob's hash,
+then inserts all rows in one transaction and audits the restore itself.
+
+>>> sorted(TABLE_ORDER)
+['aliases', 'audit', 'models', 'versions']
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from lathe.errors import Conflict, IntegrityError, NotFound, UsageError
+from lathe.registry.migrations import current_version
+from lathe.registry.records import utc_now
+from lathe.registry.store import aliases, audit, models, versions
+
+if TYPE_CHECKING:
+    from lathe.registry.registry import ModelRegistry
+
+__all__ = ["BACKUP_FORMAT", "TABLE_ORDER", "backup", "restore", "read_backup"]
+
+BACKUP_FORMAT = 1
+ROWS = "registry.json"
+# Insert order respects foreign keys: models, then versions, then aliases.
+TABLE_ORDER = {"models": models, "versions": versions, "aliases": aliases, "audit": audit}
+
+
+def _snapshot(registry: ModelRegistry) -> dict[str, Any]:
+    with registry.store.read() as conn:
+        tables = {
+            key: [
+                dict(row._mapping)
+                for row in conn.execute(sa.select(table).order_by(*table.primary_key.columns))
+            ]
+            for key, table in TABLE_ORDER.items()
+        }
+        schema = current_version(conn)
+    for row in tables["audit"]:
+        row.pop("id")  # restore appends in the same order; ids are the target's own
+    return {"format": BACKUP_FORMAT, "schema_version": schema, "created_at": utc_now(), **tables}
+
+
+def _referenced_blobs(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """sha256 -> 'NAME:VERSION file REL' (for error messages)."""
+    out: dict[str, str] = {}
+    for row in rows:
+        for rel, meta in json.loads(row["manifest"]).get("files", {}).items():
+            out.setdefault(meta["sha256"], f"{row['name']}:{row['version']} file {rel}")
+    return out
+
+
+def backup(registry: ModelRegistry, file: str | os.PathLike[str]) -> Path:
+    """Write the whole registry (rows and blobs) to one .tar.gz file."""
+    target = Path(file)
+    snapshot = _snapshot(registry)
+    needed = _referenced_blobs(snapshot["versions"])
+    for digest, label in needed.items():
+        if not registry.blobs.is_intact(digest):
+            raise IntegrityError(
+                f"cannot back up: {label} (blob {digest[:12]}…) is missing or altered",
+                hint="restore that blob from an earlier backup, or delete the version",
+            )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(handle)
+    try:
+        with tarfile.open(tmp, "w:gz") as tar:
+            payload = json.dumps(snapshot, sort_keys=True).encode()
+            info = tarfile.TarInfo(ROWS)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+            for digest in sorted(needed):
+                tar.add(registry.blobs.path(digest), arcname=f"blobs/{digest}", recursive=False)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def read_backup(file: str | os.PathLike[str]) -> dict[str, Any]:
+    """The rows of a backup file (validated), without touching any store."""
+    path = Path(file)
+    if not path.is_file():
+        raise NotFound(f"{path}: no such backup file", hint="check the path", path=str(path))
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            member = tar.extractfile(ROWS)
+            if member is None:
+                raise KeyError(ROWS)
+            snapshot = json.loads(member.read())
+    except (tarfile.TarError, KeyError, OSError, json.JSONDecodeError) as exc:
+        raise IntegrityError(
+            f"{path} is not a lathe registry backup ({exc})",
+            hint="pass a file written by `lathe registry backup`",
+            path=str(path),
+        ) from None
+    if snapshot.get("format") != BACKUP_FORMAT:
+        raise IntegrityError(
+            f"{path}: backup format {snapshot.get('format')!r} is not supported "
+            f"(this lathe reads {BACKUP_FORMAT})",
+            hint="restore it with the lathe version that wrote it",
+        )
+    return snapshot
+
+
+def _is_empty(conn: sa.Connection) -> bool:
+    return all(
+        conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() == 0
+        for t in (models, audit)
+    )
+
+
+def restore(registry: ModelRegistry, file: str | os.PathLike[str]) -> dict[str, int]:
+    """Load a backup into an empty store; return how many rows of each table came back."""
+    path = Path(file)
+    snapshot = read_backup(path)
+    with registry.store.read() as conn:
+        if not _is_empty(conn):
+            raise Conflict(
+                f"cannot restore {path}: the registry at {registry.store.url.redacted()} "
+                "is not empty",
+                hint="restore into a new store (--store URL) ",
+            )
+        if snapshot["schema_version"] > current_version(conn):
+            raise UsageError(f"{path} was written by a newer lathe", hint="upgrade lathe")
+    needed = _referenced_blobs(snapshot["versions"])
+    with tarfile.open(path, "r:gz") as tar, tempfile.TemporaryDirectory() as scratch:
+        for digest, label in needed.items():
+            try:
+                member = tar.extractfile(f"blobs/{digest}")
+            except KeyError:
+                member = None
+            if member is None:
+                raise IntegrityError(f"{path}: {label} (blob {digest[:12]}…) is not in the backup")
+            part = Path(scratch) / digest
+            with part.open("wb") as out:
+                while block := member.read(1 << 20):
+                    out.write(block)
+            registry.blobs.put(part, digest)  # re-hashes: a corrupt backup is refused
+            part.unlink()
+    with registry.store.write() as conn:
+        if registry.store.dialect == "postgresql":
+            prefix = f'"{registry.store.url.schema}".' if registry.store.url.schema else ""
+            conn.exec_driver_sql(f"LOCK TABLE {prefix}lathe_models IN EXCLUSIVE MODE")
+        if not _is_empty(conn):
+            raise Conflict(f"cannot restore {path}: the registry changed while restoring")
+        counts = {}
+        for key, table in TABLE_ORDER.items():
+            rows = snapshot[key]
+            if rows:
+                conn.execute(table.insert(), rows)
+            counts[key] = len(rows)
+        registry._audit(
+            conn,
+            "restore",
+            None,
+            after={"file": str(path), **counts},
+            reason=f"restore {path.name}",
+        )
+    return counts

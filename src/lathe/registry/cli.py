@@ -1,0 +1,268 @@
+"""`lathe registry ...`: a Typer sub-app; each command opens the store and calls one method.
+
+The lead CLI mounts it with `app.add_typer(registry_app, name="registry")`; errors are
+LatheErrors, which `lathe.cli.main` turns into one line and an exit code. Human output goes
+to stderr; `register` prints NAME:VERSION on stdout and `--json` one JSON object.
+
+>>> sorted(c.name or c.callback.__name__ for c in registry_app.registered_commands)
+['backup', 'delete', 'history', 'list', 'promote', 'register', 'restore', 'rollback']
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lathe.registry.gates import DEFAULT_TOLERANCE
+
+__all__ = ["registry_app"]
+
+registry_app = typer.Typer(
+    name="registry",
+    help="Versions, aliases (champion, challenger, ...), promotion gates, rollback and audit.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Registry URL: sqlite:///path.db or postgresql://user@host:5432/db "
+        "(default: LATHE_STORE, else sqlite:///.lathe/lathe.db).",
+    ),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+AliasOption = Annotated[str, typer.Option("--alias", help="Alias to move.")]
+
+
+def _open(store: str | None) -> Any:
+    from lathe.registry.registry import open_registry
+
+    return open_registry(store)
+
+
+def _emit(payload: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(payload, default=str, ensure_ascii=False) + "\n")
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title, header_style="bold")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("—" if v is None else str(v) for v in row))
+    return table
+
+
+def _score(record: Any) -> str | None:
+    metric = record.primary_metric
+    value = record.test_metric(metric) if metric else None
+    return None if value is None else f"{metric}={value:.4f}"
+
+
+@registry_app.command()
+def register(
+    model: Annotated[Path, typer.Argument(help="Artifact directory written by `lathe train`.")],
+    name: Annotated[str, typer.Option("--name", help="Registry name, e.g. churn.")],
+    note: Annotated[str | None, typer.Option("--note", help="Why this version exists.")] = None,
+    store: StoreOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Register an artifact as the next version of NAME (prints NAME:VERSION)."""
+    with _open(store) as registry:
+        record = registry.register(model, name=name, note=note)
+    if as_json:
+        _emit(record.to_dict())
+    else:
+        sys.stdout.write(record.ref + "\n")
+
+
+@registry_app.command("list")
+def list_(
+    name: Annotated[str | None, typer.Argument(help="A model name (default: all models).")] = None,
+    store: StoreOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List models, or the versions of NAME with their aliases."""
+    with _open(store) as registry:
+        if name is None:
+            summaries = registry.models()
+            if as_json:
+                _emit({"models": [s.to_dict() for s in summaries]})
+                return
+            rows = [
+                [s.name, s.versions, s.latest, ", ".join(f"{a}→{v}" for a, v in s.aliases.items())]
+                for s in summaries
+            ]
+            _console().print(_table("models", ["name", "versions", "latest", "aliases"], rows))
+            return
+        records = registry.list(name)
+        pointers = registry.aliases(name)
+    if as_json:
+        _emit({"name": name, "aliases": pointers, "versions": [r.to_dict() for r in records]})
+        return
+    held: dict[int, list[str]] = {}
+    for alias, version in pointers.items():
+        held.setdefault(version, []).append(alias)
+    rows = [
+        [
+            r.version,
+            ", ".join(sorted(held.get(r.version, []))),
+            r.family,
+            _score(r),
+            r.creator,
+            r.created_at[:19],
+            r.note,
+        ]
+        for r in records
+    ]
+    columns = ["version", "aliases", "family", "test", "creator", "created", "note"]
+    _console().print(_table(name, columns, rows))
+
+
+@registry_app.command()
+def history(
+    name: Annotated[str, typer.Argument(help="A model name.")],
+    store: StoreOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The append-only audit log of NAME: who did what, when, why."""
+    with _open(store) as registry:
+        events = registry.history(name)
+    if as_json:
+        _emit({"name": name, "events": [e.to_dict() for e in events]})
+        return
+
+    def change(event: Any) -> str:
+        before = (event.before or {}).get("version") if event.alias else None
+        after = (event.after or {}).get("version") if event.alias else event.version
+        arrow = f"{before or '—'}→{after}" if event.alias else str(after)
+        return f"@{event.alias} {arrow}" if event.alias else arrow
+
+    rows = [[e.id, e.at[:19], e.actor, e.action, change(e), e.reason] for e in events]
+    columns = ["#", "when (UTC)", "who", "action", "change", "why"]
+    _console().print(_table(f"{name} history", columns, rows))
+
+
+@registry_app.command()
+def promote(
+    name: Annotated[str, typer.Argument(help="A model name.")],
+    version: Annotated[int, typer.Argument(help="The version to promote.")],
+    alias: AliasOption = "champion",
+    on: Annotated[
+        Path | None,
+        typer.Option("--on", help="Gate on this labelled data (evaluates both versions)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Skip the gate (needs --reason).")] = False,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (audited).")] = None,
+    metric: Annotated[
+        str | None, typer.Option("--metric", help="Gate metric (default: the task's primary).")
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", help="How much worse than the champion is allowed.")
+    ] = DEFAULT_TOLERANCE,
+    store: StoreOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Point an alias at NAME:VERSION; the champion must pass the gate unless --force."""
+    with _open(store) as registry:
+        change = registry.promote(
+            name,
+            version,
+            alias=alias,
+            on=on,
+            force=force,
+            reason=reason,
+            metric=metric,
+            tolerance=tolerance,
+        )
+    if as_json:
+        _emit(change.to_dict())
+        return
+    console = _console()
+    if not change.changed:
+        console.print(f"{name}@{alias} is already {name}:{version}")
+        return
+    gate = change.gate
+    detail = ""
+    if gate:
+        detail = f" ({gate['metric']} {gate['candidate']:.4f} vs {gate['champion']:.4f})"
+    elif change.forced:
+        detail = " (forced)"
+    console.print(
+        f"[green]{name}@{alias}[/] → {name}:{version} (was {change.previous or '—'}){detail}"
+    )
+
+
+@registry_app.command()
+def rollback(
+    name: Annotated[str, typer.Argument(help="A model name.")],
+    alias: AliasOption = "champion",
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (audited).")] = None,
+    store: StoreOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Move an alias back to the version that held it before."""
+    with _open(store) as registry:
+        change = registry.rollback(name, alias=alias, reason=reason)
+    if as_json:
+        _emit(change.to_dict())
+        return
+    _console().print(
+        f"[green]{name}@{alias}[/] rolled back to {name}:{change.version} "
+        f"(was {name}:{change.previous})"
+    )
+
+
+@registry_app.command()
+def delete(
+    name: Annotated[str, typer.Argument(help="A model name.")],
+    version: Annotated[int, typer.Argument(help="The version to delete.")],
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (audited).")] = None,
+    store: StoreOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Delete a version no alias points at (the champion cannot be deleted)."""
+    with _open(store) as registry:
+        record = registry.delete(name, version, reason=reason)
+    if as_json:
+        _emit({"deleted": record.ref})
+        return
+    _console().print(f"deleted {record.ref}")
+
+
+@registry_app.command()
+def backup(
+    file: Annotated[Path, typer.Argument(help="Backup file to write (.tar.gz).")],
+    store: StoreOption = None,
+) -> None:
+    """Write every version, alias, audit row and blob to one file."""
+    with _open(store) as registry:
+        path = registry.backup(file)
+    _console().print(f"[green]backup[/] written to [bold]{path}[/]")
+
+
+@registry_app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="A file written by `lathe registry backup`.")],
+    store: StoreOption = None,
+) -> None:
+    """Load a backup into an empty store."""
+    with _open(store) as registry:
+        counts = registry.restore(file)
+    summary = ", ".join(f"{n} {k}" for k, n in counts.items())
+    _console().print(f"[green]restored[/] {summary} from [bold]{file}[/]")

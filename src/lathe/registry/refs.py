@@ -1,0 +1,54 @@
+"""Turn a MODEL argument into a verified local artifact directory.
+
+MODEL is an artifact path (returned unchanged when it exists), `NAME` (its champion),
+`NAME@ALIAS` or `NAME:VERSION`; registry references are materialised from the blob store
+and re-verified.
+
+>>> import tempfile
+>>> d = tempfile.mkdtemp()
+>>> str(resolve_model_ref(d)) == d
+True
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lathe.errors import NotFound
+
+__all__ = ["resolve_model_ref", "looks_like_path"]
+
+
+def looks_like_path(ref: str) -> bool:
+    return os.sep in ref or "/" in ref or ref.startswith(".") or ref.startswith("~")
+
+
+def resolve_model_ref(
+    ref: str | os.PathLike[str], store: str | None = None, blob_root: str | None = None
+) -> Path:
+    """An existing path as is; otherwise a registry reference resolved in `store`."""
+    path = Path(ref)
+    if path.exists():
+        return path
+    text = os.fspath(ref)
+    if looks_like_path(text):
+        raise NotFound(
+            f"{text}: no such model directory",
+            hint="check the path, or pass a registry reference NAME, NAME@ALIAS or NAME:VERSION",
+            path=text,
+        )
+    from lathe.registry.registry import open_registry
+    from lathe.registry.store import parse_store_url
+
+    url = parse_store_url(store)
+    if url.dialect == "sqlite" and not url.sqlite_path.exists():
+        # Do not create an empty registry as a side effect of a mistyped model path.
+        raise NotFound(
+            f"{text}: no such model directory, and no registry at {url.sqlite_path} to look "
+            "it up in",
+            hint="check the path, or pass --store / set LATHE_STORE to your registry URL",
+            ref=text,
+        )
+    with open_registry(url.given, blob_root) as registry:
+        return registry.materialize(registry.resolve(text))

@@ -1,0 +1,20 @@
+"""Processes killed with SIGKILL at random points of register/promote/rollback/delete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lathe.registry import open_registry
+from lathe.registry.testing import kill_trials
+
+
+def test_ten_sigkills_leave_the_registry_consistent(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/lathe.db"
+    results = kill_trials(url, tmp_path / "blobs", trials=10, seed=3)
+    assert [r["problems"] for r in results] == [[]] * 10
+    counts = [r["versions"] for r in results]
+    assert counts[-1] > counts[0] > 0  # the workers made progress between kills
+    with open_registry(url, tmp_path / "blobs") as registry:
+        history = registry.history("m")
+        assert {e.action for e in history} >= {"register", "promote"}
+        assert registry.check_consistency() == []
