@@ -98,10 +98,21 @@ def score(task: str, y_true: pd.Series, raw: np.ndarray, classes: list[Any] | No
     return {k: (float(out[k]) if out.get(k) is not None else None) for k in keys}
 
 
-def split(frame: pd.DataFrame, ds: Dataset, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split(frame: pd.DataFrame, ds: Dataset, seed: int, *,
+          keep_repeats: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Held-out rows that exactly repeat a training row are dropped (unless keep_repeats).
+
+    Why: wine_quality has 941 duplicate rows; with repeats left in, a held-out score rewards
+    memorising them (LightGBM defaults 0.660 vs lathe 0.619 accuracy on seed 0), while on
+    rows the models have not seen the two are level (0.549 vs 0.558). An official test split
+    measures the latter.
+    """
     strat = frame[ds.target].astype(str) if ds.task != "regression" else None
     fit_part, held = train_test_split(frame, test_size=ds.holdout, random_state=seed,
                                       stratify=strat)
+    if not keep_repeats:
+        seen = set(pd.util.hash_pandas_object(fit_part, index=False))
+        held = held[~pd.util.hash_pandas_object(held, index=False).isin(seen).to_numpy()]
     return fit_part.reset_index(drop=True), held.reset_index(drop=True)
 
 
@@ -218,11 +229,11 @@ def check_targets(ds: Dataset, medians: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def bench_dataset(ds: Dataset, seeds: list[int], budget: float | None,
-                  log: Callable[[str], None]) -> dict[str, Any]:
+                  log: Callable[[str], None], keep_repeats: bool = False) -> dict[str, Any]:
     frame = pd.read_csv(ds.path)
     runs: list[dict[str, Any]] = []
     for seed in seeds:
-        fit_part, held = split(frame, ds, seed)
+        fit_part, held = split(frame, ds, seed, keep_repeats=keep_repeats)
         log(f"{ds.name} seed {seed}: {len(fit_part)} rows to fit, {len(held)} held out")
         runs.append({"system": "lightgbm defaults", "seed": seed,
                      **run_lightgbm(ds, fit_part, held, seed)})
@@ -235,7 +246,7 @@ def bench_dataset(ds: Dataset, seeds: list[int], budget: float | None,
     medians = summarise(runs, ds.task)
     print_table(ds, medians)
     return {"dataset": ds.name, "path": str(ds.path), "target": ds.target, "task": ds.task,
-            "holdout": ds.holdout, "targets": ds.targets, "runs": runs, "medians": medians,
+            "holdout": ds.holdout, "keep_repeats": keep_repeats, "targets": ds.targets, "runs": runs, "medians": medians,
             "verdicts": check_targets(ds, medians)}
 
 
@@ -249,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=None,
                         help="time budget for `best` in seconds (default: lathe's, 120 s)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
+    parser.add_argument("--keep-repeats", action="store_true",
+                        help="score held-out rows that exactly repeat a training row too")
     args = parser.parse_args(argv)
     seeds = list(range(1 if args.quick else args.seeds))
     budget = 30.0 if args.quick and args.budget is None else args.budget
@@ -257,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    results = [bench_dataset(DATASETS[name], seeds, budget, log) for name in names]
+    results = [bench_dataset(DATASETS[name], seeds, budget, log, args.keep_repeats)
+               for name in names]
     for result in results:
         for verdict in result["verdicts"]:
             print(verdict)

@@ -32,6 +32,11 @@ def _add_subcommands() -> None:
     from lathe.registry.cli import registry_app
 
     app.add_typer(registry_app, name="registry")
+    from lathe.serving.cli import deploy as deploy_command
+    from lathe.serving.cli import serve as serve_command
+
+    app.command("serve")(serve_command)
+    app.command("deploy")(deploy_command)
 
 
 _add_subcommands()

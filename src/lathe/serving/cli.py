@@ -1,0 +1,114 @@
+"""Typer commands `lathe serve` and `lathe deploy` (registered by lathe.cli).
+
+    lathe serve models/adult churn@champion --port 8000 --api-keys keys.yaml
+    lathe deploy k8s churn --out deploy/
+
+Heavy imports (FastAPI, uvicorn) happen inside the commands, so `lathe --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["serve", "deploy"]
+
+
+def serve(
+    models: Annotated[
+        list[str],
+        typer.Argument(help="artifact dirs or registry refs: NAME, NAME@ALIAS, NAME:VERSION"),
+    ],
+    host: Annotated[
+        str, typer.Option(help="interface to bind; not localhost needs --api-keys")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    api_keys: Annotated[
+        Path | None,
+        typer.Option("--api-keys", help="YAML file of hashed API keys (see lathe.serving.auth)"),
+    ] = None,
+    workers: Annotated[int, typer.Option(help="server processes")] = 1,
+    batching: Annotated[
+        bool, typer.Option("--batching/--no-batching", help="adaptive micro-batching")
+    ] = True,
+    max_batch: Annotated[int, typer.Option(help="most rows in one model call")] = 64,
+    max_wait_ms: Annotated[
+        float, typer.Option(help="most time a request waits for a batch to fill")
+    ] = 2.0,
+    reload_every: Annotated[
+        float, typer.Option(help="seconds between checks for a moved alias (0 = never)")
+    ] = 5.0,
+    prediction_log: Annotated[
+        str, typer.Option(help="SQLAlchemy URL of the prediction log ('' = off)")
+    ] = "sqlite:///.lathe/predictions.db",
+    store: Annotated[str | None, typer.Option(help="registry URL (default LATHE_STORE)")] = None,
+) -> None:
+    """Serve models over HTTP: predictions, a web page at /, /metrics, /healthz, /readyz."""
+    import os
+
+    import uvicorn
+    from pydantic import ValidationError
+
+    from lathe.errors import UsageError
+    from lathe.serving.app import SETTINGS_ENV, create_app
+    from lathe.serving.observability import configure_json_logging
+    from lathe.serving.settings import ServeSettings
+
+    try:
+        settings = ServeSettings(
+            models=models,
+            host=host,
+            port=port,
+            api_keys=api_keys,
+            workers=workers,
+            batching=batching,
+            max_batch=max_batch,
+            max_wait_ms=max_wait_ms,
+            reload_interval_s=reload_every,
+            prediction_log=prediction_log or None,
+            store=store,
+        )
+    except ValidationError as error:
+        raise UsageError(
+            "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
+        ) from None
+    configure_json_logging()
+    if not settings.auth_enabled:
+        typer.echo(
+            f"warning: API keys are OFF; only clients on this machine can reach {host}:{port}",
+            err=True,
+        )
+    if workers > 1:
+        # each worker process builds its own app (and loads its own models) from the env
+        os.environ[SETTINGS_ENV] = settings.model_dump_json()
+        uvicorn.run(
+            "lathe.serving.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,
+            log_config=None,
+        )
+        return
+    app = create_app(settings)
+    uvicorn.run(app, host=host, port=port, access_log=False, log_config=None)
+
+
+def deploy(
+    target: Annotated[str, typer.Argument(help="docker or k8s")],
+    name: Annotated[
+        str, typer.Argument(help="the model to serve: registry NAME[@ALIAS] or a path")
+    ],
+    out: Annotated[Path, typer.Option(help="directory to write the files into")] = Path("deploy"),
+    image: Annotated[str | None, typer.Option(help="container image name")] = None,
+    replicas: Annotated[int, typer.Option(help="minimum replicas (k8s)")] = 2,
+) -> None:
+    """Write deployment files: Dockerfile (+ Kubernetes manifests, Prometheus rules, Grafana)."""
+    from lathe.serving.deploy import write_deploy
+
+    written = write_deploy(target, name, out, image=image, replicas=replicas)
+    for path in written:
+        typer.echo(str(path))

@@ -1,0 +1,149 @@
+"""Request limits and request ids: body size (413) as ASGI middleware, ids for tracing.
+
+The body limit is checked before the app sees the request: first by Content-Length, then by
+counting bytes as they arrive (chunked uploads carry no length).
+
+>>> request_id_from("abc-123"), len(request_id_from(None)), len(request_id_from("<bad id>"))
+('abc-123', 32, 32)
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import uuid
+from typing import Any
+
+from lathe.errors import LatheError, UsageError
+
+__all__ = [
+    "BodyLimitMiddleware",
+    "RequestIdMiddleware",
+    "request_id_from",
+    "PayloadTooLarge",
+    "GatewayTimeout",
+]
+
+
+class PayloadTooLarge(UsageError):
+    http_status = 413
+
+
+class GatewayTimeout(LatheError):
+    http_status = 504
+
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+_PROCESS_PREFIX = uuid.uuid4().hex[:16]  # unique per worker process
+_COUNTER = itertools.count(1)
+
+
+def request_id_from(header: str | None) -> str:
+    """A client's X-Request-ID when it is safe to log and store, else a fresh one.
+
+    Fresh ids are a random per-process prefix plus a counter: unique across workers and
+    restarts, without a urandom call per request (uuid4 was ~20 us of the hot path).
+    """
+    if header and _SAFE_ID.match(header):
+        return header
+    return f"{_PROCESS_PREFIX}{next(_COUNTER):016x}"
+
+
+def _too_large(limit: int) -> bytes:
+    return json.dumps(
+        {
+            "error": "PayloadTooLarge",
+            "message": f"the request body is larger than the server's limit of {limit} bytes",
+            "hint": "send fewer rows per request, or use the batch endpoint with a file split "
+            "into parts",
+        }
+    ).encode()
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.max_bytes:
+                    await self._reject(send)
+                    return
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._reject(send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body, replayed = b"".join(chunks), False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _reject(self, send: Any) -> None:
+        payload = _too_large(self.max_bytes)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (`request.state.request_id`) and echoes it as X-Request-ID.
+
+    Plain ASGI rather than `@app.middleware("http")`, which costs a task and a stream per
+    request on the hot path.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                header = value.decode("latin-1")
+        request_id = request_id_from(header)
+        scope.setdefault("state", {})["request_id"] = request_id
+        encoded = request_id.encode()
+
+        async def send_with_id(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", encoded)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
