@@ -1,0 +1,162 @@
+"""Text quality benchmark: Banking77 and ChnSentiCorp on a held-out part of each training file.
+
+Systems, all trained on the same rows (2 threads) and scored on the same held-out rows:
+  * tfidf+logreg   — scikit-learn TF-IDF (word 1-2 grams) + logistic regression (baseline)
+  * minilm+logreg  — frozen all-MiniLM-L6-v2 embeddings + scikit-learn logistic regression
+  * text frozen    — lathe `text` family, mode=frozen
+  * text fast      — lathe `text` family with PRESET_PARAMS["fast"] (fine-tuned)
+  * text best      — lathe `text` family with PRESET_PARAMS["best"] (fine-tuned)
+Each prints accuracy, macro-F1, train seconds and predict rows/s; results go to
+bench/results/text_quality.json.
+
+    .venv/bin/python bench/text_quality.py                       # everything (~15 min)
+    .venv/bin/python bench/text_quality.py --systems tfidf,frozen --dataset banking77
+
+>>> sorted(DATASETS)
+['banking77', 'chnsenticorp']
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import train_test_split
+
+DATA_ROOT = Path(os.environ.get("LATHE_DATA", "/work/shared/data"))
+RESULTS = Path(__file__).resolve().parent / "results" / "text_quality.json"
+THREADS = 2
+DATASETS = {
+    "banking77": (DATA_ROOT / "banking77" / "train.csv", "text", "category"),
+    "chnsenticorp": (DATA_ROOT / "chnsenticorp_htl" / "train.csv", "review", "label"),
+}
+SYSTEMS = ("tfidf", "minilm_logreg", "frozen", "fast", "best")
+
+
+def _split(name: str, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
+    path, text, label = DATASETS[name]
+    frame = pd.read_csv(path)
+    frame = frame[frame[label].notna()].reset_index(drop=True)
+    frame[text] = frame[text].fillna("").astype(str)
+    train, test = train_test_split(frame, test_size=0.2, random_state=seed,
+                                   stratify=frame[label])
+    return train.reset_index(drop=True), test.reset_index(drop=True), text, label
+
+
+def _tfidf(train: pd.DataFrame, text: str, label: str, language: str | None) -> Callable:
+    from sklearn.pipeline import make_pipeline
+
+    from lathe.models._text_features import make_vectorizer
+
+    model = make_pipeline(make_vectorizer(language), LogisticRegression(C=10.0, max_iter=3000))
+    model.fit(train[text], train[label].astype(str))
+    return lambda frame: model.predict(frame[text])
+
+
+def _minilm_logreg(train: pd.DataFrame, text: str, label: str, language: str | None) -> Callable:
+    from lathe.models import _encoder
+
+    tokenizer, encoder = _encoder.load_encoder(_encoder.default_encoder_path())
+    emb = _encoder.embed_texts(train[text].tolist(), tokenizer, encoder)
+    model = LogisticRegression(C=10.0, max_iter=3000).fit(emb, train[label].astype(str))
+    return lambda frame: model.predict(_encoder.embed_texts(frame[text].tolist(), tokenizer,
+                                                            encoder))
+
+
+def _lathe(params: dict[str, Any]) -> Callable:
+    def fit(train: pd.DataFrame, text: str, label: str, language: str | None) -> Callable:
+        from lathe.data.infer import encode_labels, infer_schema
+        from lathe.data.split import split_frame
+        from lathe.models import FitData
+        from lathe.models.text import TextModel
+
+        frame = train[[text, label]].copy()
+        frame[label] = frame[label].astype(str)
+        schema = infer_schema(frame, label, text_columns=[text])
+        fit_part, valid_part, _ = split_frame(frame, label, valid_size=0.1, test_size=0.0,
+                                              seed=0, stratify=True)
+        model = TextModel(**params, cache_dir=tempfile.mkdtemp(prefix="lathe-bench-"))
+        model.fit(FitData(schema, schema.conform(fit_part)[0], encode_labels(fit_part[label], schema),
+                          schema.conform(valid_part)[0], encode_labels(valid_part[label], schema),
+                          seed=0, threads=THREADS),
+                  [lambda e, info: print(f"    {e} {info}", file=sys.stderr, flush=True)])
+        classes = np.asarray(schema.classes)
+        return lambda part: classes[model.predict_raw(schema.conform(part)[0]).argmax(1)]
+
+    return fit
+
+
+def _system(name: str) -> Callable:
+    from lathe.models.text import PRESET_PARAMS
+
+    return {
+        "tfidf": _tfidf,
+        "minilm_logreg": _minilm_logreg,
+        "frozen": _lathe({"mode": "frozen"}),
+        "fast": _lathe(PRESET_PARAMS["fast"]),
+        "best": _lathe(PRESET_PARAMS["best"]),
+    }[name]
+
+
+def run(dataset: str, systems: list[str], seed: int = 0) -> list[dict[str, Any]]:
+    from lathe.data.infer import detect_language
+
+    train, test, text, label = _split(dataset, seed)
+    language = detect_language(train[text].head(200))
+    truth = test[label].astype(str).to_numpy()
+    rows = []
+    for name in systems:
+        started = time.perf_counter()
+        predict = _system(name)(train, text, label, language)
+        train_s = time.perf_counter() - started
+        started = time.perf_counter()
+        predicted = np.asarray(predict(test)).astype(str)
+        predict_s = time.perf_counter() - started
+        row = {
+            "dataset": dataset, "system": name, "train_rows": len(train), "test_rows": len(test),
+            "accuracy": round(float(accuracy_score(truth, predicted)), 4),
+            "macro_f1": round(float(f1_score(truth, predicted, average="macro")), 4),
+            "train_s": round(train_s, 1),
+            "predict_rows_per_s": round(len(test) / predict_s, 1),
+        }
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=sorted(DATASETS), action="append")
+    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(THREADS)
+    rows = []
+    for dataset in args.dataset or ["banking77", "chnsenticorp"]:
+        rows += run(dataset, args.systems.split(","), args.seed)
+    print(f"\n{'dataset':<14}{'system':<15}{'accuracy':>9}{'macro-F1':>9}{'train s':>9}{'rows/s':>9}")
+    for r in rows:
+        print(f"{r['dataset']:<14}{r['system']:<15}{r['accuracy']:>9.4f}{r['macro_f1']:>9.4f}"
+              f"{r['train_s']:>9.1f}{r['predict_rows_per_s']:>9.0f}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    keep = [r for r in previous if (r["dataset"], r["system"]) not in
+            {(x["dataset"], x["system"]) for x in rows}]
+    RESULTS.write_text(json.dumps(keep + rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

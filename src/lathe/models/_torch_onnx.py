@@ -1,0 +1,197 @@
+"""ONNX export for the torch families (`mlp`, `text`) and an ONNX Runtime predictor.
+
+The exported graph takes the model's prepared inputs and returns exactly what `predict_raw`
+returns (probabilities, or values for regression): for `mlp` the standardised numerics and the
+category codes; for `text` additionally `input_ids_<i>`/`attention_mask_<i>` per text column —
+tokenisation stays in Python. `parity` checks ONNX Runtime against PyTorch (fp32) on real rows,
+and `choose_runtime` times both and records the faster one.
+
+>>> import pandas as pd, numpy as np, tempfile
+>>> from pathlib import Path
+>>> from lathe.data.infer import infer_schema, encode_labels
+>>> from lathe.models.mlp import MLP
+>>> from lathe.models import FitData
+>>> frame = pd.DataFrame({"x": np.arange(60.0), "y": ["a"] * 30 + ["b"] * 30})
+>>> schema = infer_schema(frame, "y"); X, _ = schema.conform(frame)
+>>> model = MLP(max_epochs=2).fit(FitData(schema, X, encode_labels(frame.y, schema)))
+>>> path = export_onnx(model, Path(tempfile.mkdtemp()) / "model.onnx")
+>>> parity(model, path, X) < 1e-4
+True
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lathe.errors import MissingDependency, UsageError
+
+__all__ = ["export_onnx", "onnx_inputs", "OnnxPredictor", "parity", "choose_runtime",
+           "torch_outputs"]
+
+OPSET = 17
+
+
+def _wrapped(model: Any) -> tuple[Any, list[str]]:
+    """(torch module returning predict_raw's output, its input names) for a fitted family."""
+    import torch
+
+    from lathe.models.mlp import build_output
+
+    task = (model.schema.task if model.schema is not None else None) or "regression"
+    if model.name == "mlp":
+        # eval() on the wrapper: the exporter restores the top module's mode onto every child,
+        # so a wrapper left in training mode would switch dropout back on after export
+        return model.module.eval(), ["numeric", "categorical"]
+    if model.name == "text":
+        names = ["numeric", "categorical"]
+        for i in range(len(model.text_columns)):
+            names += [f"input_ids_{i}", f"attention_mask_{i}"]
+        net = model.net if model.text_columns else model.net.headnet
+        wrapped = build_output(torch, net, task, model.y_mean, model.y_std)
+        return wrapped.eval(), names
+    raise UsageError(f"family {model.name!r} has no torch ONNX export",
+                     hint="ONNX export here covers the mlp and text families")
+
+
+def onnx_inputs(model: Any, X: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The named arrays the exported graph takes, prepared from a conformed frame."""
+    features = model._features(X) if model.name == "mlp" else X
+    numeric, categorical = model.prep.transform(features)
+    out = {"numeric": numeric, "categorical": categorical}
+    if model.name == "text":
+        for i, col in enumerate(model.text_columns):
+            ids, mask = model._tokenize(X[col].tolist())
+            out[f"input_ids_{i}"] = ids.numpy()
+            out[f"attention_mask_{i}"] = mask.numpy()
+    return out
+
+
+def torch_outputs(model: Any, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """The wrapped torch module in fp32 (no autocast) on the same inputs: the parity reference."""
+    import torch
+
+    module, names = _wrapped(model)
+    with torch.no_grad():
+        return module(*[torch.from_numpy(inputs[n]) for n in names]).numpy()
+
+
+def export_onnx(model: Any, path: Path, example: pd.DataFrame | None = None) -> Path:
+    """Write `model` (a fitted mlp or text family) to `path` as ONNX; returns the path."""
+    try:
+        import torch
+    except ImportError as err:  # pragma: no cover
+        raise MissingDependency("ONNX export needs PyTorch", hint="pip install 'lathe[text]'") from err
+    module, names = _wrapped(model)
+    if example is None:
+        sample: dict[str, Any] = {"numeric": np.zeros((2, len(model.prep.numeric)), dtype=np.float32),
+                  "categorical": np.zeros((2, len(model.prep.categorical)), dtype=np.int64)}
+        if model.name == "text":
+            for i in range(len(model.text_columns)):
+                ids, mask = model._tokenize(["an example sentence", "another one"])
+                sample[f"input_ids_{i}"], sample[f"attention_mask_{i}"] = ids.numpy(), mask.numpy()
+    else:
+        sample = onnx_inputs(model, example)
+    args = tuple(torch.from_numpy(sample[n]) for n in names)
+    axes: dict[str, dict[int, str]] = {n: {0: "rows"} for n in names}
+    for n in names:
+        if n.startswith(("input_ids", "attention_mask")):
+            axes[n] = {0: "rows", 1: "tokens"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad(), warnings.catch_warnings():
+        # the tracer warns about Python-level shape checks in transformers' attention code;
+        # they are constant for every input we feed (masks always given), which parity checks
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, args, str(path), input_names=names, output_names=["output"],
+                          dynamic_axes={**axes, "output": {0: "rows"}}, opset_version=OPSET,
+                          dynamo=False)
+    return path
+
+
+class OnnxPredictor:
+    """An ONNX Runtime session over an exported family; `run` is safe from several threads."""
+
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as err:  # pragma: no cover
+            raise MissingDependency("ONNX Runtime is not installed",
+                                    hint="pip install 'lathe[onnx]'") from err
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = int(threads)
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.names = [i.name for i in self.session.get_inputs()]
+
+    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        feed = {n: inputs[n] for n in self.names}
+        return np.asarray(self.session.run(["output"], feed)[0])
+
+
+def parity(model: Any, path: Path, X: pd.DataFrame) -> float:
+    """Largest absolute difference between ONNX Runtime and PyTorch (fp32) on `X`."""
+    inputs = onnx_inputs(model, X)
+    return float(np.max(np.abs(OnnxPredictor(path).run(inputs) - torch_outputs(model, inputs))))
+
+
+def choose_runtime(model: Any, path: Path, X: pd.DataFrame, repeats: int = 3) -> dict[str, Any]:
+    """Time `predict_raw` through PyTorch and through ONNX Runtime on `X`; the faster wins.
+
+    Returns {"runtime": "onnx"|"torch", "torch_rows_per_s": ..., "onnx_rows_per_s": ...,
+    "max_abs_diff": ...}, which the families record next to their saved files.
+    """
+    predictor = OnnxPredictor(path)
+
+    def best_of(fn: Any) -> float:
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    torch_s = best_of(lambda: model.predict_raw(X))
+    onnx_s = best_of(lambda: predictor.run(onnx_inputs(model, X)))
+    return {
+        "runtime": "onnx" if onnx_s < torch_s else "torch",
+        "torch_rows_per_s": round(len(X) / torch_s, 1),
+        "onnx_rows_per_s": round(len(X) / onnx_s, 1),
+        "max_abs_diff": parity(model, path, X),
+        "rows": len(X),
+    }
+
+
+def predict_onnx(model: Any, predictor: OnnxPredictor, X: pd.DataFrame,
+                 batch_size: int = 64) -> np.ndarray:
+    """`predict_raw` through ONNX Runtime, in batches of similar text length (little padding)."""
+    if model.name != "text" or not model.text_columns or len(X) <= batch_size:
+        return predictor.run(onnx_inputs(model, X)).astype(np.float64)
+    lengths = X[model.text_columns[0]].astype(str).str.len().to_numpy()
+    order = np.argsort(lengths, kind="stable")
+    parts = []
+    for start in range(0, len(X), batch_size):
+        parts.append(predictor.run(onnx_inputs(model, X.iloc[order[start:start + batch_size]])))
+    out = np.concatenate(parts)
+    result = np.empty_like(out, dtype=np.float64)
+    result[order] = out
+    return result
+
+
+def attach_runtime(model: Any, directory: Path, sample: pd.DataFrame | None) -> dict[str, Any]:
+    """Export `model.onnx` into `directory` and pick the runtime per `params["predict_with"]`.
+
+    "onnx" always predicts through ONNX Runtime; "auto" measures both on `sample` and keeps the
+    faster. The choice (with the timings) is returned for the family to record in its metadata.
+    """
+    mode = model.params.get("predict_with", "torch")
+    path = export_onnx(model, directory / "model.onnx", sample)
+    if mode == "auto" and sample is not None and len(sample):
+        choice = choose_runtime(model, path, sample)
+    else:
+        choice = {"runtime": "onnx" if mode == "onnx" else "torch"}
+    return choice
