@@ -1,0 +1,166 @@
+"""Compression benchmark: every method's parent-vs-child table from one run.
+
+Banking77 (../shared/data/banking77/train.csv, 80/20 stratified split, seed 0): a `text`
+model (frozen all-MiniLM-L6-v2 + linear head, predicting through fp32 PyTorch) is compressed
+with int8 (ONNX Runtime dynamic, per-channel), distill (TF-IDF + logistic regression student
+on soft labels) and prune (30 % magnitude pruning of every Linear layer). Adult (bundled
+examples/data/adult.csv): a GBM pruned to fewer trees and distilled into a small GBM.
+Each child is measured next to its parent on the same held-out rows; the targets from issue 6
+are checked and everything goes to bench/results/compression.json.
+
+    .venv/bin/python bench/compression.py                  # ~5 min on 2 cores
+    .venv/bin/python bench/compression.py --only tabular   # the GBM part only (~30 s)
+
+Targets: int8 size <= 30 % of fp32, batch-1 latency <= 50 % of the fp32 PyTorch path,
+accuracy drop <= 0.5 pt; distilled student >= 3x rows/s with <= 1.5 pt accuracy drop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_ROOT = Path(os.environ.get("LATHE_DATA", "/work/shared/data"))
+RESULTS = ROOT / "bench" / "results" / "compression.json"
+THREADS = 2
+
+
+def _split(frame: pd.DataFrame, label: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    train, test = train_test_split(frame, test_size=0.2, random_state=0, stratify=frame[label])
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def _parent(family: Any, schema: Any, path: Path, source: str) -> Path:
+    from lathe.api import Model
+
+    Model(family, schema, {"lineage": {"dataset": source}}).save(path)
+    return path
+
+
+def _fit_data(schema: Any, train: pd.DataFrame, label: str) -> Any:
+    from lathe.data.infer import encode_labels
+    from lathe.models import FitData
+
+    part, valid = _split(train, label)
+    X, _ = schema.conform(part)
+    Xv, _ = schema.conform(valid)
+    return FitData(schema, X, encode_labels(part[label], schema), Xv,
+                   encode_labels(valid[label], schema), seed=0, threads=THREADS)
+
+
+def text_runs(work: Path) -> list[dict[str, Any]]:
+    import lathe.compression.int8  # noqa: F401  (registers the onnx-int8 family for loading)
+    from lathe.compression import compress
+    from lathe.data.infer import infer_schema
+    from lathe.models.text import TextModel
+
+    frame = pd.read_csv(DATA_ROOT / "banking77" / "train.csv")
+    frame = frame[frame["category"].notna()].reset_index(drop=True)
+    train, test = _split(frame, "category")
+    schema = infer_schema(train, "category", text_columns=["text"])
+    started = time.perf_counter()
+    family = TextModel(mode="frozen").fit(_fit_data(schema, train, "category"))
+    family.params["bf16"] = False  # the parent predicts through the fp32 PyTorch path
+    print(f"text parent trained in {time.perf_counter() - started:.0f}s", file=sys.stderr)
+    parent = _parent(family, schema, work / "banking77-text", "banking77/train.csv")
+    runs = []
+    for method, extra in (("int8", {}), ("distill", {"student": "linear"}),
+                          ("prune", {"sparsity": 0.3})):
+        started = time.perf_counter()
+        report = compress(parent, method, data=train, eval_data=test,
+                          out=work / f"banking77-{method}", **extra)
+        report["seconds"] = round(time.perf_counter() - started, 1)
+        runs.append({"dataset": "banking77", "parent_family": "text", **report})
+        print(f"banking77 {method} done in {report['seconds']}s", file=sys.stderr)
+    return runs
+
+
+def tabular_runs(work: Path) -> list[dict[str, Any]]:
+    from lathe.compression import compress
+    from lathe.data.infer import infer_schema
+    from lathe.models.gbm import GBM
+
+    frame = pd.read_csv(ROOT / "examples" / "data" / "adult.csv")
+    train, test = _split(frame, "income")
+    schema = infer_schema(train, "income")
+    family = GBM(num_leaves=63, learning_rate=0.03).fit(_fit_data(schema, train, "income"))
+    parent = _parent(family, schema, work / "adult-gbm", "examples/data/adult.csv")
+    runs = []
+    for method in ("prune", "distill"):
+        report = compress(parent, method, data=train, eval_data=test,
+                          out=work / f"adult-{method}")
+        runs.append({"dataset": "adult", "parent_family": "gbm", **report})
+    return runs
+
+
+def targets(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    by = {(r["dataset"], r["method"]): r["table"] for r in runs}
+    out: dict[str, dict[str, Any]] = {}
+    if ("banking77", "int8") in by:
+        t = by[("banking77", "int8")]
+        out["int8_size_ratio<=0.30"] = _check(t["size_bytes"]["ratio"], 0.30, "<=")
+        out["int8_batch1_latency_ratio<=0.50"] = _check(t["latency_ms_p50_batch1"]["ratio"],
+                                                        0.50, "<=")
+        out["int8_accuracy_drop_pt<=0.5"] = _check(-100 * t["accuracy"]["delta"], 0.5, "<=")
+    if ("banking77", "distill") in by:
+        t = by[("banking77", "distill")]
+        out["distill_rows_per_s_ratio>=3"] = _check(t["rows_per_second"]["ratio"], 3.0, ">=")
+        out["distill_accuracy_drop_pt<=1.5"] = _check(-100 * t["accuracy"]["delta"], 1.5, "<=")
+    return out
+
+
+def _check(value: float, bound: float, op: str) -> dict[str, Any]:
+    ok = value <= bound if op == "<=" else value >= bound
+    return {"value": round(float(value), 4), "bound": bound, "met": bool(ok)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from lathe.compression.measure import format_table
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["text", "tabular"])
+    args = parser.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
+    import torch
+
+    torch.set_num_threads(THREADS)
+    runs: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="lathe-bench-compression-") as tmp:
+        if args.only in (None, "tabular"):
+            runs += tabular_runs(Path(tmp))
+        if args.only in (None, "text"):
+            runs += text_runs(Path(tmp))
+    for run in runs:
+        if "table" not in run:
+            continue
+        print(f"\n== {run['dataset']}: {run['parent']['family']} -> {run['method']} "
+              f"({run['child']['family']}), {run['evaluation']['rows']} held-out rows, "
+              f"agreement {run['agreement']:.4f}")
+        print(format_table(run["table"]))
+    if args.only and RESULTS.exists():  # keep the other part's runs from the previous run
+        done = {"text": "banking77", "tabular": "adult"}[args.only]
+        old = json.loads(RESULTS.read_text()).get("runs", [])
+        runs = [r for r in old if r["dataset"] != done] + runs
+    checks = targets(runs)
+    for name, check in checks.items():
+        print(f"{'MET ' if check['met'] else 'MISS'} {name}: {check['value']}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"threads": THREADS, "runs": [{k: v for k, v in r.items() if k != "artifact"}
+                                            for r in runs], "targets": checks}
+    RESULTS.write_text(json.dumps(payload, indent=1, default=str) + "\n")
+    print(f"\nwrote {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""Typer command function for `lathe compress` (registered by the main CLI).
+
+Human output (the parent-vs-child table) goes to stderr; `--json` prints one JSON object on
+stdout: the manifest's `compression` section plus `artifact`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["compress"]
+
+
+def compress(
+    model: Annotated[str, typer.Argument(help="Artifact path, NAME, NAME@alias or NAME:VERSION.")],
+    method: Annotated[str, typer.Option("--method", "-m", help="int8, prune or distill.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Directory for the compressed "
+                                             "artifact (default <model>-<method>).")] = None,
+    data: Annotated[Path | None, typer.Option(
+        help="Labelled data: 20% measures parent vs child, the rest may fit the child "
+             "(default: the parent's training file, if it still exists).")] = None,
+    eval_data: Annotated[Path | None, typer.Option(
+        "--eval-data", help="Labelled rows to measure on (then all of --data may fit the "
+        "child).")] = None,
+    sparsity: Annotated[float | None, typer.Option(
+        help="prune: share to remove (trees for gbm, weights for torch models).")] = None,
+    student: Annotated[str | None, typer.Option(
+        help="distill: student family, linear or gbm.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Make a smaller artifact and show what it cost, parent vs child on the same rows."""
+    from lathe.compression import compress as run_compress
+    from lathe.compression.measure import format_table
+
+    report = run_compress(model, method, out=out, data=data, eval_data=eval_data,
+                          sparsity=sparsity, student=student)
+    if as_json:
+        sys.stdout.write(json.dumps(report, default=_default, ensure_ascii=False) + "\n")
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True, highlight=False)
+    console.print(f"[bold]{method}[/]: {report['parent']['family']} -> {report['child']['family']}"
+                  f" on {report['evaluation']['rows']} held-out rows of "
+                  f"{report['evaluation']['source']}")
+    console.print(format_table(report["table"]), markup=False)
+    console.print(f"agreement with the parent: {report['agreement']:.2%}")
+    console.print(f"[green]wrote[/] [bold]{report['artifact']}[/]")
+
+
+def _default(value: Any) -> Any:
+    import numpy as np
+
+    return value.item() if isinstance(value, np.generic) else str(value)

@@ -1,0 +1,295 @@
+"""`int8`: the torch families (`text`, `mlp`) exported to ONNX and quantized to int8.
+
+ONNX Runtime dynamic quantization with per-channel int8 weights (activations quantized on the
+fly): on the MiniLM text model it measured 4x smaller and ~2x faster than the fp32 ONNX graph
+at cosine ~0.993 to fp32 outputs; per-tensor (the default) loses visibly more. The child is a
+family of its own, `onnx-int8`: the quantized graph plus the parent's input preparation
+(tokenizer, standardisation, category codes) — no torch weights travel along, which is where
+the size goes. Tree models have no int8 path here: prune or distill them instead.
+
+>>> Int8().method
+'int8'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from lathe.compression._base import COMPRESSORS, CompressionJob, Compressor, child_manifest
+from lathe.data.schema import Schema
+from lathe.errors import MissingDependency, UsageError
+from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily
+
+if TYPE_CHECKING:
+    from lathe.api import Model
+
+__all__ = ["Int8", "OnnxInt8", "TorchInt8", "quantize_onnx"]
+
+TORCH_FAMILIES = ("text", "mlp")
+
+
+def quantize_onnx(source: Path, target: Path, *, per_channel: bool = True) -> Path:
+    """Dynamic int8 quantization of an ONNX graph (weights int8, activations at run time)."""
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as err:  # pragma: no cover - onnxruntime is installed here
+        raise MissingDependency("int8 compression needs ONNX Runtime",
+                                hint="pip install 'lathe[onnx]'") from err
+    quantize_dynamic(str(source), str(target), per_channel=per_channel,
+                     weight_type=QuantType.QInt8)
+    return target
+
+
+def _shell(source: str, params: dict[str, Any], schema: Schema, prep: dict[str, Any],
+           y_mean: float, y_std: float) -> Any:
+    """A parent-family object with only its input preparation (no network)."""
+    from lathe.models.mlp import TabularPrep
+
+    if source == "text":
+        from lathe.models.text import TextModel
+
+        shell: Any = TextModel(**params)
+    else:
+        from lathe.models.mlp import MLP
+
+        shell = MLP(**params)
+    shell.schema = schema
+    shell.prep = TabularPrep.from_dict(schema, prep)
+    shell.y_mean, shell.y_std = y_mean, y_std
+    return shell
+
+
+@FAMILIES.register("onnx-int8")
+class OnnxInt8(ModelFamily):
+    """An int8 ONNX graph plus the parent family's input preparation. Made by `compress`."""
+
+    name = "onnx-int8"
+    exports_onnx = True
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.shell: Any = None
+        self.onnx_path: Path | None = None  # the graph on disk (a loaded artifact's) ...
+        self.onnx_bytes: bytes | None = None  # ... or in memory (freshly quantized)
+
+    def fit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Self:
+        raise UsageError("the onnx-int8 family is made by `lathe compress --method int8`, "
+                         "not trained", hint="train a text or mlp model, then compress it")
+
+    @classmethod
+    def from_parent(cls, parent: Any, sample: pd.DataFrame | None,
+                    per_channel: bool = True) -> OnnxInt8:
+        from lathe.models._torch_onnx import OnnxPredictor, export_onnx
+
+        child = cls(source_family=parent.name, source_params=parent.params,
+                    per_channel=per_channel)
+        child.schema = parent.schema
+        shell = _shell(parent.name, parent.params, parent.schema, parent.prep.to_dict(),
+                       parent.y_mean, parent.y_std)
+        shell.tokenizer = getattr(parent, "tokenizer", None)
+        shell.text = getattr(parent, "text", None) if parent.name == "mlp" else None
+        with tempfile.TemporaryDirectory(prefix="lathe-int8-") as tmp:
+            fp32 = export_onnx(parent, Path(tmp) / "fp32.onnx", sample)
+            int8 = quantize_onnx(fp32, Path(tmp) / "model.onnx", per_channel=per_channel)
+            child.onnx_bytes = int8.read_bytes()
+            shell._onnx = OnnxPredictor(int8)  # the session holds the graph in memory
+        child.shell = shell
+        return child
+
+    def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.shell.predict_raw(X), dtype=np.float64)
+
+    def feature_importance(self) -> dict[str, float]:
+        return {}
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        if self.onnx_bytes is not None:
+            (directory / "model.onnx").write_bytes(self.onnx_bytes)
+        elif self.onnx_path is not None:
+            shutil.copyfile(self.onnx_path, directory / "model.onnx")
+        shell = self.shell
+        if getattr(shell, "tokenizer", None) is not None:
+            shell.tokenizer.save_pretrained(str(directory / "tokenizer"))
+        if getattr(shell, "text", None) is not None:
+            joblib.dump(shell.text, directory / "text_features.joblib")
+        (directory / "onnx_int8.json").write_text(json.dumps({
+            "params": self.params, "prep": shell.prep.to_dict(),
+            "y_mean": shell.y_mean, "y_std": shell.y_std}, default=str))
+
+    @classmethod
+    def load(cls, directory: Path, schema: Schema) -> Self:
+        from lathe.models._torch_onnx import OnnxPredictor
+
+        meta = json.loads((directory / "onnx_int8.json").read_text())
+        model = cls(**meta["params"])
+        model.schema = schema
+        shell = _shell(meta["params"]["source_family"], meta["params"]["source_params"], schema,
+                       meta["prep"], meta["y_mean"], meta["y_std"])
+        if (directory / "tokenizer").exists():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tokenizer files are local
+            from transformers import AutoTokenizer
+
+            shell.tokenizer = AutoTokenizer.from_pretrained(str(directory / "tokenizer"),
+                                                            local_files_only=True)
+        if (directory / "text_features.joblib").exists():
+            shell.text = joblib.load(directory / "text_features.joblib")
+        if (directory / "model.onnx").exists():
+            model.onnx_path = directory / "model.onnx"
+            shell._onnx = OnnxPredictor(model.onnx_path)
+        model.shell = shell
+        return model
+
+
+@contextlib.contextmanager
+def _quiet_deprecations() -> Iterator[None]:
+    """TorchScript and torch.ao quantization are deprecated in favour of torch.export/torchao
+    (not installed here); they still work in this torch and only serve the fallback path."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*quantiz.*deprecated", category=UserWarning)
+        yield
+
+
+class _TorchRunner:
+    """`run(named inputs)` over a TorchScript module, like `OnnxPredictor.run`."""
+
+    def __init__(self, module: Any, names: list[str]) -> None:
+        self.module, self.names = module, names
+
+    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            return np.asarray(self.module(*[torch.from_numpy(inputs[n]) for n in self.names]))
+
+
+def _input_names(parent: Any) -> list[str]:
+    names = ["numeric", "categorical"]
+    if parent.name == "text":
+        for i in range(len(parent.text_columns)):
+            names += [f"input_ids_{i}", f"attention_mask_{i}"]
+    return names
+
+
+@FAMILIES.register("torch-int8")
+class TorchInt8(OnnxInt8):
+    """The fallback without ONNX Runtime: torch dynamic int8 Linear layers, as TorchScript."""
+
+    name = "torch-int8"
+    exports_onnx = False
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.runner: Any = None
+
+    @classmethod
+    def from_parent(cls, parent: Any, sample: pd.DataFrame | None,
+                    per_channel: bool = True) -> TorchInt8:
+        import torch
+
+        from lathe.models._torch_onnx import onnx_inputs
+        from lathe.models.mlp import build_output
+
+        if sample is None:
+            raise UsageError("torch int8 needs a few rows to trace the model",
+                             hint="pass --data FILE")
+        child = cls(source_family=parent.name, source_params=parent.params, backend="torch")
+        child.schema = parent.schema
+        task = (parent.schema.task if parent.schema is not None else None) or "regression"
+        module = parent.module if parent.name == "mlp" else build_output(
+            torch, parent.net if parent.text_columns else parent.net.headnet, task,
+            parent.y_mean, parent.y_std)
+        with _quiet_deprecations():
+            quantized = torch.ao.quantization.quantize_dynamic(
+                module.eval(), {torch.nn.Linear}, dtype=torch.qint8)
+        names = _input_names(parent)
+        example = onnx_inputs(parent, sample)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer notes on shape checks, as in ONNX export
+            child.runner = _TorchRunner(torch.jit.trace(
+                quantized, tuple(torch.from_numpy(example[n]) for n in names),
+                check_trace=False), names)
+        child.shell = _shell(parent.name, parent.params, parent.schema, parent.prep.to_dict(),
+                             parent.y_mean, parent.y_std)
+        child.shell.tokenizer = getattr(parent, "tokenizer", None)
+        child.shell.text = getattr(parent, "text", None) if parent.name == "mlp" else None
+        return child
+
+    def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+        from lathe.models._torch_onnx import predict_onnx
+
+        with _quiet_deprecations():
+            return predict_onnx(self.shell, self.runner, X)
+
+    def save(self, directory: Path) -> None:
+        import torch
+
+        super().save(directory)
+        with _quiet_deprecations():
+            torch.jit.save(self.runner.module, str(directory / "model.pt"))
+
+    @classmethod
+    def load(cls, directory: Path, schema: Schema) -> Self:
+        import torch
+
+        model = super().load(directory, schema)
+        names = _input_names(model.shell)
+        with _quiet_deprecations():
+            module = torch.jit.load(str(directory / "model.pt"))
+        model.runner = _TorchRunner(module, names)
+        return model
+
+
+@COMPRESSORS.register("int8")
+class Int8(Compressor):
+    method = "int8"
+    # stated bounds (tests and bench check them): same class on >= 99 % of rows, <= 1 pt loss
+    min_agreement = 0.99
+    max_accuracy_drop = 0.01
+
+    def __init__(self, backend: str = "auto") -> None:
+        if backend not in ("auto", "onnxruntime", "torch"):
+            raise UsageError(f"int8 backend must be auto, onnxruntime or torch, got {backend!r}")
+        self.backend = backend
+
+    def _backend(self) -> str:
+        if self.backend != "auto":
+            return self.backend
+        try:
+            import onnxruntime.quantization  # noqa: F401
+        except ImportError:
+            return "torch"
+        return "onnxruntime"
+
+    def compress(self, parent: Model, job: CompressionJob) -> Model:
+        from lathe.api import Model
+
+        family = parent.family
+        if family.name not in TORCH_FAMILIES:
+            raise UsageError(
+                f"int8 quantization applies to the torch families {list(TORCH_FAMILIES)}; "
+                f"this model is {family.name!r}",
+                hint="use --method prune (fewer trees) or --method distill (a smaller student)",
+            )
+        sample = None
+        if job.fit_frame is not None and len(job.fit_frame):
+            sample, _ = parent.schema.conform(job.fit_frame.head(8), source="fit data")
+        backend = self._backend()
+        job.settings.update(runtime=backend, quantization="dynamic", weight_type="int8",
+                            per_channel=backend == "onnxruntime")
+        maker = OnnxInt8 if backend == "onnxruntime" else TorchInt8
+        child = maker.from_parent(family, sample, per_channel=True)
+        return Model(child, parent.schema, child_manifest(parent, child))

@@ -1,0 +1,134 @@
+"""`compress`: parent -> smaller child artifact, both measured on the same held-out rows.
+
+The labelled data (`data`, or the parent's own training file when it still exists) is split
+once, deterministically: `eval_size` of the rows are reserved for the parent-vs-child table
+and never shown to the compressor; the rest may be used to choose trees or train a student.
+The child's manifest records `lineage.parent` (the parent's artifact sha256 and reference)
+and `compression` (method, settings, evaluation rows, agreement, table).
+
+>>> from lathe.compression import compress  # doctest: +SKIP
+>>> report = compress("models/churn", "prune", data="train.csv")  # doctest: +SKIP
+>>> report["table"]["size_bytes"]["ratio"] < 1  # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lathe.compression._base import CompressionJob, get_compressor
+from lathe.compression.measure import agreement, comparison_table, measure
+from lathe.errors import DataError, UsageError
+
+__all__ = ["compress"]
+
+
+def _eval_data(parent: Any, data: str | os.PathLike[str] | pd.DataFrame | None
+               ) -> tuple[pd.DataFrame, str]:
+    from lathe.data.load import read_table
+
+    if isinstance(data, pd.DataFrame):
+        return data, "DataFrame"
+    if data is None:
+        source = (parent.manifest.get("lineage") or {}).get("dataset")
+        if not source or not Path(source).is_file():
+            raise UsageError("compress needs labelled data to measure parent and child on",
+                             hint="pass --data FILE (the training data, or any labelled sample)")
+        data = source
+    return read_table(data), str(data)
+
+
+def _split(frame: pd.DataFrame, parent: Any, eval_size: float, seed: int,
+           source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from lathe.data.split import split_frame
+
+    target = parent.schema.target
+    if target not in frame.columns:
+        raise DataError(f"{source} has no label column {target!r}",
+                        hint=f"pass data with the {target!r} column", column=target)
+    frame = frame[frame[target].notna()]
+    if len(frame) < 20:
+        raise DataError(f"{source}: only {len(frame)} labelled rows; compress needs at least 20",
+                        hint="pass more labelled rows with --data")
+    if eval_size in (0.0, 1.0):  # everything on one side: no split to draw
+        empty = frame.iloc[:0]
+        fit, held = (frame, empty) if eval_size == 0.0 else (empty, frame)
+    else:
+        fit, _, held = split_frame(frame, target, valid_size=0.0, test_size=eval_size,
+                                   seed=seed, stratify=parent.schema.is_classification)
+    return fit.reset_index(drop=True), held.reset_index(drop=True)
+
+
+def compress(
+    model: str | os.PathLike[str] | Any,
+    method: str,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    data: str | os.PathLike[str] | pd.DataFrame | None = None,
+    eval_data: str | os.PathLike[str] | pd.DataFrame | None = None,
+    sparsity: float | None = None,
+    student: str | None = None,
+    eval_size: float = 0.2,
+    seed: int = 0,
+    timing_calls: tuple[int, int] = (50, 10),
+) -> dict[str, Any]:
+    """Compress `model` with `method` (int8, prune, distill) into `out`; returns the report.
+
+    The report is the manifest's `compression` section plus `artifact` (the child's path).
+    With `eval_data`, all of `data` may fit the child and `eval_data` alone is measured.
+    `timing_calls` = (single-row calls, 64-row calls) timed per model for the latency rows.
+    """
+    from lathe.api import Model, load
+    from lathe.artifact import artifact_sha256
+
+    compressor = get_compressor(method)  # unknown methods fail before any work
+    parent = model if isinstance(model, Model) else load(model)
+    if out is None:
+        if parent.path is None:
+            raise UsageError("the parent model has no directory", hint="pass --out DIR")
+        out = parent.path.parent / f"{parent.path.name}-{method}"
+    target = Path(out)
+    if parent.path is not None and target.resolve() == Path(parent.path).resolve():
+        raise UsageError(f"--out {target} is the parent artifact itself",
+                         hint="choose another directory; the parent is never overwritten")
+    frame, source = _eval_data(parent, data)
+    if eval_data is None:
+        fit_frame, eval_frame = _split(frame, parent, eval_size, seed, source)
+    else:
+        held, source = _eval_data(parent, eval_data)
+        fit_frame, _ = _split(frame, parent, 0.0, seed, source)
+        _, eval_frame = _split(held, parent, 1.0, seed, source)
+    job = CompressionJob(fit_frame, eval_frame, sparsity=sparsity, student=student, seed=seed)
+    child = compressor.compress(parent, job)
+    lineage = dict(parent.manifest.get("lineage") or {})
+    lineage["parent"] = {
+        "sha256": artifact_sha256(parent.path) if parent.path is not None else None,
+        "ref": str(model) if not isinstance(model, Model) else str(parent.path),
+        "path": str(parent.path) if parent.path is not None else None,
+        "family": parent.family.name,
+    }
+    child.manifest["lineage"] = lineage
+    child.save(target)
+    loaded = Model.load(target)  # the table describes the artifact as it will be served
+    ones, batches = timing_calls
+    parent_row = measure(parent, eval_frame, calls_batch1=ones, calls_batch64=batches)
+    child_row = measure(loaded, eval_frame, calls_batch1=ones, calls_batch64=batches)
+    report = {
+        "method": method,
+        "settings": job.settings,
+        "evaluation": {"source": source, "rows": len(eval_frame), "fit_rows": len(fit_frame),
+                       "eval_size": eval_size, "seed": seed},
+        "agreement": agreement(parent_row.pop("_raw"), child_row.pop("_raw")),
+        "parent": {"family": parent_row["family"], "path": lineage["parent"]["path"]},
+        "child": {"family": child_row["family"]},
+        "table": comparison_table(parent_row, child_row),
+    }
+    quality = {k: v for k, v in child_row.items() if k not in ("family",)}
+    loaded.manifest["compression"] = report
+    loaded.manifest["metrics"] = {"test": {**quality, "split": "compression evaluation rows"}}
+    loaded.save(target)
+    return {"artifact": str(target), **report}

