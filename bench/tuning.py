@@ -1,0 +1,271 @@
+"""Tuning benchmark on UCI Adult (/work/shared/data/adult/train.csv, label `income`).
+
+1. **TPE + pruning vs GridSearchCV** — the same LightGBM family (lathe's `gbm`, wrapped as a
+   scikit-learn estimator for the grid), the same rows (lathe's train+valid split), the same
+   stratified CV folds, the same fixed number of rounds. GridSearchCV runs the full grid;
+   `lathe.tuning.tune` (TPE, median pruning after each fold) searches the box the grid spans.
+   Reported: the grid's best CV AUC and wall time, and the time TPE took to reach that score,
+   as a share of the grid's wall time (target ≤ 25 %).
+2. **1 vs 4 workers on PostgreSQL** — one study of N trials (default 200) on a row sample,
+   each trial single-threaded; wall time per configuration and a check that every study has
+   exactly trials 0..N-1 (none lost or duplicated).
+3. **Tuned vs untuned** — `lathe.api.train(preset="best")` against the model `tune` returns,
+   both scored on the same held-out test split (seed 0) that neither saw.
+
+Run (from the repository root; several minutes on 2 cores):
+
+    .venv/bin/python bench/tuning.py                       # all parts
+    .venv/bin/python bench/tuning.py --parts grid --folds 3
+    .venv/bin/python bench/tuning.py --parts workers --trials 200 --rows 4000
+
+>>> _first_reach([(1.0, 0.80), (2.0, 0.90), (3.0, 0.95)], 0.9)
+2.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+RESULTS = Path(__file__).resolve().parent / "results" / "tuning.json"
+DATA = Path(os.environ.get("LATHE_ADULT", "/work/shared/data/adult/train.csv"))
+PG_URL = os.environ.get("LATHE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+GRID = {
+    "num_leaves": [15, 31, 63],
+    "learning_rate": [0.05, 0.1, 0.2],
+    "min_child_samples": [10, 40],
+    "feature_fraction": [0.5, 0.8],
+}
+FIXED = {"bagging_fraction": 1.0, "bagging_freq": 0, "lambda_l2": 0.0}
+
+
+def _first_reach(history: list[tuple[float, float]], target: float) -> float | None:
+    """Seconds at which a (seconds, value) history first reaches `target`, else None."""
+    for seconds, value in history:
+        if value >= target - 1e-12:
+            return seconds
+    return None
+
+
+def _grid_vs_tpe(frame: pd.DataFrame, folds: int, rounds: int, threads: int,
+                 max_trials: int, tpe_share: float, without_pruning: bool) -> dict[str, Any]:
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import GridSearchCV
+
+    from lathe.models import FitData
+    from lathe.models.gbm import GBM
+    from lathe.tuning import tune
+    from lathe.tuning._objective import cv_splits
+    from lathe.tuning._prepare import prepare
+
+    prepared = prepare(frame, "income", seed=0, threads=threads)
+    X, y = prepared.combined()
+    splits = cv_splits(prepared.schema, y, folds, seed=0)  # the folds tune() uses
+    schema = prepared.schema
+
+    class LatheGBM(ClassifierMixin, BaseEstimator):
+        """lathe's gbm family as a scikit-learn estimator, so both searches fit the same model."""
+
+        def __init__(self, num_leaves: int = 31, learning_rate: float = 0.1,
+                     min_child_samples: int = 20, feature_fraction: float = 0.9) -> None:
+            self.num_leaves = num_leaves
+            self.learning_rate = learning_rate
+            self.min_child_samples = min_child_samples
+            self.feature_fraction = feature_fraction
+
+        def fit(self, X: pd.DataFrame, y: np.ndarray) -> LatheGBM:
+            self.model_ = GBM(**self.get_params(), **FIXED, n_estimators=rounds).fit(
+                FitData(schema, X, y, threads=threads))
+            self.classes_ = np.array([0, 1])
+            return self
+
+        def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+            return self.model_.predict_raw(X)
+
+    def auc(estimator: Any, X: pd.DataFrame, y: np.ndarray) -> float:
+        return float(roc_auc_score(y, estimator.predict_proba(X)[:, 1]))
+
+    started = time.perf_counter()
+    grid = GridSearchCV(LatheGBM(), GRID, scoring=auc, cv=splits, refit=False, n_jobs=1)
+    grid.fit(X, y)
+    grid_seconds = time.perf_counter() - started
+    grid_best = float(grid.best_score_)
+    n_grid = len(list(itertools.product(*GRID.values())))
+
+    space = {"n_estimators": rounds, **FIXED,
+             "num_leaves": {"low": 15, "high": 63, "log": True},
+             "learning_rate": {"low": 0.05, "high": 0.2, "log": True},
+             "min_child_samples": {"low": 10, "high": 40},
+             "feature_fraction": {"low": 0.5, "high": 0.8}}
+    results = {}
+    for pruner in ("median", "none") if without_pruning else ("median",):
+        started_wall = time.time()
+        # TPE gets a share of the grid's time: enough to show whether it gets there within 25 %
+        result = tune(frame, "income", trials=max_trials, timeout_s=grid_seconds * tpe_share,
+                      cv_folds=folds,
+                      pruner=pruner, storage=f"sqlite:///{RESULTS.parent}/.tuning-bench.db",
+                      study_name=f"grid-vs-tpe-{pruner}-{uuid.uuid4().hex[:8]}", threads=threads,
+                      space_overrides=space, seed=0, refit=False)
+        table = result.trials.sort_values("number")
+        history, best = [], -np.inf
+        for _, row in table.iterrows():
+            if row["state"] == "COMPLETE":
+                best = max(best, float(row["value"]))
+            history.append((row["datetime_complete"].timestamp() - started_wall, best))
+        reached = _first_reach(history, grid_best)
+        results[pruner] = {
+            "trials": result.counts,
+            "best_cv_auc": float(result.best_value),
+            "seconds": round(time.time() - started_wall, 2),
+            "seconds_to_grid_best": None if reached is None else round(reached, 2),
+            "share_of_grid_time": None if reached is None else round(reached / grid_seconds, 4),
+            "trials_to_grid_best": None if reached is None else
+            int(next(i for i, (s, _) in enumerate(history) if s >= reached)) + 1,
+        }
+    return {"rows": int(len(y)), "folds": folds, "rounds": rounds, "threads": threads,
+            "grid": {"combinations": n_grid, "fits": n_grid * folds,
+                     "seconds": round(grid_seconds, 2), "best_cv_auc": grid_best,
+                     "best_params": grid.best_params_},
+            "tpe": results["median"], "tpe_no_pruning": results.get("none"),
+            "tpe_time_limit_share": tpe_share, "target_share": 0.25}
+
+
+def _workers(frame: pd.DataFrame, trials: int, rows: int) -> dict[str, Any]:
+    import optuna
+
+    from lathe.tuning import tune
+    from lathe.tuning._study import close_storage, open_storage
+
+    sample = frame.sample(rows, random_state=0) if len(frame) > rows else frame
+    space = {"n_estimators": 150, "early_stopping_rounds": 20}
+    out: dict[str, Any] = {"storage": PG_URL, "trials": trials, "rows": int(len(sample)),
+                           "trial_threads": 1}
+    for workers in (1, 4):
+        name = f"lathe-bench-{workers}w-{uuid.uuid4().hex[:8]}"
+        started = time.perf_counter()
+        result = tune(sample, "income", trials=trials, workers=workers, storage=PG_URL,
+                      study_name=name, threads=1, space_overrides=space, seed=0, refit=False)
+        seconds = time.perf_counter() - started
+        numbers = sorted(result.trials["number"])
+        out[f"workers_{workers}"] = {
+            "seconds": round(seconds, 2), "counts": result.counts,
+            "exact_trials": numbers == list(range(trials)),
+            "processes": int(result.trials["user_attrs_pid"].nunique()),
+            "best_auc": float(result.best_value)}
+        storage = open_storage(PG_URL)
+        optuna.delete_study(study_name=name, storage=storage)
+        close_storage(storage)
+    out["speedup"] = round(out["workers_1"]["seconds"] / out["workers_4"]["seconds"], 3)
+    out["target_speedup"] = 1.6
+    return out
+
+
+def _tuned_vs_best(frame: pd.DataFrame, trials: int, timeout: float, budget: float,
+                   threads: int) -> dict[str, Any]:
+    import lathe.api
+    from lathe.tuning import tune
+
+    started = time.perf_counter()
+    untuned = lathe.api.train(frame, "income", preset="best", time_budget_s=budget,
+                              threads=threads)
+    untuned_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    result = tune(frame, "income", trials=trials, timeout_s=timeout, threads=threads,
+                  storage=f"sqlite:///{RESULTS.parent}/.tuning-bench.db",
+                  study_name=f"tuned-{uuid.uuid4().hex[:8]}", seed=0)
+    tuned_seconds = time.perf_counter() - started
+    keys = ("roc_auc", "accuracy", "log_loss")
+    best_test = untuned.manifest["metrics"]["test"]
+    tuned_test = result.model.manifest["metrics"]["test"]
+    return {"test_rows": int(best_test["n_rows"]),
+            "untuned_best_preset": {"seconds": round(untuned_seconds, 1),
+                                    **{k: best_test[k] for k in keys}},
+            "tuned_gbm": {"seconds": round(tuned_seconds, 1), "trials": result.counts,
+                          "best_params": result.best_params,
+                          **{k: tuned_test[k] for k in keys}},
+            "auc_gain": round(tuned_test["roc_auc"] - best_test["roc_auc"], 5)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--parts", default="grid,workers,tuned")
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--tpe-share", type=float, default=0.5,
+                        help="TPE's time limit as a share of the grid's wall time")
+    parser.add_argument("--without-pruning", action="store_true",
+                        help="also run TPE without pruning (costs another TPE run)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--grid-trials", type=int, default=36)
+    parser.add_argument("--trials", type=int, default=200, help="trials of the workers study")
+    parser.add_argument("--rows", type=int, default=4000, help="row sample for the workers study")
+    parser.add_argument("--tuned-trials", type=int, default=25)
+    parser.add_argument("--tuned-timeout", type=float, default=150.0)
+    parser.add_argument("--best-budget", type=float, default=90.0)
+    args = parser.parse_args(argv)
+    frame = pd.read_csv(DATA)
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    report: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    report["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(),
+                         "platform": platform.platform()}
+    report["data"] = str(DATA)
+    if "grid" in parts:
+        report["grid_vs_tpe"] = _grid_vs_tpe(frame, args.folds, args.rounds, args.threads,
+                                             args.grid_trials, args.tpe_share,
+                                             args.without_pruning)
+    if "workers" in parts:
+        report["workers_postgres"] = _workers(frame, args.trials, args.rows)
+    if "tuned" in parts:
+        report["tuned_vs_untuned"] = _tuned_vs_best(frame, args.tuned_trials, args.tuned_timeout,
+                                                    args.best_budget, args.threads)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    _print(report)
+    return 0
+
+
+def _print(report: dict[str, Any]) -> None:
+    rows: list[tuple[str, str]] = []
+    g = report.get("grid_vs_tpe")
+    if g:
+        rows += [("grid: combinations x folds", f"{g['grid']['combinations']} x {g['folds']}"),
+                 ("grid: wall time / best CV AUC",
+                  f"{g['grid']['seconds']} s / {g['grid']['best_cv_auc']:.5f}")]
+        for key in ("tpe", "tpe_no_pruning"):
+            t = g.get(key)
+            if not t:
+                continue
+            rows.append((f"{key}: best CV AUC / trials", f"{t['best_cv_auc']:.5f} / {t['trials']}"))
+            rows.append((f"{key}: time to grid best (share)",
+                         f"{t['seconds_to_grid_best']} s ({t['share_of_grid_time']})"))
+    w = report.get("workers_postgres")
+    if w:
+        for n in (1, 4):
+            r = w[f"workers_{n}"]
+            rows.append((f"{n} worker(s), {w['trials']} trials",
+                         f"{r['seconds']} s, exact={r['exact_trials']}, pids={r['processes']}"))
+        rows.append(("speedup 4 vs 1 (target 1.6)", str(w["speedup"])))
+    t = report.get("tuned_vs_untuned")
+    if t:
+        rows.append(("untuned best preset: test AUC", f"{t['untuned_best_preset']['roc_auc']:.5f}"))
+        rows.append(("tuned gbm: test AUC", f"{t['tuned_gbm']['roc_auc']:.5f}"))
+        rows.append(("AUC gain", str(t["auc_gain"])))
+    width = max(len(k) for k, _ in rows) if rows else 0
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,434 @@
+"""`tune`: an Optuna study over a family's search space, shared through a storage URL, with
+the best model refitted and returned as a `lathe.api.Model`.
+
+* The study lives in an RDB storage: a SQLite file under `.lathe/` by default, or any URL
+  (`postgresql+psycopg://user@host:5432/db`) so processes on other machines join it.
+* `workers=N` starts N spawned processes that load the same study; each runs its share of
+  the trials, so the study ends with exactly `trials` finished trials (numbers 0..n-1, none
+  lost or repeated — Optuna's storage hands out trial numbers atomically).
+* Resume: the study name defaults to one derived from the data, target and family, and is
+  loaded if it exists; only the trials still missing are run. Trials of a killed process are
+  failed by the storage heartbeat and do not count.
+* Objectives: `("quality",)` (the task's primary metric) or `("quality", "latency")` (ms per
+  1,000 rows) for a Pareto front (NSGA-II is the natural sampler there; pruning is off for
+  several objectives, as Optuna cannot prune them).
+
+>>> import lathe.tuning as lt  # doctest: +SKIP
+>>> result = lt.tune("examples/data/adult.csv", "income", trials=30, cv_folds=3)  # doctest: +SKIP
+>>> result.best_params, result.model.manifest["tuning"]["best_value"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import platform
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lathe.errors import Conflict, LatheError, UsageError
+from lathe.evaluation.metrics import compute_metrics, higher_is_better, primary_metric
+from lathe.models import ModelFamily, get_family
+from lathe.tuning._objective import Objective
+from lathe.tuning._prepare import Prepared, prepare
+from lathe.tuning._study import (
+    PRUNERS,
+    SAMPLERS,
+    close_storage,
+    default_storage_url,
+    make_pruner,
+    make_sampler,
+    mask_url,
+    open_storage,
+    require_optuna,
+)
+from lathe.tuning.space import grid_from_space, recorded_space
+
+__all__ = ["tune", "TuneResult", "OBJECTIVE_NAMES"]
+
+Progress = Callable[[str, dict[str, Any]], None]
+OBJECTIVE_NAMES = ("quality", "latency")
+_QUALITY_ALIASES = {"quality", "auc", "roc_auc", "accuracy", "rmse", "score"}
+# Under cross-validation there is no validation split to early-stop on, so the number of
+# boosting rounds becomes a searched parameter (users can pin or narrow it).
+CV_GBM_ROUNDS = {"low": 50, "high": 1000, "log": True}
+FRONT_LIMIT = 20
+
+
+@dataclass
+class TuneResult:
+    best_params: dict[str, Any]
+    best_value: float | list[float]
+    metric: str
+    objectives: tuple[str, ...]
+    directions: list[str]
+    trials: pd.DataFrame
+    pareto_front: list[dict[str, Any]]
+    model: Any  # lathe.api.Model, or None when refit=False
+    study_name: str
+    storage: str
+    counts: dict[str, int]
+    seconds: float
+    _context: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready summary (the one stored in the model's manifest)."""
+        return {
+            "study_name": self.study_name,
+            "storage": self.storage,
+            "metric": self.metric,
+            "objectives": list(self.objectives),
+            "directions": self.directions,
+            "best_params": self.best_params,
+            "best_value": self.best_value,
+            "trials": self.counts,
+            "pareto_front": self.pareto_front,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def save(self, out: str | os.PathLike[str], *, front: bool = True) -> Path:
+        """Save the best model to `out`; for several objectives also refit and save each
+        Pareto-front model under `out/pareto/trial-NNNN` and plot the front."""
+        if self.model is None:
+            raise UsageError("this result has no refitted model", hint="call tune(refit=True)")
+        path = Path(self.model.save(out))
+        if front and len(self.objectives) > 1 and self._context:
+            from lathe.tuning.pareto import save_front
+
+            save_front(self, path / "pareto")
+        return path
+
+
+def _normalise_objectives(objectives: Sequence[str] | str) -> tuple[str, ...]:
+    names = [objectives] if isinstance(objectives, str) else list(objectives)
+    out: list[str] = []
+    for raw in names:
+        for name in str(raw).split(","):
+            name = name.strip().lower()
+            if not name:
+                continue
+            canonical = "quality" if name in _QUALITY_ALIASES else name
+            if canonical not in OBJECTIVE_NAMES:
+                raise UsageError(f"unknown objective {name!r}",
+                                 hint="use quality (or auc/accuracy/rmse) and latency")
+            if canonical not in out:
+                out.append(canonical)
+    if not out:
+        raise UsageError("no objective given", hint="use quality, or quality,latency")
+    return tuple(out)
+
+
+@contextlib.contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Optuna logs every trial at INFO; lathe reports progress itself."""
+    optuna = require_optuna()
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(before)
+
+
+def _catchable() -> tuple[type[BaseException], ...]:
+    """Errors that fail one trial (a parameter combination a library rejects), not the study."""
+    import lightgbm
+
+    return (lightgbm.basic.LightGBMError, ValueError, ArithmeticError)
+
+
+def _run_worker(spec: dict[str, Any]) -> None:
+    """Entry point of a spawned worker: join the study by URL and run a share of trials."""
+    optuna = require_optuna()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = open_storage(spec["storage"])
+    study = optuna.load_study(
+        study_name=spec["study_name"], storage=storage,
+        sampler=make_sampler(spec["sampler"], seed=spec["seed"], n_trials=spec["n_total"],
+                             grid=spec["grid"]),
+        pruner=make_pruner(spec["pruner"], cv_folds=spec["cv_folds"]))
+    timeout = None if spec["deadline"] is None else max(0.0, spec["deadline"] - time.time())
+    try:
+        study.optimize(spec["objective"], n_trials=spec["n_trials"], timeout=timeout,
+                       catch=_catchable())
+    finally:
+        close_storage(storage)
+
+
+def _finished(study: Any) -> int:
+    import optuna
+
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return len(study.get_trials(deepcopy=False, states=done))
+
+
+def _run_workers(specs: list[dict[str, Any]], study: Any, progress: Progress | None,
+                 total: int, already: int) -> None:
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_run_worker, args=(spec,), daemon=False) for spec in specs]
+    for process in processes:
+        process.start()
+    try:
+        while any(p.is_alive() for p in processes):
+            time.sleep(0.5)
+            if progress:
+                progress("trial", {"trial": _finished(study) - already, "total": total})
+    except BaseException:
+        for process in processes:  # interrupted: stop our own workers, the study stays resumable
+            process.terminate()
+        raise
+    finally:
+        for process in processes:
+            process.join()
+    failed = [p.exitcode for p in processes if p.exitcode]
+    if failed:
+        raise LatheError(f"{len(failed)} tuning worker(s) exited with codes {failed}",
+                         hint="rerun the same command to resume; LATHE_DEBUG=1 shows tracebacks")
+
+
+def tune(
+    data: str | os.PathLike[str] | pd.DataFrame,
+    target: str,
+    *,
+    model: str = "gbm",
+    trials: int = 50,
+    timeout_s: float | None = None,
+    sampler: str = "tpe",
+    objectives: Sequence[str] | str = ("quality",),
+    pruner: str = "median",
+    cv_folds: int | None = None,
+    storage: str | None = None,
+    study_name: str | None = None,
+    workers: int = 1,
+    seed: int = 0,
+    space_overrides: Mapping[str, Any] | None = None,
+    threads: int | None = None,
+    refit: bool = True,
+    progress: Progress | None = None,
+) -> TuneResult:
+    """Search hyperparameters of `model` on `data`; returns the best (refitted) model too."""
+    require_optuna()
+    objective_names = _normalise_objectives(objectives)
+    if sampler not in SAMPLERS:
+        make_sampler(sampler, seed=seed, n_trials=trials, grid=None)  # raises the ConfigError
+    if pruner not in PRUNERS:
+        make_pruner(pruner, cv_folds=cv_folds)
+    if trials < 1 or workers < 1:
+        raise UsageError(f"trials ({trials}) and workers ({workers}) must be at least 1")
+    if cv_folds is not None and cv_folds < 2:
+        raise UsageError(f"cv_folds must be at least 2, not {cv_folds}", hint="or pass None")
+    started = time.time()
+    deadline = started + timeout_s if timeout_s else None
+    family = get_family(model)
+    overrides = dict(space_overrides or {})
+    if cv_folds and model == "gbm" and "n_estimators" not in overrides:
+        overrides["n_estimators"] = dict(CV_GBM_ROUNDS)
+    prepared = prepare(data, target, seed=seed, threads=threads)
+    metric = primary_metric(prepared.schema.task or "regression")
+    quality_direction = "maximize" if higher_is_better(metric) else "minimize"
+    directions = [quality_direction if o == "quality" else "minimize" for o in objective_names]
+    url = storage or default_storage_url()
+    name = study_name or f"lathe-{target}-{model}-{prepared.dataset_hash.split(':')[-1][:12]}"
+    grid = grid_from_space(recorded_space(family, overrides)) if sampler == "grid" else None
+    objective = Objective(prepared, family, overrides=overrides, objectives=objective_names,
+                          cv_folds=cv_folds, deadline=deadline, prune=pruner != "none")
+    plan = _Plan(name=name, url=url, directions=directions, sampler=sampler, pruner=pruner,
+                 seed=seed, trials=trials, grid=grid, cv_folds=cv_folds, workers=workers,
+                 deadline=deadline, objectives=objective_names, metric=metric, started=started,
+                 refit=refit, overrides=overrides)
+    with _quiet_optuna():
+        storage_obj = open_storage(url)
+        try:
+            study = _open_study(storage_obj, plan)
+            already = _finished(study)
+            remaining = max(0, trials - already)
+            if remaining and workers == 1:
+                def report(study: Any, trial: Any) -> None:
+                    if progress:
+                        progress("trial", {"trial": _finished(study) - already,
+                                           "total": remaining, "value": trial.values})
+
+                study.optimize(objective, n_trials=remaining, timeout=None if deadline is None
+                               else max(0.0, deadline - time.time()), callbacks=[report],
+                               catch=_catchable())
+            elif remaining:
+                shares = [remaining // workers + (i < remaining % workers) for i in range(workers)]
+                specs = [{"study_name": name, "storage": url, "sampler": sampler, "seed": seed + i,
+                          "n_total": trials, "grid": grid, "pruner": pruner, "cv_folds": cv_folds,
+                          "deadline": deadline, "objective": objective, "n_trials": share}
+                         for i, share in enumerate(shares) if share]
+                _run_workers(specs, study, progress, remaining, already)
+            return _collect(study, prepared, family, plan, progress)
+        finally:
+            close_storage(storage_obj)
+
+
+@dataclass
+class _Plan:
+    """The settings of one `tune` call that the study and the result need."""
+
+    name: str
+    url: str
+    directions: list[str]
+    sampler: str
+    pruner: str
+    seed: int
+    trials: int
+    grid: dict[str, list[Any]] | None
+    cv_folds: int | None
+    workers: int
+    deadline: float | None
+    objectives: tuple[str, ...]
+    metric: str
+    started: float
+    refit: bool
+    overrides: dict[str, Any]
+
+
+def _open_study(storage: Any, plan: _Plan) -> Any:
+    optuna = require_optuna()
+    try:
+        study = optuna.create_study(
+            storage=storage, study_name=plan.name, load_if_exists=True,
+            directions=plan.directions,
+            sampler=make_sampler(plan.sampler, seed=plan.seed, n_trials=plan.trials,
+                                 grid=plan.grid),
+            pruner=make_pruner(plan.pruner, cv_folds=plan.cv_folds))
+    except ValueError as err:
+        raise Conflict(f"study {plan.name!r} in {mask_url(plan.url)} cannot be reused: {err}",
+                       hint="pass a new --study name") from err
+    found = [d.name.lower() for d in study.directions]
+    if found != plan.directions:
+        raise Conflict(f"study {plan.name!r} optimises {found}, not {plan.directions}",
+                       hint="pass a new --study name")
+    return study
+
+
+def _collect(study: Any, prepared: Prepared, family: type[ModelFamily], plan: _Plan,
+             progress: Progress | None) -> TuneResult:
+    import optuna
+
+    all_trials = study.get_trials(deepcopy=False)
+    counts: dict[str, int] = {}
+    for trial in all_trials:
+        counts[trial.state.name.lower()] = counts.get(trial.state.name.lower(), 0) + 1
+    complete = [t for t in all_trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        raise UsageError(f"no trial of study {study.study_name!r} completed ({counts})",
+                         hint="give more --trials or a longer --timeout")
+    front: list[dict[str, Any]] = []
+    objectives, directions, overrides = plan.objectives, plan.directions, plan.overrides
+    if len(objectives) == 1:
+        best = study.best_trial
+        best_value: float | list[float] = float(best.value)
+    else:
+        pareto = sorted(study.best_trials, key=lambda t: t.values[0],
+                        reverse=directions[0] == "maximize")
+        front = [{"trial": t.number, "values": dict(zip(objectives, map(float, t.values),
+                                                        strict=True)), "params": t.params}
+                 for t in pareto]
+        best = pareto[0]
+        best_value = [float(v) for v in best.values]
+    params = _trial_params(best, family, overrides)
+    result = TuneResult(
+        best_params=params, best_value=best_value, metric=plan.metric, objectives=objectives,
+        directions=directions, trials=_trials_table(study), pareto_front=front, model=None,
+        study_name=study.study_name, storage=mask_url(plan.url), counts=counts,
+        seconds=time.time() - plan.started,
+        _context={"prepared": prepared, "family": family, "overrides": overrides,
+                  "cv_folds": plan.cv_folds})
+    if plan.refit:
+        if progress:
+            progress("refit", {"params": params})
+        result.model = build_model(result, params)
+    return result
+
+
+def _trials_table(study: Any) -> pd.DataFrame:
+    """One row per trial: number, value(s), state, times, params_*, user_attrs_*."""
+    table = study.trials_dataframe()
+    return table.drop(columns=[c for c in table.columns if c.startswith("system_attrs")])
+
+
+def _trial_params(trial: Any, family: type[ModelFamily], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A trial's full parameters: what was sampled plus what the overrides pinned."""
+    from lathe.tuning.space import suggest_params
+
+    optuna = require_optuna()
+    fixed = optuna.trial.FixedTrial(trial.params)
+    return suggest_params(family, fixed, overrides)
+
+
+def refit_family(result: TuneResult, params: dict[str, Any]) -> ModelFamily:
+    """Fit with `params` on the tuning data: early-stopped on valid, or on train+valid (CV)."""
+    from lathe.models import FitData
+
+    ctx = result._context
+    prepared: Prepared = ctx["prepared"]
+    d = prepared.fit_data
+    if ctx["cv_folds"]:
+        X, y = prepared.combined()
+        data = FitData(d.schema, X, y, seed=d.seed, threads=d.threads)
+    else:
+        data = d
+    return ctx["family"](**params).fit(data)
+
+
+def build_model(result: TuneResult, params: dict[str, Any]) -> Any:
+    """The refitted model as a `lathe.api.Model`, with the tuning summary in its manifest."""
+    from lathe import __version__
+    from lathe.api import Model
+    from lathe.artifact import git_commit
+    from lathe.config import load_config
+
+    prepared: Prepared = result._context["prepared"]
+    schema = prepared.schema
+    fit_started = time.monotonic()
+    fitted = refit_family(result, params)
+    metrics: dict[str, Any] = {}
+    if len(prepared.X_test):
+        test = compute_metrics(schema.task or "regression", prepared.y_test,
+                               fitted.predict_raw(prepared.X_test), schema.classes)
+        test["n_rows"] = int(len(prepared.X_test))
+        metrics["test"] = test
+    cfg = load_config(None, data__target=schema.target, data__task=schema.task,
+                      train__model=fitted.name, train__params=_jsonable(params),
+                      train__seed=prepared.fit_data.seed)
+    manifest = {
+        "lathe_version": __version__,
+        "family": fitted.name,
+        "chosen_family": fitted.name,
+        "task": schema.task,
+        "target": schema.target,
+        "config": cfg.model_dump(mode="json"),
+        "model": fitted.describe(),
+        "metrics": metrics,
+        "primary_metric": result.metric,
+        "feature_importance": fitted.feature_importance(),
+        "learning_curve": {"metric": fitted.learning_curve_metric,
+                           "values": fitted.learning_curve},
+        "lineage": {"dataset": prepared.source, "dataset_hash": prepared.dataset_hash,
+                    "rows": prepared.rows, "parent": None, "git_commit": git_commit()},
+        "training": {"seconds": round(time.monotonic() - fit_started, 3),
+                     "python": platform.python_version(), "machine": platform.machine(),
+                     "cpu_count": os.cpu_count()},
+        "tuning": _jsonable(result.summary()),
+    }
+    return Model(fitted, schema, manifest)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
