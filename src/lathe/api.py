@@ -258,10 +258,14 @@ def train(
     threads: int | None = None,
     encoding: str | None = None,
     progress: Progress | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    resume: bool = False,
 ) -> Model:
     """Read, infer the schema, split, fit under the preset and score the held-out test split.
 
     Arguments override the config file; the resolved config is stored in the manifest.
+    Torch families (mlp, text) write a checkpoint per epoch to `checkpoint_dir`; with
+    `resume=True` a killed run continues from it and ends with the same model.
     """
     cfg = _resolve_config(
         config,
@@ -333,6 +337,8 @@ def train(
         seed=cfg.train.seed,
         time_budget_s=cfg.train.time_budget_s,
         threads=cfg.train.threads,
+        extra={"checkpoint_dir": None if checkpoint_dir is None else str(checkpoint_dir),
+               "resume": resume},
     )
     from lathe.training.presets import choose_family, fit_preset
 

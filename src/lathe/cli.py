@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -37,9 +38,15 @@ def _add_subcommands() -> None:
 
     app.command("serve")(serve_command)
     app.command("deploy")(deploy_command)
+    from lathe.compression.cli import compress as compress_command
 
+    app.command("compress")(compress_command)
+    from lathe.tuning.cli import explain as explain_command
+    from lathe.tuning.cli import tune as tune_command
 
-_add_subcommands()
+    app.command("tune")(tune_command)
+    app.command("explain")(explain_command)
+
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 EncodingOption = Annotated[
@@ -134,9 +141,11 @@ class _TrainProgress:
                 total=info.get("total"),
             )
         elif event == "epoch":
+            valid = info.get("valid")
+            shown = f" valid {info.get('metric') or 'score'} {valid:.4f}" if valid is not None else ""
             self.progress.update(
                 self.task,
-                description=f"training {self.member}epoch",
+                description=f"training {self.member}epoch{shown}",
                 completed=info.get("epoch", 0),
                 total=info.get("total"),
             )
@@ -199,7 +208,10 @@ def _print_check(report: Any) -> None:
 def train(
     data: Annotated[Path, typer.Argument(help="Training data: CSV, Parquet or JSONL.")],
     target: Annotated[str | None, typer.Option("--target", "-t", help="Label column.")] = None,
-    model: Annotated[str | None, typer.Option(help="auto, gbm, linear (default auto).")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="auto, gbm, linear, mlp, text, voting, stacking (default auto)."),
+    ] = None,
     preset: Annotated[
         str | None, typer.Option(help="fast (seconds) or best (uses the budget).")
     ] = None,
@@ -224,6 +236,13 @@ def train(
     ] = None,
     drop: Annotated[list[str] | None, typer.Option("--drop", help="Ignore COLUMN.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue a killed run of a torch model (mlp, text) from OUT.checkpoints/.",
+        ),
+    ] = False,
     encoding: EncodingOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -250,9 +269,13 @@ def train(
             drop_columns=drop or None,
             encoding=encoding,
             progress=progress,
+            checkpoint_dir=out_dir.with_name(out_dir.name + ".checkpoints"),
+            resume=resume,
         )
     fitted.manifest["name"] = name or out_dir.name
     path = fitted.save(out_dir)
+    # the run finished and its artifact is saved: nothing left to resume
+    shutil.rmtree(out_dir.with_name(out_dir.name + ".checkpoints"), ignore_errors=True)
     test_metrics = fitted.manifest["metrics"].get("test", {})
     if as_json:
         _emit_json(
@@ -394,5 +417,9 @@ def run() -> None:
     sys.exit(main())
 
 
+# after the core commands, so `lathe --help` lists them first
+_add_subcommands()
+
 if __name__ == "__main__":
     run()
+

@@ -16,12 +16,22 @@ _MODULES = {
     "gbm": "lathe.models.gbm",
     "linear": "lathe.models.linear",
     "ensemble": "lathe.models.ensemble",
+    "mlp": "lathe.models.mlp",
+    "text": "lathe.models.text",
+    "voting": "lathe.models.stacking",
+    "stacking": "lathe.models.stacking",
+}
+# Compressed artifacts load through the same registry but are made by `lathe compress`,
+# not trained, so they are not in FAMILY_NAMES (what --model accepts).
+_LOAD_ONLY = {
+    "onnx-int8": "lathe.compression.int8",
+    "torch-int8": "lathe.compression.int8",
 }
 FAMILY_NAMES = sorted(_MODULES)
 
 
 def get_family(name: str) -> type[ModelFamily]:
-    module = _MODULES.get(name)
+    module = _MODULES.get(name) or _LOAD_ONLY.get(name)
     if module is not None:
         importlib.import_module(module)
     return FAMILIES.get(name)

@@ -105,6 +105,10 @@ def fit_preset(
     family = get_family(name)
     callbacks = [progress] if progress else []
     params = dict(params or {})
+    if name == "text":
+        from lathe.models.text import PRESET_PARAMS
+
+        params = {**PRESET_PARAMS.get(preset, {}), **params}
     if name == "gbm":
         if preset == "best":
             return _best_gbm(data, params, callbacks)
