@@ -24,7 +24,12 @@ from lathe.errors import UsageError
 __all__ = ["write_deploy", "kubernetes_manifests", "dockerfile", "alert_rules", "grafana_dashboard"]
 
 PORT = 8000
+PYTHON = "3.11"  # the Makefile's python3.11
 EXTRAS = "serve,registry,onnx"
+# the Makefile's two install commands, with the server's extras (a test holds them equal)
+INSTALL = (
+    f"python -m pip install --quiet --upgrade pip && python -m pip install --quiet '.[{EXTRAS}]'"
+)
 
 
 def _app_name(model: str) -> str:
@@ -36,14 +41,19 @@ def _app_name(model: str) -> str:
 def dockerfile(model: str) -> str:
     return f"""\
 # Built from the lathe source tree: docker build -f deploy/Dockerfile -t IMAGE .
-FROM python:3.11-slim
+FROM python:{PYTHON}-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
-RUN useradd --create-home --uid 10001 lathe
+# LightGBM's wheels link the system OpenMP runtime, which the slim image does not have
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \\
+    && rm -rf /var/lib/apt/lists/*
+# /data (registry and prediction log) belongs to the server's user, so a fresh volume mounted
+# there is writable too
+RUN useradd --create-home --uid 10001 lathe && mkdir -p /data && chown lathe:lathe /data
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
-# the same install as `make install`, with the extras a server needs
-RUN python -m pip install --upgrade pip && python -m pip install '.[{EXTRAS}]'
+# the same install as `make install` (non-editable), with the extras a server needs
+RUN {INSTALL}
 USER lathe
 ENV LATHE_MODEL="{model}" LATHE_STORE="sqlite:////data/lathe.db" PORT={PORT}
 EXPOSE {PORT}
