@@ -231,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         report["tuned_vs_untuned"] = _tuned_vs_best(frame, args.tuned_trials, args.tuned_timeout,
                                                     args.best_budget, args.threads)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    # parts not run this time keep their last measurement
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    RESULTS.write_text(json.dumps({**previous, **report}, indent=2, default=str) + "\n")
     _print(report)
     return 0
 

@@ -49,7 +49,7 @@ from lathe.tuning._study import (
     open_storage,
     require_optuna,
 )
-from lathe.tuning.space import grid_from_space, recorded_space
+from lathe.tuning.space import grid_from_space, recorded_space, starting_point
 
 __all__ = ["tune", "TuneResult", "OBJECTIVE_NAMES"]
 
@@ -247,6 +247,10 @@ def tune(
         storage_obj = open_storage(url)
         try:
             study = _open_study(storage_obj, plan)
+            if sampler in ("tpe", "random") and not study.get_trials(deepcopy=False):
+                start = starting_point(recorded_space(family, overrides), family.default_params())
+                if start:
+                    study.enqueue_trial(start, skip_if_exists=True)
             already = _finished(study)
             remaining = max(0, trials - already)
             if remaining and workers == 1:

@@ -45,6 +45,21 @@ def test_tune_returns_best_params_trials_and_a_refitted_model(sample: pd.DataFra
     assert np.allclose(saved.predict_proba(rows), model.predict_proba(rows))
 
 
+def test_a_new_study_starts_from_the_family_defaults(sample: pd.DataFrame,
+                                                     tmp_path: Path) -> None:
+    from lathe.models.gbm import GBM
+
+    result = tune(sample, "income", trials=3, storage=_url(tmp_path), study_name="d", seed=3,
+                  threads=1, space_overrides=FAST)
+    first = result.trials.sort_values("number").iloc[0]
+    defaults = GBM.default_params()
+    assert first["params_learning_rate"] == pytest.approx(defaults["learning_rate"])
+    assert first["params_num_leaves"] == defaults["num_leaves"]
+    assert first["params_lambda_l2"] == pytest.approx(1e-3)  # default 0 clipped into the range
+    # the other trials are the sampler's own, not copies of the start
+    assert result.trials["params_learning_rate"].nunique() == 3
+
+
 def test_cross_validation_prunes_hopeless_trials_after_the_first_fold(sample: pd.DataFrame,
                                                                      tmp_path: Path) -> None:
     # min_child_samples up to the whole sample: many trials cannot split and score AUC 0.5
