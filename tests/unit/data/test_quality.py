@@ -4,7 +4,6 @@ synthetic frames built to trigger one finding at a time."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -109,11 +108,9 @@ def test_adult_train_test_overlap_is_counted(adult_5k: pd.DataFrame) -> None:
 
 
 @pytest.mark.skipif(not (SHARED / "adult" / "train.csv").exists(), reason="no shared adult")
-def test_full_adult_checks_in_well_under_two_seconds() -> None:
+def test_full_adult_checks_clean() -> None:
     frame = shared_csv("adult", "train.csv")
-    started = time.perf_counter()
     report = check_table(frame, "income")
-    assert time.perf_counter() - started < 2.0
     assert report.n_rows == 32561 and not report.blocking
 
 
