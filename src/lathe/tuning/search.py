@@ -3,9 +3,10 @@ the best model refitted and returned as a `lathe.api.Model`.
 
 * The study lives in an RDB storage: a SQLite file under `.lathe/` by default, or any URL
   (`postgresql+psycopg://user@host:5432/db`) so processes on other machines join it.
-* `workers=N` starts N spawned processes that load the same study; each runs its share of
-  the trials, so the study ends with exactly `trials` finished trials (numbers 0..n-1, none
-  lost or repeated — Optuna's storage hands out trial numbers atomically).
+* `workers=N` starts N worker processes (forked from a forkserver) that load the same
+  study; each runs its share of the trials, so the study ends with exactly `trials` finished
+  trials (numbers 0..n-1, none lost or repeated — Optuna's storage hands out trial numbers
+  atomically).
 * Resume: the study name defaults to one derived from the data, target and family, and is
   loaded if it exists; only the trials still missing are run. Trials of a killed process are
   failed by the storage heartbeat and do not count.
@@ -145,7 +146,7 @@ def _catchable() -> tuple[type[BaseException], ...]:
 
 
 def _run_worker(spec: dict[str, Any]) -> None:
-    """Entry point of a spawned worker: join the study by URL and run a share of trials."""
+    """Entry point of a worker process: join the study by URL and run a share of trials."""
     optuna = require_optuna()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(spec["storage"])
@@ -171,7 +172,12 @@ def _finished(study: Any) -> int:
 
 def _run_workers(specs: list[dict[str, Any]], study: Any, progress: Progress | None,
                  total: int, already: int) -> None:
-    context = multiprocessing.get_context("spawn")
+    # forkserver: one clean server process imports lathe, Optuna and LightGBM once, and every
+    # worker forks from it; spawn re-imported them per worker (~2.5 s of CPU each, a quarter
+    # of a 200-trial study's wall time with 4 workers on 2 cores). Unlike a plain fork, the
+    # server holds no OpenMP or database threads of the parent.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["lathe.tuning.search", "lightgbm", "optuna", "sqlalchemy"])
     processes = [context.Process(target=_run_worker, args=(spec,), daemon=False) for spec in specs]
     for process in processes:
         process.start()
