@@ -278,10 +278,15 @@ class Int8(Compressor):
         from lathe.api import Model
 
         family = parent.family
-        if family.name not in TORCH_FAMILIES:
+        members = getattr(family, "members", None)
+        # an ensemble (the text presets blend the encoder with TF-IDF) quantizes its torch
+        # members and keeps the others as they are
+        quantizable = ([m for m in members if m.name in TORCH_FAMILIES] if members is not None
+                       else [family] if family.name in TORCH_FAMILIES else [])
+        if not quantizable:
             raise UsageError(
-                f"int8 quantization applies to the torch families {list(TORCH_FAMILIES)}; "
-                f"this model is {family.name!r}",
+                f"int8 quantization applies to the torch families {list(TORCH_FAMILIES)} "
+                f"(alone or inside an ensemble); this model is {family.name!r}",
                 hint="use --method prune (fewer trees) or --method distill (a smaller student)",
             )
         sample = None
@@ -291,5 +296,17 @@ class Int8(Compressor):
         job.settings.update(runtime=backend, quantization="dynamic", weight_type="int8",
                             per_channel=backend == "onnxruntime")
         maker = OnnxInt8 if backend == "onnxruntime" else TorchInt8
-        child = maker.from_parent(family, sample, per_channel=True)
+        if members is None:
+            child: ModelFamily = maker.from_parent(family, sample, per_channel=True)
+        else:
+            from lathe.models.ensemble import Ensemble
+
+            job.settings["quantized_members"] = [i for i, m in enumerate(members)
+                                                 if m.name in TORCH_FAMILIES]
+            child = Ensemble([maker.from_parent(m, sample, per_channel=True)
+                              if m.name in TORCH_FAMILIES else m for m in members],
+                             family.weights)
+            child.schema = parent.schema
+            child.learning_curve = family.learning_curve
+            child.learning_curve_metric = family.learning_curve_metric
         return Model(child, parent.schema, child_manifest(parent, child))

@@ -68,6 +68,31 @@ def test_int8_text_model_is_smaller_and_agrees_with_its_parent(int8_report: dict
     assert table["accuracy"]["delta"] >= -Int8.max_accuracy_drop
 
 
+def test_int8_quantizes_the_encoder_inside_a_text_blend(
+    text_parent: Path, intents: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    from lathe.models.ensemble import Ensemble
+    from lathe.models.linear import Linear
+
+    encoder_model = load(text_parent)
+    train, held = intents
+    X, _ = encoder_model.schema.conform(train)
+    words = Linear().fit(FitData(encoder_model.schema, X,
+                                 encode_labels(train["category"], encoder_model.schema)))
+    blend = Ensemble([encoder_model.family, words], [0.8, 0.2])
+    blend.schema = encoder_model.schema
+    parent = _save(blend, encoder_model.schema, text_parent.with_name("blend"))
+    report = compress(parent, "int8", data=held, out=parent.with_name("blend-int8"),
+                      eval_size=0.5, **FAST)
+    assert report["child"]["family"] == "ensemble"
+    assert report["settings"]["quantized_members"] == [0]
+    child = load(report["artifact"])
+    assert [m.name for m in child.family.members] == ["onnx-int8", "linear"]
+    assert child.family.weights == pytest.approx([0.8, 0.2])
+    assert report["table"]["size_bytes"]["ratio"] <= 0.3
+    assert report["agreement"] >= Int8.min_agreement
+
+
 def test_int8_artifact_loads_and_evaluates_like_the_table_says(
     int8_report: dict, intents: tuple[pd.DataFrame, pd.DataFrame]
 ) -> None:
