@@ -54,6 +54,9 @@ def tune(
                                            "the validation split).")] = None,
     space: Annotated[Path | None, typer.Option(
         help="YAML narrowing/widening the search space, e.g. num_leaves: {low: 16, high: 64}.")] = None,
+    bag: Annotated[int | None, typer.Option(
+        "--bag", help="gbm: bag the best parameters over K folds of train+valid (as --preset "
+        "best does) instead of one refit.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Artifact directory for the "
                                              "best model (default models/<data>-tuned).")] = None,
@@ -82,7 +85,7 @@ def tune(
         result = run_tune(data, target, model=model, trials=trials, timeout_s=timeout,
                           sampler=sampler, objectives=objectives, pruner=pruner, cv_folds=cv,
                           storage=storage, study_name=study, workers=workers, seed=seed,
-                          space_overrides=overrides, progress=progress)
+                          space_overrides=overrides, bag_folds=bag, progress=progress)
     finally:
         if progress_bar is not None:
             progress_bar.stop()

@@ -122,3 +122,16 @@ def test_parameter_errors_say_what_is_allowed(sample: pd.DataFrame, tmp_path: Pa
         tune(sample, "income", objectives="speed", storage=_url(tmp_path))
     with pytest.raises(UsageError, match="cv_folds"):
         tune(sample, "income", cv_folds=1, storage=_url(tmp_path))
+
+
+def test_bag_refits_the_best_parameters_over_folds(sample: pd.DataFrame, tmp_path: Path) -> None:
+    result = tune(sample, "income", trials=2, storage=_url(tmp_path), study_name="b", seed=0,
+                  threads=1, space_overrides=FAST, bag_folds=3)
+    family = result.model.family
+    assert family.name == "ensemble" and len(family.members) == 3
+    assert family.weights == pytest.approx([1 / 3] * 3)
+    for member in family.members:  # each member carries the tuned parameters
+        assert member.params["learning_rate"] == pytest.approx(result.best_params["learning_rate"])
+    assert result.model.manifest["metrics"]["test"]["roc_auc"] > 0.7
+    with pytest.raises(UsageError, match="gbm family and at least 2 folds"):
+        tune(sample, "income", model="linear", trials=1, storage=_url(tmp_path), bag_folds=3)
