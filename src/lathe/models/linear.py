@@ -27,6 +27,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from lathe.data.schema import Schema
 from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily
+from lathe.models._log_count_ratio import LogCountRatio
 from lathe.models._text_features import make_vectorizer
 
 __all__ = ["Linear"]
@@ -86,7 +87,10 @@ class Linear(ModelFamily):
                 )
             )
         for col in schema.names_of("text"):
-            transformers.append((f"text_{col}", make_vectorizer(schema.column(col).language), col))
+            vectorizer: Any = make_vectorizer(schema.column(col).language)
+            if schema.task == "binary":
+                vectorizer = make_pipeline(vectorizer, LogCountRatio())
+            transformers.append((f"text_{col}", vectorizer, col))
         features = ColumnTransformer(transformers, sparse_threshold=1.0)
         if schema.task == "regression":
             estimator: Any = Ridge(alpha=float(self.params["alpha"]))
