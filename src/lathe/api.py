@@ -124,6 +124,20 @@ class Model:
             return raw
         return np.asarray(self.classes, dtype=object)[raw.argmax(axis=1)]
 
+    def explain(self, data: DataLike, *, method: str = "auto",
+                background: DataLike | None = None) -> pd.DataFrame:
+        """Per-row feature contributions: one row per input row, one column per feature.
+
+        TreeSHAP for gbm (log-odds units), sampled Shapley values otherwise (probability
+        units); `attrs` holds method, units, base_value and explained_class per row, so
+        contributions + base value = the explained output. See `lathe.explain`.
+        """
+        from lathe.explain import explain_rows
+
+        frame = _read(data)
+        reference = None if background is None else _read(background)
+        return explain_rows(self, frame, method=method, background=reference)
+
     def score_frame(
         self,
         data: DataLike,
