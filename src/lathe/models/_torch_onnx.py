@@ -32,7 +32,7 @@ import pandas as pd
 from lathe.errors import MissingDependency, UsageError
 
 __all__ = ["export_onnx", "onnx_inputs", "OnnxPredictor", "parity", "choose_runtime",
-           "torch_outputs"]
+           "torch_outputs", "TorchRuntime"]
 
 OPSET = 17
 
@@ -195,3 +195,36 @@ def attach_runtime(model: Any, directory: Path, sample: pd.DataFrame | None) -> 
     else:
         choice = {"runtime": "onnx" if mode == "onnx" else "torch"}
     return choice
+
+
+class TorchRuntime:
+    """What the torch families share: ONNX export, and the runtime (PyTorch or ONNX Runtime)
+    chosen when the artifact is saved (`predict_with: auto` times both) and restored on load.
+
+    A family using it keeps `params`, `runtime`, `importance`, `_onnx` and `_sample`.
+    """
+
+    params: dict[str, Any]
+    runtime: dict[str, Any]
+    importance: dict[str, float]
+    _onnx: Any
+    _sample: pd.DataFrame | None
+
+    def to_onnx(self, path: Path, example: pd.DataFrame | None = None) -> Path:
+        """Export to ONNX (inputs prepared in Python; output = predict_raw's)."""
+        return export_onnx(self, path, example)
+
+    def _save_runtime(self, directory: Path) -> None:
+        if self.params.get("predict_with", "torch") == "torch":
+            return
+        self.runtime = attach_runtime(self, directory, self._sample)
+        if self.runtime["runtime"] == "onnx":
+            self._onnx = OnnxPredictor(directory / "model.onnx")
+
+    def _load_runtime(self, directory: Path, meta: dict[str, Any]) -> None:
+        self.runtime = meta.get("runtime", {"runtime": "torch"})
+        if self.runtime["runtime"] == "onnx":
+            self._onnx = OnnxPredictor(directory / "model.onnx")
+
+    def feature_importance(self) -> dict[str, float]:
+        return dict(self.importance)

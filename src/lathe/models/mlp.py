@@ -30,6 +30,7 @@ from lathe.data.schema import Schema
 from lathe.errors import MissingDependency
 from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily
 from lathe.models._text_features import TextSVD
+from lathe.models._torch_onnx import TorchRuntime
 
 __all__ = ["MLP", "TabularPrep", "permutation_importance", "import_torch"]
 
@@ -225,7 +226,7 @@ def tabular_groups(prep: TabularPrep, numeric_input: int, categorical_input: int
 
 
 @FAMILIES.register("mlp")
-class MLP(ModelFamily):
+class MLP(TorchRuntime, ModelFamily):
     name = "mlp"
     exports_onnx = True
 
@@ -359,31 +360,6 @@ class MLP(ModelFamily):
         with torch.no_grad():
             out = self.module(torch.from_numpy(num), torch.from_numpy(cat))
         return out.numpy().astype(np.float64)
-
-    def to_onnx(self, path: Path, example: pd.DataFrame | None = None) -> Path:
-        """Export to ONNX (inputs prepared in Python; output = predict_raw's)."""
-        from lathe.models._torch_onnx import export_onnx
-
-        return export_onnx(self, path, example)
-
-    def _save_runtime(self, directory: Path) -> None:
-        if self.params.get("predict_with", "torch") == "torch":
-            return
-        from lathe.models._torch_onnx import OnnxPredictor, attach_runtime
-
-        self.runtime = attach_runtime(self, directory, self._sample)
-        if self.runtime["runtime"] == "onnx":
-            self._onnx = OnnxPredictor(directory / "model.onnx")
-
-    def _load_runtime(self, directory: Path, meta: dict[str, Any]) -> None:
-        self.runtime = meta.get("runtime", {"runtime": "torch"})
-        if self.runtime["runtime"] == "onnx":
-            from lathe.models._torch_onnx import OnnxPredictor
-
-            self._onnx = OnnxPredictor(directory / "model.onnx")
-
-    def feature_importance(self) -> dict[str, float]:
-        return dict(self.importance)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "runtime": self.runtime, "training": self.loop_summary}

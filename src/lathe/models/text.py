@@ -35,6 +35,7 @@ from lathe.data.schema import Schema
 from lathe.errors import ConfigError
 from lathe.models import _encoder
 from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily
+from lathe.models._torch_onnx import TorchRuntime
 from lathe.models.mlp import (
     TabularPrep,
     _threads,
@@ -119,7 +120,7 @@ def _trim(ids: Any, mask: Any) -> tuple[Any, Any]:
 
 
 @FAMILIES.register("text")
-class TextModel(ModelFamily):
+class TextModel(TorchRuntime, ModelFamily):
     name = "text"
     exports_onnx = True
 
@@ -417,31 +418,6 @@ class TextModel(ModelFamily):
         if self.schema is not None and self.schema.task == "regression":
             return (out[:, 0] * self.y_std + self.y_mean).numpy().astype(np.float64)
         return torch.softmax(out, dim=1).numpy().astype(np.float64)
-
-    def to_onnx(self, path: Path, example: pd.DataFrame | None = None) -> Path:
-        """Export to ONNX (inputs prepared in Python; output = predict_raw's)."""
-        from lathe.models._torch_onnx import export_onnx
-
-        return export_onnx(self, path, example)
-
-    def _save_runtime(self, directory: Path) -> None:
-        if self.params.get("predict_with", "torch") == "torch":
-            return
-        from lathe.models._torch_onnx import OnnxPredictor, attach_runtime
-
-        self.runtime = attach_runtime(self, directory, self._sample)
-        if self.runtime["runtime"] == "onnx":
-            self._onnx = OnnxPredictor(directory / "model.onnx")
-
-    def _load_runtime(self, directory: Path, meta: dict[str, Any]) -> None:
-        self.runtime = meta.get("runtime", {"runtime": "torch"})
-        if self.runtime["runtime"] == "onnx":
-            from lathe.models._torch_onnx import OnnxPredictor
-
-            self._onnx = OnnxPredictor(directory / "model.onnx")
-
-    def feature_importance(self) -> dict[str, float]:
-        return dict(self.importance)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "runtime": self.runtime, "resolved": self.resolved(), "training": self.loop_summary}
