@@ -75,25 +75,41 @@ def _minilm_logreg(train: pd.DataFrame, text: str, label: str, language: str | N
                                                             encoder))
 
 
+def _fit_data(train: pd.DataFrame, text: str, label: str,
+              time_budget_s: float | None = None) -> Any:
+    """The rows every lathe system fits on: 90 % to train, 10 % to validate (stratified)."""
+    from lathe.data.infer import encode_labels, infer_schema
+    from lathe.data.split import split_frame
+    from lathe.models import FitData
+
+    frame = train[[text, label]].copy()
+    frame[label] = frame[label].astype(str)
+    schema = infer_schema(frame, label, text_columns=[text])
+    fit_part, valid_part, _ = split_frame(frame, label, valid_size=0.1, test_size=0.0,
+                                          seed=0, stratify=True)
+    return FitData(schema, schema.conform(fit_part)[0], encode_labels(fit_part[label], schema),
+                   schema.conform(valid_part)[0], encode_labels(valid_part[label], schema),
+                   seed=0, threads=THREADS, time_budget_s=time_budget_s)
+
+
+def _log(event: str, info: dict[str, Any]) -> None:
+    print(f"    {event} {info}", file=sys.stderr, flush=True)
+
+
+def _predictor(model: Any, schema: Any) -> Callable:
+    classes = np.asarray(schema.classes)
+    return lambda part: classes[model.predict_raw(schema.conform(part)[0]).argmax(1)]
+
+
 def _lathe(params: dict[str, Any]) -> Callable:
+    """The `text` family alone with `params`."""
     def fit(train: pd.DataFrame, text: str, label: str, language: str | None) -> Callable:
-        from lathe.data.infer import encode_labels, infer_schema
-        from lathe.data.split import split_frame
-        from lathe.models import FitData
         from lathe.models.text import TextModel
 
-        frame = train[[text, label]].copy()
-        frame[label] = frame[label].astype(str)
-        schema = infer_schema(frame, label, text_columns=[text])
-        fit_part, valid_part, _ = split_frame(frame, label, valid_size=0.1, test_size=0.0,
-                                              seed=0, stratify=True)
+        data = _fit_data(train, text, label)
         model = TextModel(**params, cache_dir=tempfile.mkdtemp(prefix="lathe-bench-"))
-        model.fit(FitData(schema, schema.conform(fit_part)[0], encode_labels(fit_part[label], schema),
-                          schema.conform(valid_part)[0], encode_labels(valid_part[label], schema),
-                          seed=0, threads=THREADS),
-                  [lambda e, info: print(f"    {e} {info}", file=sys.stderr, flush=True)])
-        classes = np.asarray(schema.classes)
-        return lambda part: classes[model.predict_raw(schema.conform(part)[0]).argmax(1)]
+        model.fit(data, [_log])
+        return _predictor(model, data.schema)
 
     return fit
 
@@ -102,26 +118,14 @@ def _preset(preset: str) -> Callable:
     """What `lathe train --model auto --preset PRESET` fits (the encoder blended with TF-IDF
     for English text, TF-IDF alone for Chinese), on the same split as the other systems."""
     def fit(train: pd.DataFrame, text: str, label: str, language: str | None) -> Callable:
-        from lathe.data.infer import encode_labels, infer_schema
-        from lathe.data.split import split_frame
-        from lathe.models import FitData
         from lathe.training.presets import choose_family, fit_preset
 
-        frame = train[[text, label]].copy()
-        frame[label] = frame[label].astype(str)
-        schema = infer_schema(frame, label, text_columns=[text])
-        fit_part, valid_part, _ = split_frame(frame, label, valid_size=0.1, test_size=0.0,
-                                              seed=0, stratify=True)
-        data = FitData(schema, schema.conform(fit_part)[0], encode_labels(fit_part[label], schema),
-                       schema.conform(valid_part)[0], encode_labels(valid_part[label], schema),
-                       seed=0, threads=THREADS, time_budget_s=20 * 60 if preset == "best" else None)
-        family = choose_family(schema)
-        model = fit_preset(data, family, preset, {},
-                           lambda e, info: print(f"    {e} {info}", file=sys.stderr, flush=True))
+        data = _fit_data(train, text, label, 20 * 60 if preset == "best" else None)
+        family = choose_family(data.schema)
+        model = fit_preset(data, family, preset, {}, _log)
         print(f"    {preset}: {family} -> {model.describe().get('weights', model.name)}",
               file=sys.stderr, flush=True)
-        classes = np.asarray(schema.classes)
-        return lambda part: classes[model.predict_raw(schema.conform(part)[0]).argmax(1)]
+        return _predictor(model, data.schema)
 
     return fit
 
