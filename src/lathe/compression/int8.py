@@ -40,15 +40,51 @@ __all__ = ["Int8", "OnnxInt8", "TorchInt8", "quantize_onnx"]
 TORCH_FAMILIES = ("text", "mlp")
 
 
-def quantize_onnx(source: Path, target: Path, *, per_channel: bool = True) -> Path:
-    """Dynamic int8 quantization of an ONNX graph (weights int8, activations at run time)."""
+SCHEMES = ("auto", "dynamic", "weight-only")
+CALIBRATION_ROWS = 400
+
+
+def quantize_onnx(source: Path, target: Path, *, per_channel: bool = True,
+                  scheme: str = "dynamic") -> Path:
+    """int8 quantization of an ONNX graph.
+
+    * `dynamic`: weights int8 (per channel), activations quantized on the fly: the fastest
+      (Banking77 MiniLM, batch 1: 2.2 ms vs 3.2 ms fp32 ONNX) but it moves predictions most
+      (98.5 % agreement with fp32 on 77 intents).
+    * `weight-only`: MatMul weights int8 in blocks of 32 (MatMulNBits, int8 compute), the
+      embedding table int8 per row; activations stay float. Same size (0.27 of fp32),
+      3.1 ms, 99.35 % agreement on the same rows.
+    """
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as err:  # pragma: no cover - onnxruntime is installed here
         raise MissingDependency("int8 compression needs ONNX Runtime",
                                 hint="pip install 'lathe[onnx]'") from err
-    quantize_dynamic(str(source), str(target), per_channel=per_channel,
-                     weight_type=QuantType.QInt8)
+    if scheme == "dynamic":
+        quantize_dynamic(str(source), str(target), per_channel=per_channel,
+                         weight_type=QuantType.QInt8)
+        return target
+    if scheme != "weight-only":
+        raise UsageError(f"unknown int8 scheme {scheme!r}", hint=f"choose one of {SCHEMES}")
+    import logging
+
+    import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    logger = logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer")
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # it logs every node it skips at INFO
+    try:
+        quantizer = MatMulNBitsQuantizer(onnx.load(str(source)), bits=8, block_size=32,
+                                         is_symmetric=True, accuracy_level=4)
+        quantizer.process()
+    finally:
+        logger.setLevel(level)
+    weights = target.with_name(target.stem + ".matmul.onnx")
+    quantizer.model.save_model_to_file(str(weights), use_external_data_format=False)
+    quantize_dynamic(str(weights), str(target), per_channel=per_channel,
+                     weight_type=QuantType.QInt8, op_types_to_quantize=["Gather"])
+    weights.unlink()
     return target
 
 
@@ -71,6 +107,14 @@ def _shell(source: str, params: dict[str, Any], schema: Schema, prep: dict[str, 
     return shell
 
 
+def _agreement(reference: np.ndarray, other: np.ndarray, task: str | None) -> float:
+    """Share of rows with the same predicted class (regression: within 1 % of the range)."""
+    if task == "regression":
+        spread = float(np.ptp(reference)) or 1.0
+        return float(np.mean(np.abs(reference - other) <= 0.01 * spread))
+    return float(np.mean(reference.argmax(axis=1) == other.argmax(axis=1)))
+
+
 @FAMILIES.register("onnx-int8")
 class OnnxInt8(ModelFamily):
     """An int8 ONNX graph plus the parent family's input preparation. Made by `compress`."""
@@ -90,19 +134,40 @@ class OnnxInt8(ModelFamily):
 
     @classmethod
     def from_parent(cls, parent: Any, sample: pd.DataFrame | None,
-                    per_channel: bool = True) -> OnnxInt8:
+                    per_channel: bool = True, scheme: str = "auto",
+                    calibration: pd.DataFrame | None = None,
+                    min_agreement: float = 0.99) -> OnnxInt8:
+        """Quantize `parent`. With scheme `auto`, the faster `dynamic` graph is kept when it
+        agrees with the parent on at least `min_agreement` of the `calibration` rows, else
+        the `weight-only` one (also when there are no calibration rows)."""
         from lathe.models._torch_onnx import OnnxPredictor, export_onnx
 
-        child = cls(source_family=parent.name, source_params=parent.params,
-                    per_channel=per_channel)
-        child.schema = parent.schema
+        if scheme not in SCHEMES:
+            raise UsageError(f"unknown int8 scheme {scheme!r}", hint=f"choose one of {SCHEMES}")
         shell = _shell(parent.name, parent.params, parent.schema, parent.prep.to_dict(),
                        parent.y_mean, parent.y_std)
         shell.tokenizer = getattr(parent, "tokenizer", None)
         shell.text = getattr(parent, "text", None) if parent.name == "mlp" else None
+        checked: dict[str, float] = {}
         with tempfile.TemporaryDirectory(prefix="lathe-int8-") as tmp:
             fp32 = export_onnx(parent, Path(tmp) / "fp32.onnx", sample)
-            int8 = quantize_onnx(fp32, Path(tmp) / "model.onnx", per_channel=per_channel)
+            if scheme == "auto":
+                scheme = "weight-only"
+                if calibration is not None and len(calibration):
+                    reference = parent.predict_raw(calibration)
+                    dynamic = quantize_onnx(fp32, Path(tmp) / "dynamic.onnx",
+                                            per_channel=per_channel, scheme="dynamic")
+                    shell._onnx = OnnxPredictor(dynamic)
+                    checked["dynamic"] = _agreement(reference, shell.predict_raw(calibration),
+                                                    parent.schema.task)
+                    if checked["dynamic"] >= min_agreement:
+                        scheme = "dynamic"
+            int8 = quantize_onnx(fp32, Path(tmp) / "model.onnx", per_channel=per_channel,
+                                 scheme=scheme)
+            child = cls(source_family=parent.name, source_params=parent.params,
+                        per_channel=per_channel, scheme=scheme,
+                        calibration_agreement=checked)
+            child.schema = parent.schema
             child.onnx_bytes = int8.read_bytes()
             shell._onnx = OnnxPredictor(int8)  # the session holds the graph in memory
         child.shell = shell
@@ -260,10 +325,13 @@ class Int8(Compressor):
     min_agreement = 0.99
     max_accuracy_drop = 0.01
 
-    def __init__(self, backend: str = "auto") -> None:
+    def __init__(self, backend: str = "auto", scheme: str = "auto") -> None:
         if backend not in ("auto", "onnxruntime", "torch"):
             raise UsageError(f"int8 backend must be auto, onnxruntime or torch, got {backend!r}")
+        if scheme not in SCHEMES:
+            raise UsageError(f"int8 scheme must be one of {SCHEMES}, got {scheme!r}")
         self.backend = backend
+        self.scheme = scheme
 
     def _backend(self) -> str:
         if self.backend != "auto":
@@ -289,24 +357,40 @@ class Int8(Compressor):
                 f"(alone or inside an ensemble); this model is {family.name!r}",
                 hint="use --method prune (fewer trees) or --method distill (a smaller student)",
             )
-        sample = None
+        sample = calibration = None
         if job.fit_frame is not None and len(job.fit_frame):
-            sample, _ = parent.schema.conform(job.fit_frame.head(8), source="fit data")
+            # rows the evaluation never sees: they pick the scheme (see OnnxInt8.from_parent)
+            calibration, _ = parent.schema.conform(job.fit_frame.head(CALIBRATION_ROWS),
+                                                   source="fit data")
+            sample = calibration.head(8)
         backend = self._backend()
-        job.settings.update(runtime=backend, quantization="dynamic", weight_type="int8",
-                            per_channel=backend == "onnxruntime")
-        maker = OnnxInt8 if backend == "onnxruntime" else TorchInt8
+
+        def quantize(member: Any) -> ModelFamily:
+            if backend == "onnxruntime":
+                return OnnxInt8.from_parent(member, sample, per_channel=True, scheme=self.scheme,
+                                            calibration=calibration,
+                                            min_agreement=self.min_agreement)
+            return TorchInt8.from_parent(member, sample, per_channel=True)
+
         if members is None:
-            child: ModelFamily = maker.from_parent(family, sample, per_channel=True)
+            child: ModelFamily = quantize(family)
+            quantized = [child]
         else:
             from lathe.models.ensemble import Ensemble
 
             job.settings["quantized_members"] = [i for i, m in enumerate(members)
                                                  if m.name in TORCH_FAMILIES]
-            child = Ensemble([maker.from_parent(m, sample, per_channel=True)
-                              if m.name in TORCH_FAMILIES else m for m in members],
+            child = Ensemble([quantize(m) if m.name in TORCH_FAMILIES else m for m in members],
                              family.weights)
             child.schema = parent.schema
             child.learning_curve = family.learning_curve
             child.learning_curve_metric = family.learning_curve_metric
+            quantized = [m for m in child.members if m.name in ("onnx-int8", "torch-int8")]
+        schemes = [m.params.get("scheme", "dynamic") for m in quantized]
+        job.settings.update(runtime=backend, weight_type="int8",
+                            per_channel=backend == "onnxruntime",
+                            quantization=schemes[0] if len(set(schemes)) == 1 else schemes,
+                            calibration_rows=0 if calibration is None else len(calibration),
+                            calibration_agreement=[m.params.get("calibration_agreement", {})
+                                                   for m in quantized])
         return Model(child, parent.schema, child_manifest(parent, child))

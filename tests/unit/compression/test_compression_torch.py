@@ -68,6 +68,30 @@ def test_int8_text_model_is_smaller_and_agrees_with_its_parent(int8_report: dict
     assert table["accuracy"]["delta"] >= -Int8.max_accuracy_drop
 
 
+def test_int8_scheme_is_chosen_on_calibration_rows(
+    text_parent: Path, intents: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    from lathe.compression.int8 import OnnxInt8
+
+    parent = load(text_parent)
+    rows, _ = parent.schema.conform(intents[1].head(120))
+    reference = parent.family.predict_raw(rows).argmax(1)
+    # an agreement no graph can beat: auto falls back to the weight-only scheme
+    strict = OnnxInt8.from_parent(parent.family, rows.head(8), calibration=rows,
+                                  min_agreement=1.01)
+    assert strict.params["scheme"] == "weight-only"
+    assert 0.9 <= strict.params["calibration_agreement"]["dynamic"] <= 1.0
+    lenient = OnnxInt8.from_parent(parent.family, rows.head(8), calibration=rows,
+                                   min_agreement=0.0)
+    assert lenient.params["scheme"] == "dynamic"
+    for child in (strict, lenient):
+        assert (child.predict_raw(rows).argmax(1) == reference).mean() >= Int8.min_agreement
+    # the weight-only graph is as small as the dynamic one: the embedding table is int8 too
+    assert len(strict.onnx_bytes) <= 1.1 * len(lenient.onnx_bytes)
+    # no calibration rows: the safer scheme
+    assert OnnxInt8.from_parent(parent.family, rows.head(8)).params["scheme"] == "weight-only"
+
+
 def test_int8_quantizes_the_encoder_inside_a_text_blend(
     text_parent: Path, intents: tuple[pd.DataFrame, pd.DataFrame]
 ) -> None:
