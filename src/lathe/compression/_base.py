@@ -41,6 +41,7 @@ class CompressionJob:
     eval_frame: pd.DataFrame
     sparsity: float | None = None
     student: str | None = None
+    scheme: str | None = None  # int8: auto, dynamic or weight-only
     seed: int = 0
     settings: dict[str, Any] = field(default_factory=dict)
 

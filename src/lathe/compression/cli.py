@@ -31,6 +31,9 @@ def compress(
         help="prune: share to remove (trees for gbm, weights for torch models).")] = None,
     student: Annotated[str | None, typer.Option(
         help="distill: student family, linear or gbm.")] = None,
+    scheme: Annotated[str | None, typer.Option(
+        help="int8: auto (default: dynamic if it agrees with the parent on calibration rows, "
+             "else weight-only), dynamic (fastest, best for big batches) or weight-only.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Make a smaller artifact and show what it cost, parent vs child on the same rows."""
@@ -38,7 +41,7 @@ def compress(
     from lathe.compression.measure import format_table
 
     report = run_compress(model, method, out=out, data=data, eval_data=eval_data,
-                          sparsity=sparsity, student=student)
+                          sparsity=sparsity, student=student, scheme=scheme)
     if as_json:
         sys.stdout.write(json.dumps(report, default=_default, ensure_ascii=False) + "\n")
         return

@@ -382,10 +382,15 @@ class Int8(Compressor):
                                                    source="fit data")
             sample = calibration.head(8)
         backend = self._backend()
+        scheme = job.scheme or self.scheme
+        if scheme not in SCHEMES:
+            raise UsageError(f"unknown int8 scheme {scheme!r}",
+                             hint="use --scheme auto, dynamic (fastest, biggest batches) or "
+                             "weight-only (closest to the parent)")
 
         def quantize(member: Any) -> ModelFamily:
             if backend == "onnxruntime":
-                return OnnxInt8.from_parent(member, sample, per_channel=True, scheme=self.scheme,
+                return OnnxInt8.from_parent(member, sample, per_channel=True, scheme=scheme,
                                             calibration=calibration,
                                             min_agreement=self.min_agreement)
             return TorchInt8.from_parent(member, sample, per_channel=True)

@@ -72,6 +72,7 @@ def compress(
     eval_data: str | os.PathLike[str] | pd.DataFrame | None = None,
     sparsity: float | None = None,
     student: str | None = None,
+    scheme: str | None = None,
     eval_size: float = 0.2,
     seed: int = 0,
     timing_calls: tuple[int, int] = (50, 10),
@@ -102,7 +103,8 @@ def compress(
         held, source = _eval_data(parent, eval_data)
         fit_frame, _ = _split(frame, parent, 0.0, seed, source)
         _, eval_frame = _split(held, parent, 1.0, seed, source)
-    job = CompressionJob(fit_frame, eval_frame, sparsity=sparsity, student=student, seed=seed)
+    job = CompressionJob(fit_frame, eval_frame, sparsity=sparsity, student=student,
+                         scheme=scheme, seed=seed)
     child = compressor.compress(parent, job)
     lineage = dict(parent.manifest.get("lineage") or {})
     lineage["parent"] = {
