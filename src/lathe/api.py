@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,7 @@ from lathe.models import FitData, ModelFamily, get_family
 
 __all__ = ["Model", "Metrics", "train", "load", "evaluate", "predict", "check"]
 
-DataLike = str | os.PathLike[str] | pd.DataFrame
+DataLike: TypeAlias = str | os.PathLike[str] | pd.DataFrame
 Progress = Callable[[str, dict[str, Any]], None]
 
 

@@ -279,8 +279,9 @@ class TorchInt8(OnnxInt8):
         self.runner: Any = None
 
     @classmethod
-    def from_parent(cls, parent: Any, sample: pd.DataFrame | None,
-                    per_channel: bool = True) -> TorchInt8:
+    def from_parent(cls, parent: Any, sample: pd.DataFrame | None,  # type: ignore[override]
+                    per_channel: bool = True, **_ignored: Any) -> TorchInt8:
+        """torch dynamic int8 (no schemes: `**_ignored` takes OnnxInt8's scheme options)."""
         import torch
 
         from lathe.models._torch_onnx import onnx_inputs
@@ -404,7 +405,7 @@ class Int8(Compressor):
             job.settings["quantized_members"] = [i for i, m in enumerate(members)
                                                  if m.name in TORCH_FAMILIES]
             child = Ensemble([quantize(m) if m.name in TORCH_FAMILIES else m for m in members],
-                             family.weights)
+                             getattr(family, "weights", ()))
             child.schema = parent.schema
             child.learning_curve = family.learning_curve
             child.learning_curve_metric = family.learning_curve_metric

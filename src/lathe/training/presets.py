@@ -197,7 +197,7 @@ def simplex_weights(raws: list[np.ndarray], y: np.ndarray, schema: Schema,
     best_key, best = (-np.inf, -np.inf), [1.0] + [0.0] * (len(raws) - 1)
     for counts in _compositions(steps, len(raws)):
         weights = [c / steps for c in counts]
-        raw = sum(w * r for w, r in zip(weights, raws, strict=True) if w)
+        raw = np.sum([w * r for w, r in zip(weights, raws, strict=True)], axis=0)
         key = (_score_raw(schema, y, raw), _blend_score(schema, y, raw))
         if key > best_key:
             best_key, best = key, weights
