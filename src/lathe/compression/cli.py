@@ -30,7 +30,8 @@ def compress(
     sparsity: Annotated[float | None, typer.Option(
         help="prune: share to remove (trees for gbm, weights for torch models).")] = None,
     student: Annotated[str | None, typer.Option(
-        help="distill: student family, linear or gbm.")] = None,
+        help="distill: linear, small-encoder (the text teacher's encoder cut to 4 layers), "
+             "small-encoder+linear (both, blended on validation) or gbm.")] = None,
     scheme: Annotated[str | None, typer.Option(
         help="int8: auto (default: dynamic if it agrees with the parent on calibration rows, "
              "else weight-only), dynamic (fastest, best for big batches) or weight-only.")] = None,

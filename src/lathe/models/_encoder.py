@@ -30,6 +30,7 @@ __all__ = [
     "resolve_encoder",
     "load_encoder",
     "mean_pool",
+    "truncate_layers",
     "embed_texts",
     "cached_embeddings",
     "cache_dir",
@@ -84,6 +85,21 @@ def load_encoder(path: Path) -> tuple[Any, Any]:
     model = AutoModel.from_pretrained(str(path), local_files_only=True)
     model.eval()
     return tokenizer, model
+
+
+def truncate_layers(model: Any, layers: int) -> Any:
+    """Keep the encoder's first `layers` transformer layers (a smaller, faster student: the
+    lower layers already carry most of the sentence meaning). Idempotent; saved with
+    `save_pretrained`, the smaller config travels along."""
+    stack = model.encoder.layer
+    if not 1 <= layers <= len(stack):
+        from lathe.errors import ConfigError
+
+        raise ConfigError(f"encoder_layers must be between 1 and {len(stack)}, got {layers}",
+                          field="encoder_layers")
+    model.encoder.layer = stack[:layers]
+    model.config.num_hidden_layers = layers
+    return model
 
 
 def mean_pool(hidden: Any, mask: Any) -> Any:
@@ -158,7 +174,8 @@ def cached_embeddings(
 ) -> np.ndarray:
     """`embed_texts`, memoised on disk by (encoder, settings, sha256 of the texts)."""
     digest = hashlib.sha256()
-    digest.update(f"{_encoder_identity(encoder_path)}|{max_length}|{bf16}".encode())
+    layers = getattr(getattr(model, "config", None), "num_hidden_layers", "")
+    digest.update(f"{_encoder_identity(encoder_path)}|{layers}|{max_length}|{bf16}".encode())
     for text in texts:
         digest.update(str(text).encode("utf-8", "surrogatepass"))
         digest.update(b"\x1f")

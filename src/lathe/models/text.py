@@ -143,6 +143,7 @@ class TextModel(TorchRuntime, ModelFamily):
             "warmup_fraction": None,
             "grad_clip": 1.0,
             "freeze_layers": 0,
+            "encoder_layers": None,  # keep only the first N encoder layers (a smaller student)
             "probe_first": True,  # finetune: fit the head on frozen embeddings first (LP-FT)
             # the 30k x 384 word-embedding table is half the encoder; freezing it makes each
             # fine-tuning step about 3x cheaper in the optimizer (measured) at no visible cost
@@ -227,6 +228,8 @@ class TextModel(TorchRuntime, ModelFamily):
         if self.text_columns:
             self.encoder_path = _encoder.resolve_encoder(p["encoder"])
             self.tokenizer, encoder = _encoder.load_encoder(self.encoder_path)
+            if p["encoder_layers"]:
+                encoder = _encoder.truncate_layers(encoder, int(p["encoder_layers"]))
         n_out = 1 if task == "regression" else schema.n_classes
         self.net = build_text_net(torch, encoder, len(self.text_columns), self.prep,
                                   p["hidden_sizes"], float(p["dropout"]), n_out)

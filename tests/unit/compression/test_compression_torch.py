@@ -19,6 +19,7 @@ from lathe.compression import compress  # noqa: E402
 from lathe.compression.distill import Distill  # noqa: E402
 from lathe.compression.int8 import Int8  # noqa: E402
 from lathe.data.infer import encode_labels, infer_schema  # noqa: E402
+from lathe.errors import UsageError  # noqa: E402
 from lathe.models import FitData  # noqa: E402
 
 pytestmark = pytest.mark.text
@@ -141,6 +142,29 @@ def test_distilled_text_student_is_much_faster_within_a_sample_bound(
     assert table["size_bytes"]["ratio"] < 0.05
     # ~200 training rows is a sanity bound; the 1.5-pt bound is bench/compression.py's
     assert table["accuracy"]["delta"] >= -Distill.max_drop["accuracy_small_sample"]
+
+
+def test_small_encoder_students_cut_the_teachers_encoder_and_can_blend_with_tfidf(
+    text_parent: Path, intents: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    report = compress(text_parent, "distill", data=intents[1], student="small-encoder+linear",
+                      out=text_parent.with_name("blend-student"), **FAST)
+    settings = report["settings"]
+    assert settings["student_family"] == ["text", "linear"]
+    assert settings["student_params"][0]["encoder_layers"] == 4
+    assert sum(settings["blend_weights"]) == pytest.approx(1.0)
+    child = load(report["artifact"])
+    encoder_member = child.family.members[0] if child.family.name == "ensemble" else child.family
+    assert len(encoder_member.net.encoder.encoder.layer) == 4
+    assert report["table"]["accuracy"]["delta"] >= -Distill.max_drop["accuracy_small_sample"]
+
+
+def test_a_text_student_needs_a_text_teacher(mlp_parent: Path,
+                                             adult: pd.DataFrame) -> None:
+    with pytest.raises(UsageError, match="reads text"):
+        compress(mlp_parent, "distill", data=adult.iloc[1500:1900], student="small-encoder",
+                 out=mlp_parent.with_name("nope"), **FAST)
+    assert not mlp_parent.with_name("nope").exists()
 
 
 @pytest.fixture(scope="module")

@@ -111,3 +111,29 @@ def test_bad_parameters_say_how_to_fix_them(banking: pd.DataFrame, tmp_path: Pat
     with pytest.raises(NotFound, match="config.json") as err:
         TextModel(encoder=str(tmp_path / "nowhere")).fit(data)
     assert "Hugging Face" in (err.value.hint or "")
+
+
+def test_encoder_layers_keeps_a_smaller_encoder_through_save_and_load(
+    banking: pd.DataFrame, tmp_path: Path
+) -> None:
+    from lathe.models import _encoder
+
+    schema, data, Xv, yv = _data(_banking(banking, n_classes=4, per_class=30), "category")
+    model = TextModel(encoder_layers=2, cache_dir=str(tmp_path / "cache")).fit(data)
+    assert len(model.net.encoder.encoder.layer) == 2
+    assert model.net.encoder.config.num_hidden_layers == 2
+    assert (model.predict_raw(Xv).argmax(1) == yv).mean() > 0.5  # four intents: chance 0.25
+    model.save(tmp_path / "small")
+    again = TextModel.load(tmp_path / "small", schema)
+    assert len(again.net.encoder.encoder.layer) == 2
+    np.testing.assert_allclose(again.predict_raw(Xv), model.predict_raw(Xv), atol=1e-5)
+    # the embedding cache tells a 2-layer encoder from the full one
+    _, full = _encoder.load_encoder(_encoder.default_encoder_path())
+    texts = Xv["text"].tolist()[:4]
+    small = _encoder.cached_embeddings(texts, _encoder.default_encoder_path(), model.tokenizer,
+                                       model.net.encoder, directory=tmp_path / "c2")
+    whole = _encoder.cached_embeddings(texts, _encoder.default_encoder_path(), model.tokenizer,
+                                       full, directory=tmp_path / "c2")
+    assert not np.allclose(small, whole)
+    with pytest.raises(ConfigError, match="between 1 and 6"):
+        _encoder.truncate_layers(full, 7)
