@@ -30,7 +30,8 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA_ROOT = Path(os.environ.get("LATHE_DATA", "/work/shared/data"))
+# ../shared/data next to the repository, as the project layout has it
+DATA_ROOT = Path(os.environ.get("LATHE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 RESULTS = ROOT / "bench" / "results" / "compression.json"
 THREADS = 2
 

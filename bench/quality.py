@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-DATA_ROOT = Path(os.environ.get("LATHE_DATA", "/work/shared/data"))
+# ../shared/data next to the repository, as the project layout has it
+DATA_ROOT = Path(os.environ.get("LATHE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 RESULTS = Path(__file__).resolve().parent / "results" / "quality.json"
 THREADS = 2
 

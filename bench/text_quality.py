@@ -35,7 +35,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
-DATA_ROOT = Path(os.environ.get("LATHE_DATA", "/work/shared/data"))
+# ../shared/data next to the repository, as the project layout has it
+DATA_ROOT = Path(os.environ.get("LATHE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 RESULTS = Path(__file__).resolve().parent / "results" / "text_quality.json"
 THREADS = 2
 DATASETS = {

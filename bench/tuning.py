@@ -39,7 +39,8 @@ import numpy as np
 import pandas as pd
 
 RESULTS = Path(__file__).resolve().parent / "results" / "tuning.json"
-DATA = Path(os.environ.get("LATHE_ADULT", "/work/shared/data/adult/train.csv"))
+DATA = Path(os.environ.get(
+    "LATHE_ADULT", Path(__file__).resolve().parents[2] / "shared" / "data" / "adult" / "train.csv"))
 PG_URL = os.environ.get("LATHE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 GRID = {
     "num_leaves": [15, 31, 63],

@@ -27,7 +27,7 @@ import pandas as pd
 from lathe.data.schema import Schema
 from lathe.plugins import Registry
 
-__all__ = ["ModelFamily", "FitData", "FAMILIES", "Callback"]
+__all__ = ["ModelFamily", "FitData", "FAMILIES", "Callback", "full_proba", "weighted_importance"]
 
 Callback = Callable[[str, dict[str, Any]], None]
 """Called as callback(event, info), e.g. ("round", {"round": 10, "valid": 0.31})."""
@@ -88,3 +88,27 @@ class ModelFamily(ABC):
 
 
 FAMILIES: Registry[type[ModelFamily]] = Registry("model family")
+
+
+def full_proba(proba: np.ndarray, seen: np.ndarray, n_classes: int) -> np.ndarray:
+    """scikit-learn's predict_proba has a column per class it saw in training; lathe's
+    predict_raw has one per class of the schema. Classes never seen get probability 0.
+
+    >>> full_proba(np.array([[0.3, 0.7]]), np.array([0, 2]), 3).tolist()
+    [[0.3, 0.0, 0.7]]
+    """
+    if proba.shape[1] == n_classes:
+        return proba
+    full = np.zeros((len(proba), n_classes))
+    full[:, np.asarray(seen).astype(int)] = proba
+    return full
+
+
+def weighted_importance(members: Sequence[ModelFamily],
+                        weights: Sequence[float]) -> dict[str, float]:
+    """Feature importance of a weighted average of models, largest first."""
+    out: dict[str, float] = {}
+    for member, weight in zip(members, weights, strict=True):
+        for name, value in member.feature_importance().items():
+            out[name] = out.get(name, 0.0) + weight * value
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))

@@ -201,12 +201,19 @@ class TorchRuntime:
     """What the torch families share: ONNX export, and the runtime (PyTorch or ONNX Runtime)
     chosen when the artifact is saved (`predict_with: auto` times both) and restored on load.
 
-    A family using it keeps `params`, `runtime`, `importance`, `_onnx` and `_sample`.
+    A family using it keeps `params`, `prep`, `y_mean`, `y_std`, `runtime`, `importance`,
+    `learning_curve(_metric)`, `loop_summary`, `_onnx` and `_sample`.
     """
 
     params: dict[str, Any]
+    prep: Any
+    y_mean: float
+    y_std: float
     runtime: dict[str, Any]
     importance: dict[str, float]
+    learning_curve: list[float]
+    learning_curve_metric: str
+    loop_summary: dict[str, Any]
     _onnx: Any
     _sample: pd.DataFrame | None
 
@@ -228,3 +235,27 @@ class TorchRuntime:
 
     def feature_importance(self) -> dict[str, float]:
         return dict(self.importance)
+
+    def _write_meta(self, path: Path) -> None:
+        """The JSON beside the weights: parameters, input preparation, training record."""
+        import json
+
+        path.write_text(json.dumps({
+            "params": self.params,
+            "prep": self.prep.to_dict(),
+            "y_mean": self.y_mean,
+            "y_std": self.y_std,
+            "importance": self.importance,
+            "learning_curve": self.learning_curve,
+            "learning_curve_metric": self.learning_curve_metric,
+            "loop": self.loop_summary,
+            "runtime": self.runtime,
+        }, default=str))
+
+    def _restore_meta(self, directory: Path, meta: dict[str, Any]) -> None:
+        """What `_write_meta` wrote beyond params and prep, and the saved runtime."""
+        self.importance = meta["importance"]
+        self.learning_curve = meta["learning_curve"]
+        self.learning_curve_metric = meta["learning_curve_metric"]
+        self.loop_summary = meta.get("loop", {})
+        self._load_runtime(directory, meta)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lathe.data.schema import Schema
-from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily
+from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily, weighted_importance
 
 __all__ = ["Ensemble"]
 
@@ -47,11 +47,7 @@ class Ensemble(ModelFamily):
         return total
 
     def feature_importance(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for member, weight in zip(self.members, self.weights, strict=True):
-            for name, value in member.feature_importance().items():
-                out[name] = out.get(name, 0.0) + weight * value
-        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+        return weighted_importance(self.members, self.weights)
 
     def describe(self) -> dict[str, Any]:
         return {

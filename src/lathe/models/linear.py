@@ -26,7 +26,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from lathe.data.schema import Schema
-from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily
+from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily, full_proba
 from lathe.models._log_count_ratio import LogCountRatio
 from lathe.models._text_features import make_vectorizer
 
@@ -118,13 +118,8 @@ class Linear(ModelFamily):
         frame = _categories_as_text(X, self.schema.names_of("categorical"))
         if self.schema.task == "regression":
             return np.asarray(self.pipeline.predict(frame), dtype=float)
-        proba = self.pipeline.predict_proba(frame)
-        k = self.schema.n_classes
-        if proba.shape[1] != k:  # a class absent from the training split gets probability 0
-            full = np.zeros((len(frame), k))
-            full[:, self.pipeline.classes_.astype(int)] = proba
-            proba = full
-        return proba
+        return full_proba(self.pipeline.predict_proba(frame), self.pipeline.classes_,
+                          self.schema.n_classes)
 
     def feature_importance(self) -> dict[str, float]:
         assert self.pipeline is not None

@@ -370,17 +370,7 @@ class MLP(TorchRuntime, ModelFamily):
         directory.mkdir(parents=True, exist_ok=True)
         self._save_runtime(directory)  # before the metadata, which records the choice
         torch.save(self.module.net.state_dict(), directory / "mlp.pt")
-        (directory / "mlp.json").write_text(json.dumps({
-            "params": self.params,
-            "prep": self.prep.to_dict(),
-            "y_mean": self.y_mean,
-            "y_std": self.y_std,
-            "importance": self.importance,
-            "learning_curve": self.learning_curve,
-            "learning_curve_metric": self.learning_curve_metric,
-            "loop": self.loop_summary,
-            "runtime": self.runtime,
-        }, default=str))
+        self._write_meta(directory / "mlp.json")
         if self.text is not None:
             joblib.dump(self.text, directory / "text_features.joblib")
 
@@ -395,11 +385,7 @@ class MLP(TorchRuntime, ModelFamily):
         model.module = model._build(torch, schema)
         model.module.net.load_state_dict(torch.load(directory / "mlp.pt", weights_only=True))
         model.module.eval()
-        model.importance = meta["importance"]
-        model.learning_curve = meta["learning_curve"]
-        model.learning_curve_metric = meta["learning_curve_metric"]
-        model.loop_summary = meta.get("loop", {})
-        model._load_runtime(directory, meta)
+        model._restore_meta(directory, meta)
         if (directory / "text_features.joblib").exists():
             model.text = joblib.load(directory / "text_features.joblib")
         return model

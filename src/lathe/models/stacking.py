@@ -37,7 +37,14 @@ import pandas as pd
 
 from lathe.data.schema import Schema
 from lathe.errors import ConfigError
-from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily
+from lathe.models._base import (
+    FAMILIES,
+    Callback,
+    FitData,
+    ModelFamily,
+    full_proba,
+    weighted_importance,
+)
 
 __all__ = ["Voting", "Stacking", "DEFAULT_MEMBERS"]
 
@@ -149,11 +156,7 @@ class Voting(ModelFamily):
         return _average([m.predict_raw(X) for m in self.members], self.weights)
 
     def feature_importance(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for member, weight in zip(self.members, self.weights, strict=True):
-            for name, value in member.feature_importance().items():
-                out[name] = out.get(name, 0.0) + weight * value
-        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+        return weighted_importance(self.members, self.weights)
 
     def describe(self) -> dict[str, Any]:
         return {"family": self.name, "params": self.params, "weights": self.weights,
@@ -248,13 +251,8 @@ class Stacking(ModelFamily):
         features = self._meta_features([m.predict_raw(X) for m in self.members])
         if self.schema is None or self.schema.task == "regression":
             return np.asarray(self.meta.predict(features), dtype=float)
-        proba = self.meta.predict_proba(_logit(features))
-        k = self.schema.n_classes
-        if proba.shape[1] != k:  # a class the meta learner never saw gets probability 0
-            full = np.zeros((len(X), k))
-            full[:, self.meta.classes_.astype(int)] = proba
-            proba = full
-        return proba
+        return full_proba(self.meta.predict_proba(_logit(features)), self.meta.classes_,
+                          self.schema.n_classes)
 
     def feature_importance(self) -> dict[str, float]:
         coef = np.abs(np.atleast_2d(self.meta.coef_))

@@ -435,17 +435,7 @@ class TextModel(TorchRuntime, ModelFamily):
             self.net.encoder.save_pretrained(str(directory / "encoder"))
             self.tokenizer.save_pretrained(str(directory / "encoder"))
         torch.save(self.net.headnet.state_dict(), directory / "head.pt")
-        (directory / "text.json").write_text(json.dumps({
-            "params": self.params,
-            "prep": self.prep.to_dict(),
-            "y_mean": self.y_mean,
-            "y_std": self.y_std,
-            "importance": self.importance,
-            "learning_curve": self.learning_curve,
-            "learning_curve_metric": self.learning_curve_metric,
-            "loop": self.loop_summary,
-            "runtime": self.runtime,
-        }, default=str))
+        self._write_meta(directory / "text.json")
 
     @classmethod
     def load(cls, directory: Path, schema: Schema) -> Self:
@@ -466,11 +456,7 @@ class TextModel(TorchRuntime, ModelFamily):
                                    float(model.params["dropout"]), n_out)
         model.net.headnet.load_state_dict(torch.load(directory / "head.pt", weights_only=True))
         model.net.eval()
-        model.importance = meta["importance"]
-        model.learning_curve = meta["learning_curve"]
-        model.learning_curve_metric = meta["learning_curve_metric"]
-        model.loop_summary = meta.get("loop", {})
-        model._load_runtime(directory, meta)
+        model._restore_meta(directory, meta)
         return model
 
     @classmethod

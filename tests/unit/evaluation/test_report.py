@@ -17,7 +17,7 @@ from lathe.errors import UsageError
 from lathe.evaluation.metrics import compute_metrics
 from lathe.evaluation.report import render_report, write_report
 
-DATA = Path("/work/shared/data")
+DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
 IMAGE = re.compile(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]+" alt="([^"]*)"')
 # any src/href (quoted or not) that points off the page: http(s) or protocol-relative
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)

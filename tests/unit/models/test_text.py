@@ -17,7 +17,7 @@ from lathe.models import FitData  # noqa: E402
 from lathe.models.text import TextModel  # noqa: E402
 
 pytestmark = pytest.mark.text
-CHNSENTICORP = Path("/work/shared/data/chnsenticorp_htl/train.csv")
+CHNSENTICORP = Path(__file__).resolve().parents[4] / "shared" / "data" / "chnsenticorp_htl" / "train.csv"
 
 
 def _banking(banking: pd.DataFrame, n_classes: int = 4, per_class: int = 40) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from lathe.models.ensemble import Ensemble
 from lathe.models.gbm import GBM
 from lathe.training.presets import blend_weights, choose_family, fit_preset, simplex_weights
 
-DATA = Path("/work/shared/data")
+DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
 ADULT = DATA / "adult" / "train.csv"
 WINE = DATA / "wine_quality" / "train.csv"
 needs_data = pytest.mark.skipif(not ADULT.exists() or not WINE.exists(),
