@@ -61,12 +61,15 @@ def fake_artifact(
 
 # ---- processes killed at random points --------------------------------------------------
 def _churn(url: str, blob_root: str, scratch: str, seed: int, ready: Any) -> None:
-    """Forever: register, promote, roll back and delete, as fast as possible."""
+    """Forever: register, promote, roll back and delete, as fast as possible.
+
+    `ready` is set once the first operation has landed, so every kill interrupts a writer
+    that has provably made progress (on a loaded machine a fixed delay may not be enough).
+    """
     from lathe.registry.registry import open_registry
 
     rng = random.Random(seed)
     registry = open_registry(url, blob_root)
-    ready.set()
     step = 0
     while True:
         step += 1
@@ -86,7 +89,8 @@ def _churn(url: str, blob_root: str, scratch: str, seed: int, ready: Any) -> Non
             else:
                 registry.delete("m", rng.choice(known), reason="churn")
         except LatheError:
-            pass  # refused (e.g. deleting the champion): expected, the state is unchanged
+            continue  # refused (e.g. deleting the champion): expected, the state is unchanged
+        ready.set()
 
 
 def kill_trials(
@@ -123,11 +127,13 @@ def kill_trials(
             with open_registry(url, blob_root) as registry:
                 problems = registry.check_consistency()
                 count = len(registry.list("m")) if registry.models() else 0
+                events = len(registry.history("m")) if registry.models() else 0
             results.append(
                 {
                     "trial": trial,
                     "delay_s": delay,
                     "versions": count,
+                    "audit_events": events,
                     "partial_blobs_left": partial,
                     "problems": problems,
                 }
