@@ -73,7 +73,7 @@ def load_encoder(path: Path) -> tuple[Any, Any]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
     except ImportError as err:  # pragma: no cover - the text extra is installed here
         raise MissingDependency(
             "the text family needs transformers", hint="pip install 'lathe[text]'"
@@ -81,7 +81,12 @@ def load_encoder(path: Path) -> tuple[Any, Any]:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # a weight-loading bar per model is noise on stderr
+    from lathe.models._shrink import SHRUNK_KEY, load_shrunk_encoder
+
     tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    config = AutoConfig.from_pretrained(str(path), local_files_only=True)
+    if getattr(config, SHRUNK_KEY, None):  # pruned heads / FFN neurons: see models/_shrink.py
+        return tokenizer, load_shrunk_encoder(path, config)
     model = AutoModel.from_pretrained(str(path), local_files_only=True)
     model.eval()
     return tokenizer, model
