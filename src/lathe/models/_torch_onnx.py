@@ -223,6 +223,9 @@ class TorchRuntime:
 
     def _save_runtime(self, directory: Path) -> None:
         if self.params.get("predict_with", "torch") == "torch":
+            # a runtime chosen earlier (predict_with changed since) must not be recorded:
+            # load would look for a model.onnx this save did not write
+            self.runtime, self._onnx = {"runtime": "torch"}, None
             return
         self.runtime = attach_runtime(self, directory, self._sample)
         if self.runtime["runtime"] == "onnx":
