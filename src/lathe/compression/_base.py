@@ -42,6 +42,8 @@ class CompressionJob:
     sparsity: float | None = None
     student: str | None = None
     scheme: str | None = None  # int8: auto, dynamic or weight-only
+    kind: str | None = None  # prune (torch): magnitude or structured; None = the family default
+    recover: bool = True  # prune (torch): fine-tune on the fit rows after pruning
     seed: int = 0
     settings: dict[str, Any] = field(default_factory=dict)
 

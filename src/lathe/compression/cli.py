@@ -28,7 +28,16 @@ def compress(
         "--eval-data", help="Labelled rows to measure on (then all of --data may fit the "
         "child).")] = None,
     sparsity: Annotated[float | None, typer.Option(
-        help="prune: share to remove (trees for gbm, weights for torch models).")] = None,
+        help="prune: share to remove in [0, 1): trees for gbm; neurons, attention heads and "
+             "FFN neurons (--kind structured) or weights (--kind magnitude) for torch models "
+             "(default 0.3).")] = None,
+    kind: Annotated[str | None, typer.Option(
+        help="prune, mlp/text models: structured (default: removes hidden neurons, or "
+             "attention heads + FFN neurons; smaller and faster) or magnitude (zeroes the "
+             "smallest weights; same size and speed).")] = None,
+    recover: Annotated[bool, typer.Option(
+        "--recover/--no-recover", help="prune, mlp/text models: fine-tune the pruned net on "
+        "the fit rows towards the parent (default on).")] = True,
     student: Annotated[str | None, typer.Option(
         help="distill: linear, small-encoder (the text teacher's encoder cut to 4 layers), "
              "small-encoder+linear (both, blended on validation) or gbm.")] = None,
@@ -42,7 +51,8 @@ def compress(
     from lathe.compression.measure import format_table
 
     report = run_compress(model, method, out=out, data=data, eval_data=eval_data,
-                          sparsity=sparsity, student=student, scheme=scheme)
+                          sparsity=sparsity, student=student, scheme=scheme, kind=kind,
+                          recover=recover)
     if as_json:
         sys.stdout.write(json.dumps(report, default=_default, ensure_ascii=False) + "\n")
         return

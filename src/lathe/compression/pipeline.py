@@ -73,6 +73,8 @@ def compress(
     sparsity: float | None = None,
     student: str | None = None,
     scheme: str | None = None,
+    kind: str | None = None,
+    recover: bool = True,
     eval_size: float = 0.2,
     seed: int = 0,
     timing_calls: tuple[int, int] = (50, 10),
@@ -81,6 +83,8 @@ def compress(
 
     The report is the manifest's `compression` section plus `artifact` (the child's path).
     With `eval_data`, all of `data` may fit the child and `eval_data` alone is measured.
+    `kind` (prune, torch models): "structured" or "magnitude"; `recover=False` skips the
+    recovery fine-tune after pruning.
     `timing_calls` = (single-row calls, 64-row calls) timed per model for the latency rows.
     """
     from lathe.api import Model, load
@@ -104,7 +108,7 @@ def compress(
         fit_frame, _ = _split(frame, parent, 0.0, seed, source)
         _, eval_frame = _split(held, parent, 1.0, seed, source)
     job = CompressionJob(fit_frame, eval_frame, sparsity=sparsity, student=student,
-                         scheme=scheme, seed=seed)
+                         scheme=scheme, kind=kind, recover=recover, seed=seed)
     child = compressor.compress(parent, job)
     lineage = dict(parent.manifest.get("lineage") or {})
     lineage["parent"] = {
