@@ -1,4 +1,5 @@
-"""`lathe compress` end to end: a real mlp artifact quantized to int8, and the bad inputs."""
+"""`lathe compress` end to end: a real mlp artifact quantized to int8 and pruned structurally,
+and the bad inputs."""
 
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ def test_int8_with_a_chosen_scheme_writes_a_measured_child(
 @pytest.mark.parametrize(("args", "fragment"), [
     (["--method", "int8", "--scheme", "turbo"], "unknown int8 scheme 'turbo'"),
     (["--method", "shrink"], "shrink"),
+    (["--method", "prune", "--sparsity", "1.5"], "--sparsity must be in [0, 1), got 1.5"),
+    (["--method", "prune", "--kind", "random"], "unknown prune kind 'random'"),
 ])
 def test_bad_compress_options_get_one_line(trained: tuple[Path, Path, Path], args: list[str],
                                            fragment: str, capsys: pytest.CaptureFixture[str],
@@ -70,3 +73,32 @@ def test_int8_of_a_tree_model_points_to_prune_and_distill(
                  "--out", str(tmp_path / "x")])
     err = capsys.readouterr().err
     assert code != 0 and "--method prune" in err and "Traceback" not in err
+
+
+def test_structured_prune_of_an_mlp_writes_a_smaller_child_that_evaluates(
+        trained: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    data, mlp, _ = trained
+    capsys.readouterr()
+    out = mlp.with_name("mlp-pruned")
+    code = main(["compress", str(mlp), "--method", "prune", "--kind", "structured",
+                 "--sparsity", "0.5", "--data", str(data), "--out", str(out), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    settings = report["settings"]
+    assert settings["kind"] == "structured" and settings["hidden_sizes_parent"] == [256, 128]
+    assert sum(settings["hidden_sizes"]) == 192 and settings["recovery"]["epochs"] >= 1
+    assert settings["parameters"] < settings["parameters_parent"]
+    assert report["table"]["size_bytes"]["ratio"] < 0.6
+    assert main(["evaluate", str(out), str(data), "--json"]) == 0
+
+
+def test_structured_prune_of_a_tree_model_gets_one_line(
+        trained: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    data, _, gbm = trained
+    capsys.readouterr()
+    code = main(["compress", str(gbm), "--method", "prune", "--kind", "structured",
+                 "--data", str(data), "--out", str(tmp_path / "x")])
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "gbm pruning always removes whole trees" in lines[0]
+    assert not (tmp_path / "x").exists()

@@ -18,40 +18,12 @@ from lathe.api import Model, load  # noqa: E402
 from lathe.compression import compress  # noqa: E402
 from lathe.compression.distill import Distill  # noqa: E402
 from lathe.compression.int8 import Int8  # noqa: E402
-from lathe.data.infer import encode_labels, infer_schema  # noqa: E402
+from lathe.data.infer import encode_labels  # noqa: E402
 from lathe.errors import UsageError  # noqa: E402
 from lathe.models import FitData  # noqa: E402
 
 pytestmark = pytest.mark.text
 FAST = {"timing_calls": (3, 1)}
-
-
-def _save(family: object, schema: object, path: Path) -> Path:
-    Model(family, schema, {"lineage": {"dataset": "sample"}}).save(path)  # type: ignore[arg-type]
-    return path
-
-
-@pytest.fixture(scope="module")
-def intents(banking: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(teacher training rows, other rows of the same 8 intents) from Banking77."""
-    top = banking["category"].value_counts().index[:8]
-    part = banking[banking["category"].isin(top)].reset_index(drop=True)
-    first = part.groupby("category").cumcount() < 40
-    return part[first].reset_index(drop=True), part[~first].reset_index(drop=True)
-
-
-@pytest.fixture(scope="module")
-def text_parent(intents: tuple[pd.DataFrame, pd.DataFrame],
-                tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from lathe.models.text import TextModel
-
-    train, _ = intents
-    root = tmp_path_factory.mktemp("text")
-    schema = infer_schema(train, "category", text_columns=["text"])
-    X, _ = schema.conform(train)
-    family = TextModel(mode="frozen", max_epochs=15, cache_dir=str(root / "cache"))
-    family.fit(FitData(schema, X, encode_labels(train["category"], schema), seed=0, threads=2))
-    return _save(family, schema, root / "parent")
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +78,8 @@ def test_int8_quantizes_the_encoder_inside_a_text_blend(
                                  encode_labels(train["category"], encoder_model.schema)))
     blend = Ensemble([encoder_model.family, words], [0.8, 0.2])
     blend.schema = encoder_model.schema
-    parent = _save(blend, encoder_model.schema, text_parent.with_name("blend"))
+    parent = text_parent.with_name("blend")
+    Model(blend, encoder_model.schema, {"lineage": {"dataset": "sample"}}).save(parent)
     report = compress(parent, "int8", data=held, out=parent.with_name("blend-int8"),
                       eval_size=0.5, **FAST)
     assert report["child"]["family"] == "ensemble"
@@ -167,18 +140,6 @@ def test_a_text_student_needs_a_text_teacher(mlp_parent: Path,
     assert not mlp_parent.with_name("nope").exists()
 
 
-@pytest.fixture(scope="module")
-def mlp_parent(adult: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from lathe.models.mlp import MLP
-
-    train = adult.iloc[:1500]
-    schema = infer_schema(train, "income")
-    X, _ = schema.conform(train)
-    family = MLP(max_epochs=8, hidden_sizes=[64, 32])
-    family.fit(FitData(schema, X, encode_labels(train["income"], schema), seed=0, threads=2))
-    return _save(family, schema, tmp_path_factory.mktemp("mlp") / "parent")
-
-
 def test_int8_mlp_agrees_with_its_parent(mlp_parent: Path, adult: pd.DataFrame) -> None:
     report = compress(mlp_parent, "int8", data=adult.iloc[1500:2500],
                       out=mlp_parent.with_name("int8"), **FAST)
@@ -189,8 +150,10 @@ def test_int8_mlp_agrees_with_its_parent(mlp_parent: Path, adult: pd.DataFrame) 
 def test_magnitude_pruning_zeroes_weights_within_its_bound(mlp_parent: Path,
                                                            adult: pd.DataFrame) -> None:
     report = compress(mlp_parent, "prune", data=adult.iloc[1500:2500], sparsity=0.5,
-                      out=mlp_parent.with_name("pruned"), **FAST)
-    assert report["settings"]["kind"] == "magnitude-unstructured"
+                      kind="magnitude", out=mlp_parent.with_name("pruned"), **FAST)
+    assert report["settings"]["kind"] == "magnitude"
+    # the masks stayed on through the recovery fine-tune: pruned weights are still zero
+    assert report["settings"]["recovery"]["epochs"] >= 1
     child = load(report["artifact"])
     weights = [m.weight.detach().numpy() for m in child.family.module.modules()
                if type(m).__name__ == "Linear"]
