@@ -25,7 +25,7 @@ from lathe.data.infer import encode_labels, infer_schema
 from lathe.data.load import read_table
 from lathe.data.schema import ConformReport, Schema
 from lathe.data.split import content_hash, split_frame
-from lathe.errors import DataError, SchemaMismatch, UsageError
+from lathe.errors import ConfigError, DataError, SchemaMismatch, UsageError
 from lathe.evaluation.metrics import compute_metrics, primary_metric
 from lathe.models import FitData, ModelFamily, get_family
 
@@ -185,7 +185,8 @@ class Model:
         started = time.perf_counter()
         raw = self.family.predict_raw(X)
         seconds = max(time.perf_counter() - started, 1e-9)
-        metrics = Metrics(compute_metrics(self.task, y, raw, self.classes))
+        metrics = Metrics(compute_metrics(self.task, y, raw, self.classes,
+                                          catch_all_index(self.family)))
         metrics.update(
             task=self.task,
             primary_metric=primary_metric(self.task),
@@ -255,6 +256,39 @@ def _note_leaks(frame: pd.DataFrame, schema: Schema, source: str) -> None:
         schema.notes.append(f"possible label leak: {finding.message}")
 
 
+def catch_all_index(family: ModelFamily) -> int | None:
+    """The class index a catch-all wrapper routes to, else None."""
+    return getattr(family, "catch_all", None) if family.name == "catch_all" else None
+
+
+def _with_catch_all(family: ModelFamily, data: FitData, cfg: LatheConfig) -> ModelFamily:
+    """Wrap the fitted model in catch-all routing when the labels have a catch-all class."""
+    from lathe.models.catch_all import CatchAll, detect_catch_all
+
+    setting, schema = cfg.data.catch_all, data.schema
+    if schema.task != "multiclass":
+        if setting not in ("auto", "off"):
+            raise ConfigError(
+                f"catch_all {setting!r} needs a multiclass label; this one is {schema.task}",
+                hint="drop catch_all (or set it to off)", field="data.catch_all")
+        return family
+    index = detect_catch_all(schema.classes, setting)
+    if index is None:
+        return family
+    wrapped = CatchAll(family, index, abstain_rate=cfg.train.abstain_rate).fit(data)
+    label = (schema.classes or [])[index]
+    calibration = wrapped.calibration
+    if calibration.get("routing"):
+        schema.notes.append(
+            f"label {label!r} is the catch-all: rows no other class explains go to it "
+            f"({cfg.train.abstain_rate:.0%} of in-scope validation rows, scored by "
+            f"{' + '.join(calibration['scores'])}); set catch_all: off to turn this off")
+    else:
+        schema.notes.append(f"label {label!r} is the catch-all, but it is predicted only as a "
+                            f"class: {calibration.get('reason', 'abstain_rate is 0')}")
+    return wrapped
+
+
 def train(
     data: DataLike,
     target: str | None = None,
@@ -274,12 +308,17 @@ def train(
     progress: Progress | None = None,
     checkpoint_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
+    catch_all: str | None = None,
+    abstain_rate: float | None = None,
 ) -> Model:
     """Read, infer the schema, split, fit under the preset and score the held-out test split.
 
     Arguments override the config file; the resolved config is stored in the manifest.
     Torch families (mlp, text) write a checkpoint per epoch to `checkpoint_dir`; with
     `resume=True` a killed run continues from it and ends with the same model.
+    With a catch-all label (`catch_all`, e.g. "oos"; found by name when "auto"), rows that no
+    other class explains are routed to it; `abstain_rate` is the share of in-scope validation
+    rows that may be (see `lathe.models.catch_all`).
     """
     cfg = _resolve_config(
         config,
@@ -295,6 +334,8 @@ def train(
         data__categorical_columns=categorical_columns,
         data__drop_columns=drop_columns,
         data__encoding=encoding,
+        data__catch_all=catch_all,
+        train__abstain_rate=abstain_rate,
     )
     if cfg.data.target is None:
         raise UsageError(
@@ -358,12 +399,14 @@ def train(
 
     family_name = choose_family(schema) if cfg.train.model == "auto" else cfg.train.model
     family = fit_preset(fit_data, family_name, cfg.train.preset, cfg.train.params, progress)
+    family = _with_catch_all(family, fit_data, cfg)
     fit_seconds = time.monotonic() - started
     metrics: dict[str, Any] = {}
     if len(test_part):
         X_test, y_test = xy(test_part)
         test_metrics = compute_metrics(
-            schema.task or "regression", y_test, family.predict_raw(X_test), schema.classes
+            schema.task or "regression", y_test, family.predict_raw(X_test), schema.classes,
+            catch_all_index(family),
         )
         test_metrics["n_rows"] = int(len(test_part))
         metrics["test"] = test_metrics

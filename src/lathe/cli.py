@@ -243,6 +243,17 @@ def train(
             help="Continue a killed run of a torch model (mlp, text) from OUT.checkpoints/.",
         ),
     ] = False,
+    catch_all: Annotated[
+        str | None,
+        typer.Option("--catch-all", help="The label meaning 'none of the others' (e.g. oos): "
+                     "rows no class explains go to it. auto (default) finds oos/out_of_scope/...; "
+                     "off disables."),
+    ] = None,
+    abstain_rate: Annotated[
+        float | None,
+        typer.Option("--abstain-rate", help="Share of in-scope validation rows the catch-all "
+                     "may take (default 0.03)."),
+    ] = None,
     encoding: EncodingOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -271,6 +282,8 @@ def train(
             progress=progress,
             checkpoint_dir=out_dir.with_name(out_dir.name + ".checkpoints"),
             resume=resume,
+            catch_all=catch_all,
+            abstain_rate=abstain_rate,
         )
     fitted.manifest["name"] = name or out_dir.name
     path = fitted.save(out_dir)

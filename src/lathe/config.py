@@ -30,6 +30,14 @@ class DataConfig(_Strict):
     categorical_columns: list[str] = Field(default_factory=list)
     drop_columns: list[str] = Field(default_factory=list)
     encoding: str | None = None
+    # the label meaning "none of the others" (intent data's "oos"): auto finds a known name
+    # (lathe.models.catch_all.CATCH_ALL_NAMES), off turns the routing off
+    catch_all: str = "auto"
+
+    @field_validator("catch_all", mode="before")
+    @classmethod
+    def _off_is_false(cls, value: Any) -> Any:
+        return "off" if value is False or value is None else value  # YAML reads `off` as false
 
 
 class SplitConfig(_Strict):
@@ -45,6 +53,8 @@ class TrainConfig(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     seed: int = 0
     threads: int | None = Field(None, ge=1)
+    # with a catch-all label: the share of in-scope validation rows that may be routed to it
+    abstain_rate: float = Field(0.03, ge=0, lt=0.5)
 
     @field_validator("model")
     @classmethod

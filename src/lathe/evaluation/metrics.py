@@ -22,6 +22,7 @@ __all__ = [
     "calibration_table",
     "primary_metric",
     "compute_metrics",
+    "catch_all_metrics",
     "higher_is_better",
 ]
 
@@ -129,9 +130,34 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]
     }
 
 
+def catch_all_metrics(y_true: np.ndarray, y_pred: np.ndarray, catch_all: int,
+                      classes: list[Any]) -> dict[str, Any]:
+    """How a model with a catch-all label ("oos") does on both sides of it.
+
+    >>> catch_all_metrics(np.array([0, 1, 2, 2]), np.array([0, 2, 2, 0]), 2, ["a", "b", "oos"])
+    {'label': 'oos', 'in_scope_accuracy': 0.5, 'recall': 0.5, 'precision': 0.5, 'in_scope_rows': 2, 'catch_all_rows': 2}
+    """
+    y_true, y_pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
+    inside, outside, said = y_true != catch_all, y_true == catch_all, y_pred == catch_all
+    return {
+        "label": str(classes[catch_all]),
+        "in_scope_accuracy": float((y_pred[inside] == y_true[inside]).mean()) if inside.any() else None,
+        "recall": float(said[outside].mean()) if outside.any() else None,
+        "precision": float(outside[said].mean()) if said.any() else None,
+        "in_scope_rows": int(inside.sum()),
+        "catch_all_rows": int(outside.sum()),
+    }
+
+
 def compute_metrics(
-    task: str, y_true: np.ndarray, raw: np.ndarray, classes: list[Any] | None
+    task: str, y_true: np.ndarray, raw: np.ndarray, classes: list[Any] | None,
+    catch_all: int | None = None,
 ) -> dict[str, Any]:
+    """Every metric of the task; with a catch-all class index, also `catch_all_metrics`."""
     if task == "regression":
         return regression_metrics(y_true, raw)
-    return classification_metrics(y_true, raw, list(classes or []))
+    out = classification_metrics(y_true, raw, list(classes or []))
+    if catch_all is not None:
+        out["catch_all"] = catch_all_metrics(y_true, _clip_proba(raw).argmax(axis=1), catch_all,
+                                             list(classes or []))
+    return out

@@ -21,9 +21,10 @@ _MODULES = {
     "voting": "lathe.models.stacking",
     "stacking": "lathe.models.stacking",
 }
-# Compressed artifacts load through the same registry but are made by `lathe compress`,
-# not trained, so they are not in FAMILY_NAMES (what --model accepts).
+# Wrappers that train adds (catch-all routing) and compressed artifacts (`lathe compress`) load
+# through the same registry, but no one picks them with --model, so they are not in FAMILY_NAMES.
 _LOAD_ONLY = {
+    "catch_all": "lathe.models.catch_all",  # made by train when the labels have a catch-all
     "onnx-int8": "lathe.compression.int8",
     "torch-int8": "lathe.compression.int8",
 }

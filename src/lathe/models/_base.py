@@ -78,6 +78,20 @@ class ModelFamily(ABC):
         """Importance per input column (gain share, summing to 1) where the family knows it."""
         return {}
 
+    @property
+    def embeds(self) -> bool:
+        """Whether `embed` gives a vector per row (the text family's sentence embeddings)."""
+        return False
+
+    def embed(self, X: pd.DataFrame) -> np.ndarray:
+        from lathe.errors import UsageError
+
+        raise UsageError(f"the {self.name} family does not embed its inputs")
+
+    def predict_and_embed(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        """predict_raw and, where the family embeds, the embeddings (one pass if it can)."""
+        return self.predict_raw(X), self.embed(X) if self.embeds else None
+
     @classmethod
     def search_space(cls, trial: Any) -> dict[str, Any]:
         """Hyperparameters for one Optuna trial."""

@@ -120,7 +120,7 @@ def embed_texts(
     *,
     batch_size: int = 64,
     max_length: int = DEFAULT_MAX_LENGTH,
-    bf16: bool = True,
+    bf16: bool | str | None = "auto",
     lock: Any = None,
 ) -> np.ndarray:
     """Mean-pooled float32 embeddings. Texts are sorted by length so batches pad little.
@@ -135,8 +135,11 @@ def embed_texts(
     texts = [str(t) for t in texts]
     order = np.argsort([len(t) for t in texts], kind="stable")
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+    from lathe.training.loop import resolve_bf16
+
     device = next(model.parameters()).device
-    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+    enabled = resolve_bf16(bf16, device)
+    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled):
         for start in range(0, len(texts), batch_size):
             index = order[start : start + batch_size]
             with lock if lock is not None else contextlib.nullcontext():
@@ -174,10 +177,13 @@ def cached_embeddings(
     *,
     directory: str | os.PathLike[str] | None = None,
     max_length: int = DEFAULT_MAX_LENGTH,
-    bf16: bool = True,
+    bf16: bool | str | None = "auto",
     batch_size: int = 64,
 ) -> np.ndarray:
     """`embed_texts`, memoised on disk by (encoder, settings, sha256 of the texts)."""
+    from lathe.training.loop import resolve_bf16
+
+    bf16 = resolve_bf16(bf16, next(model.parameters()).device)
     digest = hashlib.sha256()
     layers = getattr(getattr(model, "config", None), "num_hidden_layers", "")
     digest.update(f"{_encoder_identity(encoder_path)}|{layers}|{max_length}|{bf16}".encode())

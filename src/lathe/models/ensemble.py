@@ -46,6 +46,31 @@ class Ensemble(ModelFamily):
         assert total is not None
         return total
 
+    @property
+    def embeds(self) -> bool:
+        return any(m.embeds for m in self.members)
+
+    def _embedder(self) -> ModelFamily:
+        return next(m for m in self.members if m.embeds)
+
+    def embed(self, X: pd.DataFrame) -> np.ndarray:
+        if not self.embeds:
+            return super().embed(X)
+        return self._embedder().embed(X)
+
+    def predict_and_embed(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        """The blend and its text member's embeddings, with one encoder pass."""
+        embedder = self._embedder() if self.embeds else None
+        total, embeddings = None, None
+        for member, weight in zip(self.members, self.weights, strict=True):
+            if member is embedder:
+                part, embeddings = member.predict_and_embed(X)
+            else:
+                part = member.predict_raw(X)
+            total = weight * part if total is None else total + weight * part
+        assert total is not None
+        return total, embeddings
+
     def feature_importance(self) -> dict[str, float]:
         return weighted_importance(self.members, self.weights)
 

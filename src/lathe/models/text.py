@@ -130,7 +130,9 @@ class TextModel(TorchRuntime, ModelFamily):
             "mode": "frozen",
             "encoder": None,  # None = the bundled all-MiniLM-L6-v2; else a local HF directory
             "max_length": 128,
-            "bf16": True,  # bf16 autocast for the encoder (about 3x faster on CPU here)
+            # bf16 autocast for the encoder: "auto" = where the hardware has native bf16 (~3x
+            # faster on AVX-512-bf16 CPUs, 6x slower where it is emulated, e.g. AVX2 only)
+            "bf16": "auto",
             "cache_dir": None,  # frozen embeddings; None = $LATHE_CACHE_DIR or ~/.cache/lathe
             "hidden_sizes": None,  # [] = linear (logistic) head
             "dropout": 0.1,
@@ -201,20 +203,26 @@ class TextModel(TorchRuntime, ModelFamily):
                 out.append(_encoder.cached_embeddings(
                     texts, Path(str(self.encoder_path)), self.tokenizer, self.net.encoder,
                     directory=self.params["cache_dir"], max_length=int(self.params["max_length"]),
-                    bf16=bool(self.params["bf16"])))
+                    bf16=self.params["bf16"]))
             else:
                 out.append(_encoder.embed_texts(
                     texts, self.tokenizer, self.net.encoder, lock=self._lock,
                     batch_size=int(self.params["predict_batch_size"]),
-                    max_length=int(self.params["max_length"]), bf16=bool(self.params["bf16"])))
+                    max_length=int(self.params["max_length"]), bf16=self.params["bf16"]))
         return out
 
     # ---- fitting ---------------------------------------------------------------------------
     def fit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Self:
         torch = import_torch()
-        from lathe.training.loop import loop_config_from_params, seed_everything, train_loop
+        from lathe.training.loop import (
+            loop_config_from_params,
+            resolve_bf16,
+            seed_everything,
+            train_loop,
+        )
 
         p = self.resolved()
+        bf16 = resolve_bf16(p["bf16"])
         schema = self.schema = data.schema
         sample = data.X_valid if data.X_valid is not None and len(data.X_valid) else data.X_train
         self._sample = sample.head(256).copy()
@@ -308,7 +316,7 @@ class TextModel(TorchRuntime, ModelFamily):
                 for start in range(0, len(valid_y), bs):
                     batch = [t[start:start + bs] for t in valid_inputs]
                     with torch.autocast("cpu", dtype=torch.bfloat16,
-                                        enabled=finetune and bool(p["bf16"])):
+                                        enabled=finetune and bf16):
                         outs.append(forward(m, batch).float())
                 out = torch.cat(outs)
                 if by_accuracy:
@@ -319,7 +327,7 @@ class TextModel(TorchRuntime, ModelFamily):
                       "valid_mse" if task == "regression" else "valid_log_loss")
             config = loop_config_from_params(
                 p, data.extra, data.seed, data.time_budget_s, metric_name=metric,
-                higher_is_better=by_accuracy, bf16=finetune and bool(p["bf16"]),
+                higher_is_better=by_accuracy, bf16=finetune and bf16,
             )
             result = train_loop(
                 module, (*inputs, target(y), weight),
@@ -421,6 +429,34 @@ class TextModel(TorchRuntime, ModelFamily):
         if self.schema is not None and self.schema.task == "regression":
             return (out[:, 0] * self.y_std + self.y_mean).numpy().astype(np.float64)
         return torch.softmax(out, dim=1).numpy().astype(np.float64)
+
+    @property
+    def embeds(self) -> bool:
+        return bool(self.text_columns)
+
+    def embed(self, X: pd.DataFrame) -> np.ndarray:
+        """The sentence embeddings the head sees (text columns side by side), e.g. for the
+        catch-all rule's typicality score."""
+        if not self.text_columns:
+            return super().embed(X)
+        return np.hstack(self._embeddings(X, cached=False))
+
+    def predict_and_embed(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        """predict_raw and embed in one encoder pass (the ONNX path runs the encoder twice)."""
+        torch = import_torch()
+        if self._onnx is not None or not self.text_columns:
+            return super().predict_and_embed(X)
+        assert self.prep is not None and self.net is not None
+        numeric, categorical = (torch.from_numpy(a) for a in self.prep.transform(X))
+        embeddings = self._embeddings(X, cached=False)
+        with torch.no_grad():
+            out = self.net.headnet(numeric, categorical,
+                                   *[torch.from_numpy(e) for e in embeddings]).float()
+        if self.schema is not None and self.schema.task == "regression":
+            raw = (out[:, 0] * self.y_std + self.y_mean).numpy().astype(np.float64)
+        else:
+            raw = torch.softmax(out, dim=1).numpy().astype(np.float64)
+        return raw, np.hstack(embeddings)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "runtime": self.runtime, "resolved": self.resolved(), "training": self.loop_summary}

@@ -142,6 +142,30 @@ def select_device(preferred: str | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def native_bf16(device: torch.device | str = "cpu") -> bool:
+    """Whether `device` computes in bf16 natively. Emulated bf16 is far slower than fp32:
+    on an AVX2-only AMD EPYC here, autocast made MiniLM embedding 6x slower (66 s vs 10 s for
+    2,000 texts) while AVX-512-bf16 / AMX CPUs run it ~3x faster than fp32."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type != "cpu":
+        return False
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
+
+
+def resolve_bf16(setting: bool | str | None, device: torch.device | str = "cpu") -> bool:
+    """A family's `bf16` parameter: True/False force it; "auto" (or None) asks the hardware.
+
+    >>> resolve_bf16(False), resolve_bf16("auto") == native_bf16()
+    (False, True)
+    """
+    if setting in (None, "auto"):
+        return native_bf16(device)
+    return bool(setting)
+
+
 def autocast(device: torch.device, enabled: bool) -> Any:
     """bf16 autocast on CPU/CUDA when enabled; a no-op context otherwise."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
