@@ -2,17 +2,24 @@
 
 Banking77 (../shared/data/banking77/train.csv, 80/20 stratified split, seed 0): a `text`
 model (frozen all-MiniLM-L6-v2 + linear head, predicting through fp32 PyTorch) is compressed
-with int8 (ONNX Runtime dynamic, per-channel), distill (TF-IDF + logistic regression student
-on soft labels) and prune (30 % magnitude pruning of every Linear layer). Adult (bundled
-examples/data/adult.csv): a GBM pruned to fewer trees and distilled into a small GBM.
+with int8 (ONNX Runtime, `auto` scheme), distill (TF-IDF + logistic regression, 4-layer
+encoder, and both blended), and prune: structured (attention heads + FFN neurons) at 30 %
+and 50 %, 30 % without the recovery fine-tune, and 30 % magnitude. Adult (bundled
+examples/data/adult.csv): a GBM pruned to fewer trees and distilled into a small GBM, and an
+mlp pruned structurally (50 % and 80 % of its hidden neurons, 80 % also without recovery)
+and by magnitude (50 %).
 Each child is measured next to its parent on the same held-out rows; the targets from issue 6
 are checked and everything goes to bench/results/compression.json.
 
-    .venv/bin/python bench/compression.py                  # ~5 min on 2 cores
-    .venv/bin/python bench/compression.py --only tabular   # the GBM part only (~30 s)
+    .venv/bin/python bench/compression.py                  # ~30 min on 2 cores
+    .venv/bin/python bench/compression.py --only tabular   # the Adult part only (~1 min)
+    .venv/bin/python bench/compression.py --only text --methods prune   # Banking77 pruning
+
+`--methods` runs only the listed methods; the other runs are kept from the previous results.
 
 Targets: int8 size <= 30 % of fp32, batch-1 latency <= 50 % of the fp32 PyTorch path,
-accuracy drop <= 0.5 pt; distilled student >= 3x rows/s with <= 1.5 pt accuracy drop.
+accuracy drop <= 0.5 pt; distilled student >= 3x rows/s with <= 1.5 pt accuracy drop;
+structured pruning at its default sparsity within `Prune.max_drop` of the parent.
 """
 
 from __future__ import annotations
@@ -59,9 +66,8 @@ def _fit_data(schema: Any, train: pd.DataFrame, label: str) -> Any:
                    encode_labels(valid[label], schema), seed=0, threads=THREADS)
 
 
-def text_runs(work: Path) -> list[dict[str, Any]]:
+def text_runs(work: Path, methods: set[str] | None) -> list[dict[str, Any]]:
     import lathe.compression.int8  # noqa: F401  (registers the onnx-int8 family for loading)
-    from lathe.compression import compress
     from lathe.data.infer import infer_schema
     from lathe.models.text import TextModel
 
@@ -74,35 +80,67 @@ def text_runs(work: Path) -> list[dict[str, Any]]:
     family.params["bf16"] = False  # the parent predicts through the fp32 PyTorch path
     print(f"text parent trained in {time.perf_counter() - started:.0f}s", file=sys.stderr)
     parent = _parent(family, schema, work / "banking77-text", "banking77/train.csv")
+    return _run_all(parent, "banking77", "text", TEXT_RUNS, train, test, work, methods)
+
+
+TEXT_RUNS: list[tuple[str, dict[str, Any]]] = [
+    ("int8", {}),
+    ("distill", {"student": "linear"}),
+    ("distill", {"student": "small-encoder"}),
+    ("distill", {"student": "small-encoder+linear"}),
+    ("prune", {"kind": "structured", "sparsity": 0.3}),
+    ("prune", {"kind": "structured", "sparsity": 0.5}),
+    ("prune", {"kind": "structured", "sparsity": 0.3, "recover": False}),
+    ("prune", {"kind": "magnitude", "sparsity": 0.3}),
+]
+MLP_RUNS: list[tuple[str, dict[str, Any]]] = [
+    ("prune", {"kind": "structured", "sparsity": 0.5}),
+    ("prune", {"kind": "structured", "sparsity": 0.8}),
+    ("prune", {"kind": "structured", "sparsity": 0.8, "recover": False}),
+    ("prune", {"kind": "magnitude", "sparsity": 0.5}),
+]
+
+
+def _label(method: str, extra: dict[str, Any]) -> str:
+    parts = [method] + [str(v) for k, v in extra.items() if k != "recover"]
+    return "-".join(parts) + ("-no-recover" if extra.get("recover") is False else "")
+
+
+def _run_all(parent: Path, dataset: str, family: str, plan: list[tuple[str, dict[str, Any]]],
+             train: pd.DataFrame, test: pd.DataFrame, work: Path,
+             methods: set[str] | None) -> list[dict[str, Any]]:
+    from lathe.compression import compress
+
     runs = []
-    for method, extra in (("int8", {}), ("distill", {"student": "linear"}),
-                          ("distill", {"student": "small-encoder"}),
-                          ("distill", {"student": "small-encoder+linear"}),
-                          ("prune", {"sparsity": 0.3})):
+    for method, extra in plan:
+        if methods is not None and method not in methods:
+            continue
+        label = _label(method, extra)
         started = time.perf_counter()
         report = compress(parent, method, data=train, eval_data=test,
-                          out=work / f"banking77-{method}-{extra.get('student', '')}", **extra)
+                          out=work / f"{dataset}-{family}-{label}", **extra)
         report["seconds"] = round(time.perf_counter() - started, 1)
-        runs.append({"dataset": "banking77", "parent_family": "text", **report})
-        print(f"banking77 {method} done in {report['seconds']}s", file=sys.stderr)
+        runs.append({"dataset": dataset, "parent_family": family, "label": label, **report})
+        print(f"{dataset} {family} {label} done in {report['seconds']}s", file=sys.stderr)
     return runs
 
 
-def tabular_runs(work: Path) -> list[dict[str, Any]]:
-    from lathe.compression import compress
+def tabular_runs(work: Path, methods: set[str] | None) -> list[dict[str, Any]]:
     from lathe.data.infer import infer_schema
     from lathe.models.gbm import GBM
+    from lathe.models.mlp import MLP
 
     frame = pd.read_csv(ROOT / "examples" / "data" / "adult.csv")
     train, test = _split(frame, "income")
     schema = infer_schema(train, "income")
-    family = GBM(num_leaves=63, learning_rate=0.03).fit(_fit_data(schema, train, "income"))
-    parent = _parent(family, schema, work / "adult-gbm", "examples/data/adult.csv")
-    runs = []
-    for method in ("prune", "distill"):
-        report = compress(parent, method, data=train, eval_data=test,
-                          out=work / f"adult-{method}")
-        runs.append({"dataset": "adult", "parent_family": "gbm", **report})
+    fit = _fit_data(schema, train, "income")
+    gbm = _parent(GBM(num_leaves=63, learning_rate=0.03).fit(fit), schema, work / "adult-gbm",
+                  "examples/data/adult.csv")
+    runs = _run_all(gbm, "adult", "gbm", [("prune", {}), ("distill", {})], train, test, work,
+                    methods)
+    if methods is None or "prune" in methods:
+        mlp = _parent(MLP().fit(fit), schema, work / "adult-mlp", "examples/data/adult.csv")
+        runs += _run_all(mlp, "adult", "mlp", MLP_RUNS, train, test, work, methods)
     return runs
 
 
@@ -115,6 +153,18 @@ def targets(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         out["int8_batch1_latency_ratio<=0.50"] = _check(t["latency_ms_p50_batch1"]["ratio"],
                                                         0.50, "<=")
         out["int8_accuracy_drop_pt<=0.5"] = _check(-100 * t["accuracy"]["delta"], 0.5, "<=")
+    from lathe.compression.prune import Prune
+
+    for run in runs:
+        settings = run["settings"]
+        if (run["method"] == "prune" and settings.get("kind") == "structured"
+                and settings.get("sparsity")
+                == Prune.default_sparsity["structured"][run["parent_family"]]
+                and settings.get("recovery_fine_tune")):
+            metric = "accuracy" if run["dataset"] == "banking77" else "roc_auc"
+            bound = Prune.max_drop[metric]
+            out[f"prune_structured_{run['parent_family']}_{metric}_drop<={bound}"] = _check(
+                -run["table"][metric]["delta"], bound, "<=")
     for run in runs:
         if run["dataset"] != "banking77" or run["method"] != "distill":
             continue
@@ -136,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["text", "tabular"])
+    parser.add_argument("--methods", help="comma-separated: int8,distill,prune (default all)")
     args = parser.parse_args(argv)
+    methods = set(args.methods.split(",")) if args.methods else None
     os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
     import torch
 
@@ -144,20 +196,23 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="lathe-bench-compression-") as tmp:
         if args.only in (None, "tabular"):
-            runs += tabular_runs(Path(tmp))
+            runs += tabular_runs(Path(tmp), methods)
         if args.only in (None, "text"):
-            runs += text_runs(Path(tmp))
+            runs += text_runs(Path(tmp), methods)
     for run in runs:
         if "table" not in run:
             continue
-        print(f"\n== {run['dataset']}: {run['parent']['family']} -> {run['method']} "
+        print(f"\n== {run['dataset']}: {run['parent']['family']} -> {run.get('label')} "
               f"({run['child']['family']}), {run['evaluation']['rows']} held-out rows, "
               f"agreement {run['agreement']:.4f}")
         print(format_table(run["table"]))
-    if args.only and RESULTS.exists():  # keep the other part's runs from the previous run
-        done = {"text": "banking77", "tabular": "adult"}[args.only]
+    if (args.only or methods) and RESULTS.exists():  # keep the runs this one did not redo
+        redone = {(r["dataset"], r["parent_family"], r["method"]) for r in runs}
+        datasets = {"text": {"banking77"}, "tabular": {"adult"}}.get(args.only or "",
+                                                                   {"banking77", "adult"})
         old = json.loads(RESULTS.read_text()).get("runs", [])
-        runs = [r for r in old if r["dataset"] != done] + runs
+        runs = [r for r in old if (r["dataset"], r["parent_family"], r["method"]) not in redone
+                and (r["dataset"] not in datasets or methods is not None)] + runs
     checks = targets(runs)
     for name, check in checks.items():
         print(f"{'MET ' if check['met'] else 'MISS'} {name}: {check['value']}")
