@@ -261,20 +261,28 @@ def catch_all_index(family: ModelFamily) -> int | None:
     return getattr(family, "catch_all", None) if family.name == "catch_all" else None
 
 
-def _with_catch_all(family: ModelFamily, data: FitData, cfg: LatheConfig) -> ModelFamily:
-    """Wrap the fitted model in catch-all routing when the labels have a catch-all class."""
-    from lathe.models.catch_all import CatchAll, detect_catch_all
+def _catch_all_class(schema: Schema, cfg: LatheConfig) -> int | None:
+    """The catch-all class index (checked before any fitting), or None."""
+    from lathe.models.catch_all import detect_catch_all
 
-    setting, schema = cfg.data.catch_all, data.schema
+    setting = cfg.data.catch_all
     if schema.task != "multiclass":
         if setting not in ("auto", "off"):
             raise ConfigError(
                 f"catch_all {setting!r} needs a multiclass label; this one is {schema.task}",
                 hint="drop catch_all (or set it to off)", field="data.catch_all")
-        return family
-    index = detect_catch_all(schema.classes, setting)
+        return None
+    return detect_catch_all(schema.classes, setting)
+
+
+def _with_catch_all(family: ModelFamily, data: FitData, cfg: LatheConfig,
+                    index: int | None) -> ModelFamily:
+    """Wrap the fitted model in catch-all routing when the labels have a catch-all class."""
+    from lathe.models.catch_all import CatchAll
+
     if index is None:
         return family
+    schema = data.schema
     wrapped = CatchAll(family, index, abstain_rate=cfg.train.abstain_rate).fit(data)
     label = (schema.classes or [])[index]
     calibration = wrapped.calibration
@@ -358,6 +366,7 @@ def train(
         drop_columns=cfg.data.drop_columns,
         source=source,
     )
+    catch_all = _catch_all_class(schema, cfg)
     _note_leaks(frame, schema, source)
     unlabelled = int(frame[cfg.data.target].isna().sum())
     if unlabelled:
@@ -399,7 +408,7 @@ def train(
 
     family_name = choose_family(schema) if cfg.train.model == "auto" else cfg.train.model
     family = fit_preset(fit_data, family_name, cfg.train.preset, cfg.train.params, progress)
-    family = _with_catch_all(family, fit_data, cfg)
+    family = _with_catch_all(family, fit_data, cfg, catch_all)
     fit_seconds = time.monotonic() - started
     metrics: dict[str, Any] = {}
     if len(test_part):

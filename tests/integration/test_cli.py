@@ -380,3 +380,29 @@ def test_registry_refs_resolve_in_evaluate_and_predict(
     assert code == 0 and len(pd.read_csv(tmp_path / "s.csv")) == 500
     code, _, err = run(capsys, "evaluate", "incme@champion", EXAMPLES / "adult_holdout.csv")
     assert_one_line_error(code, err, "did you mean 'income'")
+
+
+def test_catch_all_from_the_cli(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """An intent file with an "oos" label trains with routing; evaluate reports both sides;
+    a misspelt --catch-all label is one line naming the labels it could mean."""
+    frame = pd.read_csv(EXAMPLES / "banking77.csv")
+    intents = sorted(frame.category.unique())
+    frame.loc[frame.category.isin(intents[60:]), "category"] = "oos"
+    path = tmp_path / "intents.csv"
+    frame.to_csv(path, index=False)
+    code, out, _ = run(capsys, "train", path, "--target", "category", "--model", "linear",
+                       "--abstain-rate", "0.05", "--out", tmp_path / "m", "--json")
+    assert code == 0
+    trained = json.loads(out)
+    assert trained["family"] == "catch_all"
+    assert any("'oos' is the catch-all" in note for note in trained["notes"])
+    code, out, _ = run(capsys, "evaluate", tmp_path / "m", path, "--json")
+    assert code == 0
+    catch_all = json.loads(out)["catch_all"]
+    assert catch_all["label"] == "oos" and 0 < catch_all["recall"] <= 1
+    assert catch_all["catch_all_rows"] == int((frame.category == "oos").sum())
+
+    code, _, err = run(capsys, "train", path, "--target", "category", "--model", "linear",
+                       "--catch-all", "OOS_", "--out", tmp_path / "bad")
+    assert_one_line_error(code, err, "catch_all label 'OOS_'", "oos")
+    assert not (tmp_path / "bad").exists()
