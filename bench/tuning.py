@@ -42,13 +42,42 @@ RESULTS = Path(__file__).resolve().parent / "results" / "tuning.json"
 DATA = Path(os.environ.get(
     "LATHE_ADULT", Path(__file__).resolve().parents[2] / "shared" / "data" / "adult" / "train.csv"))
 PG_URL = os.environ.get("LATHE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-GRID = {
-    "num_leaves": [15, 31, 63],
-    "learning_rate": [0.05, 0.1, 0.2],
-    "min_child_samples": [10, 40],
-    "feature_fraction": [0.5, 0.8],
+GRIDS = {
+    # 36 points: the grid's best sits at its centre, where TPE's first trial (the family
+    # defaults) already is
+    "coarse": {
+        "num_leaves": [15, 31, 63],
+        "learning_rate": [0.05, 0.1, 0.2],
+        "min_child_samples": [10, 40],
+        "feature_fraction": [0.5, 0.8],
+        "lambda_l2": [0.0],
+    },
+    # 243 points: three values of each of five parameters, the grid a user writes by hand
+    "fine": {
+        "num_leaves": [15, 31, 63],
+        "learning_rate": [0.05, 0.1, 0.2],
+        "min_child_samples": [10, 20, 40],
+        "feature_fraction": [0.5, 0.65, 0.8],
+        "lambda_l2": [0.0, 1.0, 10.0],
+    },
 }
-FIXED = {"bagging_fraction": 1.0, "bagging_freq": 0, "lambda_l2": 0.0}
+FIXED = {"bagging_fraction": 1.0, "bagging_freq": 0}
+LOG_SCALE = {"num_leaves", "learning_rate"}
+
+
+def tpe_box(grid: dict[str, list[float]]) -> dict[str, Any]:
+    """The search box a grid spans, for TPE (log scale where the grid steps are ratios).
+
+    >>> tpe_box({"num_leaves": [15, 63], "lambda_l2": [0.0]})
+    {'num_leaves': {'low': 15, 'high': 63, 'log': True}, 'lambda_l2': 0.0}
+    """
+    out: dict[str, Any] = {}
+    for name, values in grid.items():
+        if len(values) == 1:
+            out[name] = values[0]
+        else:
+            out[name] = {"low": min(values), "high": max(values), "log": name in LOG_SCALE}
+    return out
 
 
 def _first_reach(history: list[tuple[float, float]], target: float) -> float | None:
@@ -60,7 +89,8 @@ def _first_reach(history: list[tuple[float, float]], target: float) -> float | N
 
 
 def _grid_vs_tpe(frame: pd.DataFrame, folds: int, rounds: int, threads: int,
-                 max_trials: int, tpe_share: float, without_pruning: bool) -> dict[str, Any]:
+                 max_trials: int, tpe_share: float, without_pruning: bool,
+                 grid_name: str = "coarse") -> dict[str, Any]:
     from sklearn.base import BaseEstimator, ClassifierMixin
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import GridSearchCV
@@ -80,11 +110,13 @@ def _grid_vs_tpe(frame: pd.DataFrame, folds: int, rounds: int, threads: int,
         """lathe's gbm family as a scikit-learn estimator, so both searches fit the same model."""
 
         def __init__(self, num_leaves: int = 31, learning_rate: float = 0.1,
-                     min_child_samples: int = 20, feature_fraction: float = 0.9) -> None:
+                     min_child_samples: int = 20, feature_fraction: float = 0.9,
+                     lambda_l2: float = 0.0) -> None:
             self.num_leaves = num_leaves
             self.learning_rate = learning_rate
             self.min_child_samples = min_child_samples
             self.feature_fraction = feature_fraction
+            self.lambda_l2 = lambda_l2
 
         def fit(self, X: pd.DataFrame, y: np.ndarray) -> LatheGBM:
             self.model_ = GBM(**self.get_params(), **FIXED, n_estimators=rounds).fit(
@@ -99,17 +131,14 @@ def _grid_vs_tpe(frame: pd.DataFrame, folds: int, rounds: int, threads: int,
         return float(roc_auc_score(y, estimator.predict_proba(X)[:, 1]))
 
     started = time.perf_counter()
+    GRID = GRIDS[grid_name]
     grid = GridSearchCV(LatheGBM(), GRID, scoring=auc, cv=splits, refit=False, n_jobs=1)
     grid.fit(X, y)
     grid_seconds = time.perf_counter() - started
     grid_best = float(grid.best_score_)
     n_grid = len(list(itertools.product(*GRID.values())))
 
-    space = {"n_estimators": rounds, **FIXED,
-             "num_leaves": {"low": 15, "high": 63, "log": True},
-             "learning_rate": {"low": 0.05, "high": 0.2, "log": True},
-             "min_child_samples": {"low": 10, "high": 40},
-             "feature_fraction": {"low": 0.5, "high": 0.8}}
+    space = {"n_estimators": rounds, **FIXED, **tpe_box(GRID)}
     results = {}
     for pruner in ("median", "none") if without_pruning else ("median",):
         started_wall = time.time()
@@ -135,7 +164,8 @@ def _grid_vs_tpe(frame: pd.DataFrame, folds: int, rounds: int, threads: int,
             "trials_to_grid_best": None if reached is None else
             int(next(i for i, (s, _) in enumerate(history) if s >= reached)) + 1,
         }
-    return {"rows": int(len(y)), "folds": folds, "rounds": rounds, "threads": threads,
+    return {"grid_name": grid_name, "rows": int(len(y)), "folds": folds, "rounds": rounds,
+            "threads": threads,
             "grid": {"combinations": n_grid, "fits": n_grid * folds,
                      "seconds": round(grid_seconds, 2), "best_cv_auc": grid_best,
                      "best_params": grid.best_params_},
@@ -219,7 +249,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--without-pruning", action="store_true",
                         help="also run TPE without pruning (costs another TPE run)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--grid-trials", type=int, default=36)
+    parser.add_argument("--grid", default="coarse,fine",
+                        help="which grids to race TPE against: coarse (36 points), fine (243)")
+    parser.add_argument("--grid-trials", type=int, default=None,
+                        help="TPE's trial cap (default: the grid's number of points)")
     parser.add_argument("--trials", type=int, default=200, help="trials of the workers study")
     parser.add_argument("--rows", type=int, default=4000, help="row sample for the workers study")
     parser.add_argument("--tuned-trials", type=int, default=25)
@@ -233,9 +266,12 @@ def main(argv: list[str] | None = None) -> int:
                          "platform": platform.platform()}
     report["data"] = str(DATA)
     if "grid" in parts:
-        report["grid_vs_tpe"] = _grid_vs_tpe(frame, args.folds, args.rounds, args.threads,
-                                             args.grid_trials, args.tpe_share,
-                                             args.without_pruning)
+        for name in args.grid.split(","):
+            points = len(list(itertools.product(*GRIDS[name].values())))
+            key = "grid_vs_tpe" if name == "coarse" else f"grid_vs_tpe_{name}"
+            report[key] = _grid_vs_tpe(frame, args.folds, args.rounds, args.threads,
+                                       args.grid_trials or points, args.tpe_share,
+                                       args.without_pruning, name)
     if "workers" in parts:
         report["workers_postgres"] = _workers(frame, args.trials, args.rows)
     if "tuned" in parts:
@@ -251,17 +287,21 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print(report: dict[str, Any]) -> None:
     rows: list[tuple[str, str]] = []
-    g = report.get("grid_vs_tpe")
-    if g:
-        rows += [("grid: combinations x folds", f"{g['grid']['combinations']} x {g['folds']}"),
-                 ("grid: wall time / best CV AUC",
+    for g in (report.get("grid_vs_tpe"), report.get("grid_vs_tpe_fine")):
+        if not g:
+            continue
+        name = g.get("grid_name", "coarse")
+        rows += [(f"{name} grid: combinations x folds",
+                  f"{g['grid']['combinations']} x {g['folds']}"),
+                 (f"{name} grid: wall time / best CV AUC",
                   f"{g['grid']['seconds']} s / {g['grid']['best_cv_auc']:.5f}")]
         for key in ("tpe", "tpe_no_pruning"):
             t = g.get(key)
             if not t:
                 continue
-            rows.append((f"{key}: best CV AUC / trials", f"{t['best_cv_auc']:.5f} / {t['trials']}"))
-            rows.append((f"{key}: time to grid best (share)",
+            rows.append((f"{name} {key}: best CV AUC / trials",
+                         f"{t['best_cv_auc']:.5f} / {t['trials']}"))
+            rows.append((f"{name} {key}: time to grid best (share)",
                          f"{t['seconds_to_grid_best']} s ({t['share_of_grid_time']})"))
     w = report.get("workers_postgres")
     if w:
