@@ -39,7 +39,7 @@ class RecoveryConfig:
     head_lr: float
     batch_size: int
     weight_decay: float
-    bf16: bool  # bf16 autocast while training (weights stay fp32)
+    bf16: bool | str  # bf16 autocast while training (weights stay fp32); "auto": if native
     time_budget_s: float
     temperature: float = 2.0
     alpha: float = 0.5  # share of the labels in the target; the rest is the parent
@@ -49,11 +49,11 @@ RECOVERY: dict[str, RecoveryConfig] = {
     # the mlp's own training settings at half the learning rate: it starts from good weights
     "mlp": RecoveryConfig(max_epochs=20, patience=3, lr=1e-3, head_lr=1e-3, batch_size=256,
                           weight_decay=1e-4, bf16=False, time_budget_s=120.0),
-    # the text family's fine-tuning settings, but few epochs: "short" is the point. fp32:
-    # bf16 autocast made a MiniLM training step 14x slower on this AVX2-only CPU (10 s vs
-    # 0.7 s for 32 rows), as it has no native bf16 arithmetic
+    # the text family's fine-tuning settings, but few epochs: "short" is the point. bf16 only
+    # where it is native: emulated, it made a MiniLM training step 14x slower on an AVX2-only
+    # CPU (10 s vs 0.7 s for 32 rows)
     "text": RecoveryConfig(max_epochs=3, patience=1, lr=1e-4, head_lr=1e-3, batch_size=32,
-                           weight_decay=0.01, bf16=False, time_budget_s=600.0),
+                           weight_decay=0.01, bf16="auto", time_budget_s=600.0),
 }
 
 
@@ -134,10 +134,11 @@ def recover(view: NetView, train: FitRows, valid: FitRows, task: str, config: Re
     """Fine-tune `view.module` in place on `train`, early-stopped on `valid`; the record."""
     import torch
 
-    from lathe.training.loop import LoopConfig, train_loop
+    from lathe.training.loop import LoopConfig, resolve_bf16, train_loop
 
     module = view.module
-    validate = _validator(view, valid, task, config.bf16)
+    bf16 = resolve_bf16(config.bf16)
+    validate = _validator(view, valid, task, bf16)
     module.eval()
     before = validate(module)
     initial = {k: v.detach().clone() for k, v in module.state_dict().items()}
@@ -146,7 +147,7 @@ def recover(view: NetView, train: FitRows, valid: FitRows, task: str, config: Re
     metric = "valid_mse" if task == "regression" else "valid_log_loss"
     loop = LoopConfig(max_epochs=config.max_epochs, batch_size=config.batch_size, lr=config.lr,
                       weight_decay=config.weight_decay, warmup_fraction=0.1, grad_clip=1.0,
-                      patience=config.patience, bf16=config.bf16, seed=seed,
+                      patience=config.patience, bf16=bf16, seed=seed,
                       time_budget_s=config.time_budget_s, metric_name=metric)
 
     def batch_loss(m: Any, b: Sequence[Any]) -> Any:
