@@ -89,7 +89,7 @@ def _first_reach(history: list[tuple[float, float]], target: float) -> float | N
 
 
 def _grid_vs_tpe(frame: pd.DataFrame, folds: int, rounds: int, threads: int,
-                 max_trials: int, tpe_share: float, without_pruning: bool,
+                 max_trials: int, tpe_share: float, pruners: tuple[str, ...] = ("median",),
                  grid_name: str = "coarse") -> dict[str, Any]:
     from sklearn.base import BaseEstimator, ClassifierMixin
     from sklearn.metrics import roc_auc_score
@@ -140,7 +140,7 @@ def _grid_vs_tpe(frame: pd.DataFrame, folds: int, rounds: int, threads: int,
 
     space = {"n_estimators": rounds, **FIXED, **tpe_box(GRID)}
     results = {}
-    for pruner in ("median", "none") if without_pruning else ("median",):
+    for pruner in pruners:
         started_wall = time.time()
         # TPE gets a share of the grid's time: enough to show whether it gets there within 25 %
         result = tune(frame, "income", trials=max_trials, timeout_s=grid_seconds * tpe_share,
@@ -169,7 +169,8 @@ def _grid_vs_tpe(frame: pd.DataFrame, folds: int, rounds: int, threads: int,
             "grid": {"combinations": n_grid, "fits": n_grid * folds,
                      "seconds": round(grid_seconds, 2), "best_cv_auc": grid_best,
                      "best_params": grid.best_params_},
-            "tpe": results["median"], "tpe_no_pruning": results.get("none"),
+            "tpe": results[pruners[0]], "tpe_pruner": pruners[0],
+            "tpe_by_pruner": results, "tpe_no_pruning": results.get("none"),
             "tpe_time_limit_share": tpe_share, "target_share": 0.25}
 
 
@@ -246,8 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=100)
     parser.add_argument("--tpe-share", type=float, default=0.5,
                         help="TPE's time limit as a share of the grid's wall time")
-    parser.add_argument("--without-pruning", action="store_true",
-                        help="also run TPE without pruning (costs another TPE run)")
+    parser.add_argument("--pruners", default="median",
+                        help="TPE runs against the same grid run, one per pruner: "
+                             "median, halving, hyperband, none (the first is the headline)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--grid", default="coarse,fine",
                         help="which grids to race TPE against: coarse (36 points), fine (243)")
@@ -271,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             key = "grid_vs_tpe" if name == "coarse" else f"grid_vs_tpe_{name}"
             report[key] = _grid_vs_tpe(frame, args.folds, args.rounds, args.threads,
                                        args.grid_trials or points, args.tpe_share,
-                                       args.without_pruning, name)
+                                       tuple(args.pruners.split(",")), name)
     if "workers" in parts:
         report["workers_postgres"] = _workers(frame, args.trials, args.rows)
     if "tuned" in parts:
@@ -295,13 +297,13 @@ def _print(report: dict[str, Any]) -> None:
                   f"{g['grid']['combinations']} x {g['folds']}"),
                  (f"{name} grid: wall time / best CV AUC",
                   f"{g['grid']['seconds']} s / {g['grid']['best_cv_auc']:.5f}")]
-        for key in ("tpe", "tpe_no_pruning"):
-            t = g.get(key)
+        by_pruner = g.get("tpe_by_pruner") or {"median": g.get("tpe")}
+        for pruner, t in by_pruner.items():
             if not t:
                 continue
-            rows.append((f"{name} {key}: best CV AUC / trials",
+            rows.append((f"{name} tpe/{pruner}: best CV AUC / trials",
                          f"{t['best_cv_auc']:.5f} / {t['trials']}"))
-            rows.append((f"{name} {key}: time to grid best (share)",
+            rows.append((f"{name} tpe/{pruner}: time to grid best (share)",
                          f"{t['seconds_to_grid_best']} s ({t['share_of_grid_time']})"))
     w = report.get("workers_postgres")
     if w:
