@@ -148,10 +148,11 @@ class OnnxInt8(ModelFamily):
     def from_parent(cls, parent: Any, sample: pd.DataFrame | None,
                     per_channel: bool = True, scheme: str = "auto",
                     calibration: pd.DataFrame | None = None,
-                    min_agreement: float = 0.99) -> OnnxInt8:
+                    min_agreement: float = 0.99, with_embedding: bool = False) -> OnnxInt8:
         """Quantize `parent`. With scheme `auto`, the faster `dynamic` graph is kept when its
         agreement with the parent on the `calibration` rows clears `min_agreement` with 95 %
-        confidence, else the `weight-only` one (also when there are no calibration rows)."""
+        confidence, else the `weight-only` one (also when there are no calibration rows).
+        `with_embedding`: the graph also outputs the text embeddings (for catch-all routing)."""
         from lathe.models._torch_onnx import OnnxPredictor, export_onnx
 
         if scheme not in SCHEMES:
@@ -162,7 +163,10 @@ class OnnxInt8(ModelFamily):
         shell.text = getattr(parent, "text", None) if parent.name == "mlp" else None
         checked: dict[str, float] = {}
         with tempfile.TemporaryDirectory(prefix="lathe-int8-") as tmp:
-            fp32 = export_onnx(parent, Path(tmp) / "fp32.onnx", sample)
+            with_embedding = with_embedding and parent.name == "text" and bool(
+                parent.text_columns)
+            fp32 = export_onnx(parent, Path(tmp) / "fp32.onnx", sample,
+                               with_embedding=with_embedding)
             if scheme == "auto":
                 scheme = "weight-only"
                 if calibration is not None and len(calibration):
@@ -193,6 +197,23 @@ class OnnxInt8(ModelFamily):
 
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.shell.predict_raw(X), dtype=np.float64)
+
+    @property
+    def embeds(self) -> bool:
+        from lathe.models._torch_onnx import has_embedding
+
+        return has_embedding(getattr(self.shell, "_onnx", None))
+
+    def embed(self, X: pd.DataFrame) -> np.ndarray:
+        return self.predict_and_embed(X)[1]  # type: ignore[return-value]
+
+    def predict_and_embed(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        """predict_raw and the int8 encoder's embeddings, from one run of the graph."""
+        if not self.embeds:
+            return super().predict_and_embed(X)
+        from lathe.models._torch_onnx import predict_and_embed_onnx
+
+        return predict_and_embed_onnx(self.shell, self.shell._onnx, X)
 
     def feature_importance(self) -> dict[str, float]:
         return {}
@@ -364,7 +385,11 @@ class Int8(Compressor):
     def compress(self, parent: Model, job: CompressionJob) -> Model:
         from lathe.api import Model
 
-        family = parent.family
+        wrapper = parent.family if parent.family.name == "catch_all" else None
+        # a catch-all model quantizes the classifier it wraps and keeps its routing rule; the
+        # rule's typicality score needs the int8 graph to output the embeddings as well
+        family = wrapper.member if wrapper is not None else parent.family
+        with_embedding = wrapper is not None and wrapper.bank is not None
         members = getattr(family, "members", None)
         # an ensemble (the text presets blend the encoder with TF-IDF) quantizes its torch
         # members and keeps the others as they are
@@ -373,7 +398,8 @@ class Int8(Compressor):
         if not quantizable:
             raise UsageError(
                 f"int8 quantization applies to the torch families {list(TORCH_FAMILIES)} "
-                f"(alone or inside an ensemble); this model is {family.name!r}",
+                f"(alone, inside an ensemble or a catch-all rule); this model is "
+                f"{family.name!r}",
                 hint="use --method prune (fewer trees) or --method distill (a smaller student)",
             )
         sample = calibration = None
@@ -389,11 +415,19 @@ class Int8(Compressor):
                              hint="use --scheme auto, dynamic (fastest, biggest batches) or "
                              "weight-only (closest to the parent)")
 
+        if with_embedding and backend != "onnxruntime":
+            raise UsageError("int8 of a catch-all model needs ONNX Runtime (its routing rule "
+                             "reads the encoder's embeddings from the int8 graph)",
+                             hint="pip install 'lathe[onnx]', or pass --backend onnxruntime")
+        # in an ensemble the first text member embeds (Ensemble.embed): only it needs the output
+        embedder = next((m for m in (members or [family]) if m.embeds), None)
+
         def quantize(member: Any) -> ModelFamily:
             if backend == "onnxruntime":
                 return OnnxInt8.from_parent(member, sample, per_channel=True, scheme=scheme,
                                             calibration=calibration,
-                                            min_agreement=self.min_agreement)
+                                            min_agreement=self.min_agreement,
+                                            with_embedding=with_embedding and member is embedder)
             return TorchInt8.from_parent(member, sample, per_channel=True)
 
         if members is None:
@@ -417,4 +451,25 @@ class Int8(Compressor):
                             calibration_rows=0 if calibration is None else len(calibration),
                             calibration_agreement=[m.params.get("calibration_agreement", {})
                                                    for m in quantized])
+        if wrapper is not None:
+            child = _rewrap(wrapper, child)
+            job.settings["catch_all"] = "routing rule kept; the classifier inside quantized"
         return Model(child, parent.schema, child_manifest(parent, child))
+
+
+def _rewrap(wrapper: Any, member: ModelFamily) -> ModelFamily:
+    """The catch-all rule of `wrapper` (threshold, score statistics, embedding bank) around a
+    new `member`."""
+    import copy
+
+    from lathe.models.catch_all import CatchAll
+
+    child = CatchAll(member, wrapper.catch_all, **wrapper.params)
+    child.schema = wrapper.schema
+    child.bank = wrapper.bank
+    child.stats = copy.deepcopy(wrapper.stats)
+    child.threshold, child.temperature = wrapper.threshold, wrapper.temperature
+    child.calibration = copy.deepcopy(wrapper.calibration)
+    child.learning_curve = list(wrapper.learning_curve)
+    child.learning_curve_metric = wrapper.learning_curve_metric
+    return child

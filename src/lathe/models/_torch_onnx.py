@@ -37,8 +37,12 @@ __all__ = ["export_onnx", "onnx_inputs", "OnnxPredictor", "parity", "choose_runt
 OPSET = 17
 
 
-def _wrapped(model: Any) -> tuple[Any, list[str]]:
-    """(torch module returning predict_raw's output, its input names) for a fitted family."""
+def _wrapped(model: Any, with_embedding: bool = False) -> tuple[Any, list[str]]:
+    """(torch module returning predict_raw's output, its input names) for a fitted family.
+
+    `with_embedding` (text models with text columns): the module returns (output, embedding),
+    the sentence embeddings `TextModel.embed` gives, from the same encoder pass.
+    """
     import torch
 
     from lathe.models.mlp import build_output
@@ -52,11 +56,34 @@ def _wrapped(model: Any) -> tuple[Any, list[str]]:
         names = ["numeric", "categorical"]
         for i in range(len(model.text_columns)):
             names += [f"input_ids_{i}", f"attention_mask_{i}"]
+        if with_embedding and model.text_columns:
+            return _with_embedding(torch, model.net, build_output(
+                torch, model.net.headnet, task, model.y_mean, model.y_std)).eval(), names
         net = model.net if model.text_columns else model.net.headnet
         wrapped = build_output(torch, net, task, model.y_mean, model.y_std)
         return wrapped.eval(), names
     raise UsageError(f"family {model.name!r} has no torch ONNX export",
                      hint="ONNX export here covers the mlp and text families")
+
+
+def _with_embedding(torch: Any, net: Any, head_output: Any) -> Any:
+    """A text net as (predict_raw output, embeddings side by side) in one encoder pass."""
+
+    class WithEmbedding(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net, self.head_output = net, head_output
+
+        def forward(self, numeric: Any, categorical: Any, *text: Any) -> Any:
+            embeddings = [self.net.embed(text[i], text[i + 1]) for i in range(0, len(text), 2)]
+            return self.head_output(numeric, categorical, *embeddings), torch.cat(embeddings, 1)
+
+    return WithEmbedding()
+
+
+def has_embedding(predictor: Any) -> bool:
+    """Whether an ONNX graph (an `OnnxPredictor`) also outputs the sentence embeddings."""
+    return "embedding" in getattr(predictor, "outputs", ())
 
 
 def onnx_inputs(model: Any, X: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -81,13 +108,20 @@ def torch_outputs(model: Any, inputs: dict[str, np.ndarray]) -> np.ndarray:
         return module(*[torch.from_numpy(inputs[n]) for n in names]).numpy()
 
 
-def export_onnx(model: Any, path: Path, example: pd.DataFrame | None = None) -> Path:
-    """Write `model` (a fitted mlp or text family) to `path` as ONNX; returns the path."""
+def export_onnx(model: Any, path: Path, example: pd.DataFrame | None = None,
+                with_embedding: bool = False) -> Path:
+    """Write `model` (a fitted mlp or text family) to `path` as ONNX; returns the path.
+
+    `with_embedding`: a text model's graph gets a second output, `embedding` (what
+    `TextModel.embed` returns), so routing on embeddings needs no second encoder pass.
+    """
     try:
         import torch
     except ImportError as err:  # pragma: no cover
         raise MissingDependency("ONNX export needs PyTorch", hint="pip install 'lathe[text]'") from err
-    module, names = _wrapped(model)
+    module, names = _wrapped(model, with_embedding)
+    outputs = ["output", "embedding"] if with_embedding and model.name == "text" and \
+        model.text_columns else ["output"]
     if example is None:
         sample: dict[str, Any] = {"numeric": np.zeros((2, len(model.prep.numeric)), dtype=np.float32),
                   "categorical": np.zeros((2, len(model.prep.categorical)), dtype=np.int64)}
@@ -107,9 +141,9 @@ def export_onnx(model: Any, path: Path, example: pd.DataFrame | None = None) -> 
         # the tracer warns about Python-level shape checks in transformers' attention code;
         # they are constant for every input we feed (masks always given), which parity checks
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, args, str(path), input_names=names, output_names=["output"],
-                          dynamic_axes={**axes, "output": {0: "rows"}}, opset_version=OPSET,
-                          dynamo=False)
+        torch.onnx.export(module, args, str(path), input_names=names, output_names=outputs,
+                          dynamic_axes={**axes, **{o: {0: "rows"} for o in outputs}},
+                          opset_version=OPSET, dynamo=False)
     return path
 
 
@@ -127,10 +161,17 @@ class OnnxPredictor:
             options.intra_op_num_threads = int(threads)
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.names = [i.name for i in self.session.get_inputs()]
+        self.outputs = [o.name for o in self.session.get_outputs()]
 
     def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         feed = {n: inputs[n] for n in self.names}
         return np.asarray(self.session.run(["output"], feed)[0])
+
+    def run_with_embedding(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(output, embedding) from one run of a graph exported `with_embedding`."""
+        feed = {n: inputs[n] for n in self.names}
+        output, embedding = self.session.run(["output", "embedding"], feed)
+        return np.asarray(output), np.asarray(embedding)
 
 
 def parity(model: Any, path: Path, X: pd.DataFrame) -> float:
@@ -171,15 +212,36 @@ def predict_onnx(model: Any, predictor: OnnxPredictor, X: pd.DataFrame,
     """`predict_raw` through ONNX Runtime, in batches of similar text length (little padding)."""
     if model.name != "text" or not model.text_columns or len(X) <= batch_size:
         return predictor.run(onnx_inputs(model, X)).astype(np.float64)
+    return _by_length(model, X, batch_size, lambda part: (predictor.run(
+        onnx_inputs(model, part)),))[0].astype(np.float64)
+
+
+def predict_and_embed_onnx(model: Any, predictor: OnnxPredictor, X: pd.DataFrame,
+                           batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """(predict_raw, embeddings) from a graph exported `with_embedding`, one pass per batch."""
+    if len(X) <= batch_size:
+        out, embedding = predictor.run_with_embedding(onnx_inputs(model, X))
+        return out.astype(np.float64), embedding.astype(np.float32)
+    out, embedding = _by_length(model, X, batch_size, lambda part: predictor.run_with_embedding(
+        onnx_inputs(model, part)))
+    return out.astype(np.float64), embedding.astype(np.float32)
+
+
+def _by_length(model: Any, X: pd.DataFrame, batch_size: int,
+               run: Any) -> tuple[np.ndarray, ...]:
+    """`run` (a frame -> tuple of row-aligned arrays) over batches of similar text length,
+    the results put back in the rows' order."""
     lengths = X[model.text_columns[0]].astype(str).str.len().to_numpy()
     order = np.argsort(lengths, kind="stable")
-    parts = []
-    for start in range(0, len(X), batch_size):
-        parts.append(predictor.run(onnx_inputs(model, X.iloc[order[start:start + batch_size]])))
-    out = np.concatenate(parts)
-    result = np.empty_like(out, dtype=np.float64)
-    result[order] = out
-    return result
+    parts = [run(X.iloc[order[start:start + batch_size]])
+             for start in range(0, len(X), batch_size)]
+    results = []
+    for i in range(len(parts[0]) if parts else 0):
+        out = np.concatenate([p[i] for p in parts])
+        result = np.empty_like(out)
+        result[order] = out
+        results.append(result)
+    return tuple(results)
 
 
 def attach_runtime(model: Any, directory: Path, sample: pd.DataFrame | None) -> dict[str, Any]:

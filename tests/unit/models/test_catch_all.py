@@ -110,11 +110,19 @@ def test_catch_all_off_for_binary_labels_is_an_error() -> None:
     assert lathe.train(frame, "y", model="linear").family.name == "linear"  # auto: nothing
 
 
-@pytest.mark.text
-def test_text_routing_uses_typicality_with_one_encoder_pass(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def text_routed() -> tuple[lathe.Model, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(a text model with catch-all routing, its training rows, in-scope test rows, unseen)"""
     pytest.importorskip("torch")
     train, test_in, unseen = _intents(1)
-    routed = lathe.train(train, "category", model="text", abstain_rate=0.1)
+    return lathe.train(train, "category", model="text", abstain_rate=0.1), train, test_in, unseen
+
+
+@pytest.mark.text
+def test_text_routing_uses_typicality_with_one_encoder_pass(
+        text_routed: tuple[lathe.Model, pd.DataFrame, pd.DataFrame, pd.DataFrame],
+        tmp_path: Path) -> None:
+    routed, train, test_in, unseen = text_routed
     calibration = routed.family.describe()["calibration"]
     assert calibration["scores"] == ["confidence", "typicality"]
     # the bank holds the in-scope rows of lathe's own training split, no catch-all rows
@@ -133,3 +141,35 @@ def test_text_routing_uses_typicality_with_one_encoder_pass(tmp_path: Path) -> N
     routed.save(tmp_path / "t")
     loaded = lathe.load(tmp_path / "t")
     assert (loaded.predict(unseen) == routed.predict(unseen)).all()
+
+
+@pytest.mark.text
+def test_int8_quantizes_the_classifier_and_keeps_the_routing_rule(
+        text_routed: tuple[lathe.Model, pd.DataFrame, pd.DataFrame, pd.DataFrame],
+        tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from lathe.compression import compress
+
+    routed, train, test_in, unseen = text_routed
+    held = pd.concat([test_in, unseen.assign(category="oos")])
+    report = compress(routed, "int8", out=tmp_path / "int8", data=train, eval_data=held,
+                      timing_calls=(2, 1))
+    child = lathe.load(report["artifact"])
+    assert child.family.name == "catch_all"
+    member = child.family.member  # the preset's blend: its text member is the int8 graph
+    inner = getattr(member, "members", [member])
+    assert [m.name for m in inner if m.embeds] == ["onnx-int8"] and member.embeds
+    assert child.family.threshold == routed.family.threshold
+    assert report["agreement"] >= 0.99  # the int8 bound (Int8.min_agreement); 0.992 measured
+    # typicality comes from the int8 graph's own embedding output, close to the fp32 encoder's
+    X, _ = routed.schema.conform(unseen.head(40))
+    proba, embeddings = child.family.member.predict_and_embed(X)
+    assert np.allclose(proba, child.family.member.predict_raw(X), atol=1e-6)
+    reference = routed.family.member.embed(X)
+    cosine = (embeddings * reference).sum(1) / (
+        np.linalg.norm(embeddings, axis=1) * np.linalg.norm(reference, axis=1))
+    assert cosine.min() > 0.97
+    caught_parent = float((routed.predict(unseen) == "oos").mean())
+    caught_child = float((child.predict(unseen) == "oos").mean())
+    assert abs(caught_child - caught_parent) <= 0.05
+    assert caught_child > 0  # the rule still routes
