@@ -3,7 +3,7 @@
 Banking77 (../shared/data/banking77/train.csv, 80/20 stratified split, seed 0): a `text`
 model (frozen all-MiniLM-L6-v2 + linear head, predicting through fp32 PyTorch) is compressed
 with int8 (ONNX Runtime, `auto` scheme), distill (TF-IDF + logistic regression, 4-layer
-encoder, and both blended), and prune: structured (attention heads + FFN neurons) at 30 %
+encoder, both blended, and a 3-layer encoder blended with TF-IDF), and prune: structured (attention heads + FFN neurons) at 30 %
 and 50 %, 30 % without the recovery fine-tune, and 30 % magnitude. Adult (bundled
 examples/data/adult.csv): a GBM pruned to fewer trees and distilled into a small GBM, and an
 mlp pruned structurally (50 % and 80 % of its hidden neurons, 80 % also without recovery)
@@ -88,6 +88,7 @@ TEXT_RUNS: list[tuple[str, dict[str, Any]]] = [
     ("distill", {"student": "linear"}),
     ("distill", {"student": "small-encoder"}),
     ("distill", {"student": "small-encoder+linear"}),
+    ("distill", {"student": "tiny-encoder+linear"}),
     ("prune", {"kind": "structured", "sparsity": 0.3}),
     ("prune", {"kind": "structured", "sparsity": 0.5}),
     ("prune", {"kind": "structured", "sparsity": 0.3, "recover": False}),

@@ -40,7 +40,8 @@ def compress(
         "the fit rows towards the parent (default on).")] = True,
     student: Annotated[str | None, typer.Option(
         help="distill: linear, small-encoder (the text teacher's encoder cut to 4 layers), "
-             "small-encoder+linear (both, blended on validation) or gbm.")] = None,
+             "tiny-encoder (3 layers), small-encoder+linear or tiny-encoder+linear (blended "
+             "with TF-IDF on validation) or gbm.")] = None,
     scheme: Annotated[str | None, typer.Option(
         help="int8: auto (default: dynamic if it agrees with the parent on calibration rows, "
              "else weight-only), dynamic (fastest, best for big batches) or weight-only.")] = None,

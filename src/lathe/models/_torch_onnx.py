@@ -251,7 +251,9 @@ def attach_runtime(model: Any, directory: Path, sample: pd.DataFrame | None) -> 
     faster. The choice (with the timings) is returned for the family to record in its metadata.
     """
     mode = model.params.get("predict_with", "torch")
-    path = export_onnx(model, directory / "model.onnx", sample)
+    # a text graph also outputs its embeddings: catch-all routing reads them in the same pass
+    path = export_onnx(model, directory / "model.onnx", sample,
+                       with_embedding=model.name == "text" and bool(model.text_columns))
     if mode == "auto" and sample is not None and len(sample):
         choice = choose_runtime(model, path, sample)
     else:

@@ -442,7 +442,13 @@ class TextModel(TorchRuntime, ModelFamily):
         return np.hstack(self._embeddings(X, cached=False))
 
     def predict_and_embed(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
-        """predict_raw and embed in one encoder pass (the ONNX path runs the encoder twice)."""
+        """predict_raw and embed in one encoder pass (on ONNX Runtime when the graph outputs
+        its embeddings, as graphs exported at save time do)."""
+        from lathe.models._torch_onnx import has_embedding, predict_and_embed_onnx
+
+        if self._onnx is not None and self.text_columns and has_embedding(self._onnx):
+            return predict_and_embed_onnx(self, self._onnx, X,
+                                          batch_size=int(self.params["predict_batch_size"]))
         torch = import_torch()
         if self._onnx is not None or not self.text_columns:
             return super().predict_and_embed(X)

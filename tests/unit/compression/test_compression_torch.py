@@ -117,18 +117,20 @@ def test_distilled_text_student_is_much_faster_within_a_sample_bound(
     assert table["accuracy"]["delta"] >= -Distill.max_drop["accuracy_small_sample"]
 
 
+@pytest.mark.parametrize(("student", "layers"), [("small-encoder+linear", 4),
+                                               ("tiny-encoder+linear", 3)])
 def test_small_encoder_students_cut_the_teachers_encoder_and_can_blend_with_tfidf(
-    text_parent: Path, intents: tuple[pd.DataFrame, pd.DataFrame]
+    text_parent: Path, intents: tuple[pd.DataFrame, pd.DataFrame], student: str, layers: int
 ) -> None:
-    report = compress(text_parent, "distill", data=intents[1], student="small-encoder+linear",
-                      out=text_parent.with_name("blend-student"), **FAST)
+    report = compress(text_parent, "distill", data=intents[1], student=student,
+                      out=text_parent.with_name(f"blend-student-{layers}"), **FAST)
     settings = report["settings"]
     assert settings["student_family"] == ["text", "linear"]
-    assert settings["student_params"][0]["encoder_layers"] == 4
+    assert settings["student_params"][0]["encoder_layers"] == layers
     assert sum(settings["blend_weights"]) == pytest.approx(1.0)
     child = load(report["artifact"])
     encoder_member = child.family.members[0] if child.family.name == "ensemble" else child.family
-    assert len(encoder_member.net.encoder.encoder.layer) == 4
+    assert len(encoder_member.net.encoder.encoder.layer) == layers
     assert report["table"]["accuracy"]["delta"] >= -Distill.max_drop["accuracy_small_sample"]
 
 

@@ -13,7 +13,7 @@ pytest.importorskip("onnxruntime")
 
 from lathe.data.infer import encode_labels, infer_schema  # noqa: E402
 from lathe.models import FitData  # noqa: E402
-from lathe.models._torch_onnx import choose_runtime, export_onnx, parity  # noqa: E402
+from lathe.models._torch_onnx import choose_runtime, export_onnx, has_embedding, parity  # noqa: E402
 from lathe.models.mlp import MLP  # noqa: E402
 from lathe.models.text import TextModel  # noqa: E402
 
@@ -57,3 +57,14 @@ def test_text_encoder_and_head_export_with_mixed_inputs(banking: pd.DataFrame,
     # exported on two short sentences, checked on real rows of other lengths (dynamic axes)
     path = model.to_onnx(tmp_path / "text.onnx")
     assert parity(model, path, X) < 1e-4
+    # saved with the ONNX runtime, the graph also gives the embeddings, in one pass
+    rows = pd.concat([X, X.iloc[::-1]], ignore_index=True)  # > one batch of 64
+    model.params["bf16"] = False  # the reference in fp32, like the graph (bf16 is ~1e-3 off)
+    reference_raw, reference_embedding = model.predict_raw(rows), model.embed(rows)
+    model.params["predict_with"] = "onnx"
+    model.save(tmp_path / "saved")
+    loaded = TextModel.load(tmp_path / "saved", model.schema)
+    assert loaded.runtime["runtime"] == "onnx" and has_embedding(loaded._onnx)
+    raw, embedding = loaded.predict_and_embed(rows)
+    np.testing.assert_allclose(raw, reference_raw, atol=1e-4)
+    np.testing.assert_allclose(embedding, reference_embedding, atol=1e-4)
