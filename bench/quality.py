@@ -246,7 +246,7 @@ def bench_dataset(ds: Dataset, seeds: list[int], budget: float | None,
                                            for k, v in result.items()))
     medians = summarise(runs, ds.task)
     print_table(ds, medians)
-    return {"dataset": ds.name, "path": str(ds.path), "target": ds.target, "task": ds.task,
+    return {"dataset": ds.name, "path": os.path.relpath(ds.path, Path(__file__).resolve().parents[1]), "target": ds.target, "task": ds.task,
             "holdout": ds.holdout, "keep_repeats": keep_repeats, "targets": ds.targets, "runs": runs, "medians": medians,
             "verdicts": check_targets(ds, medians)}
 

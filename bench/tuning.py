@@ -1,4 +1,4 @@
-"""Tuning benchmark on UCI Adult (/work/shared/data/adult/train.csv, label `income`).
+"""Tuning benchmark on UCI Adult (../shared/data/adult/train.csv, label `income`).
 
 1. **TPE + pruning vs GridSearchCV** — the same LightGBM family (lathe's `gbm`, wrapped as a
    scikit-learn estimator for the grid), the same rows (lathe's train+valid split), the same
@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     report["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(),
                          "platform": platform.platform()}
-    report["data"] = str(DATA)
+    report["data"] = os.path.relpath(DATA, Path(__file__).resolve().parents[1])
     if "grid" in parts:
         for name in args.grid.split(","):
             points = len(list(itertools.product(*GRIDS[name].values())))

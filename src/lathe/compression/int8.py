@@ -163,8 +163,6 @@ class OnnxInt8(ModelFamily):
         shell.text = getattr(parent, "text", None) if parent.name == "mlp" else None
         checked: dict[str, float] = {}
         with tempfile.TemporaryDirectory(prefix="lathe-int8-") as tmp:
-            with_embedding = with_embedding and parent.name == "text" and bool(
-                parent.text_columns)
             fp32 = export_onnx(parent, Path(tmp) / "fp32.onnx", sample,
                                with_embedding=with_embedding)
             if scheme == "auto":
@@ -418,7 +416,7 @@ class Int8(Compressor):
         if with_embedding and backend != "onnxruntime":
             raise UsageError("int8 of a catch-all model needs ONNX Runtime (its routing rule "
                              "reads the encoder's embeddings from the int8 graph)",
-                             hint="pip install 'lathe[onnx]', or pass --backend onnxruntime")
+                             hint="install ONNX Runtime: pip install 'lathe[onnx]'")
         # in an ensemble the first text member embeds (Ensemble.embed): only it needs the output
         embedder = next((m for m in (members or [family]) if m.embeds), None)
 
@@ -452,24 +450,7 @@ class Int8(Compressor):
                             calibration_agreement=[m.params.get("calibration_agreement", {})
                                                    for m in quantized])
         if wrapper is not None:
-            child = _rewrap(wrapper, child)
+            child = wrapper.around(child)
             job.settings["catch_all"] = "routing rule kept; the classifier inside quantized"
         return Model(child, parent.schema, child_manifest(parent, child))
 
-
-def _rewrap(wrapper: Any, member: ModelFamily) -> ModelFamily:
-    """The catch-all rule of `wrapper` (threshold, score statistics, embedding bank) around a
-    new `member`."""
-    import copy
-
-    from lathe.models.catch_all import CatchAll
-
-    child = CatchAll(member, wrapper.catch_all, **wrapper.params)
-    child.schema = wrapper.schema
-    child.bank = wrapper.bank
-    child.stats = copy.deepcopy(wrapper.stats)
-    child.threshold, child.temperature = wrapper.threshold, wrapper.temperature
-    child.calibration = copy.deepcopy(wrapper.calibration)
-    child.learning_curve = list(wrapper.learning_curve)
-    child.learning_curve_metric = wrapper.learning_curve_metric
-    return child

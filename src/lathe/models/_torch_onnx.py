@@ -40,8 +40,8 @@ OPSET = 17
 def _wrapped(model: Any, with_embedding: bool = False) -> tuple[Any, list[str]]:
     """(torch module returning predict_raw's output, its input names) for a fitted family.
 
-    `with_embedding` (text models with text columns): the module returns (output, embedding),
-    the sentence embeddings `TextModel.embed` gives, from the same encoder pass.
+    `with_embedding` (a text model with text columns; `export_onnx` checks): the module returns
+    (output, embedding), the sentence embeddings `TextModel.embed` gives, from the same pass.
     """
     import torch
 
@@ -56,7 +56,7 @@ def _wrapped(model: Any, with_embedding: bool = False) -> tuple[Any, list[str]]:
         names = ["numeric", "categorical"]
         for i in range(len(model.text_columns)):
             names += [f"input_ids_{i}", f"attention_mask_{i}"]
-        if with_embedding and model.text_columns:
+        if with_embedding:
             return _with_embedding(torch, model.net, build_output(
                 torch, model.net.headnet, task, model.y_mean, model.y_std)).eval(), names
         net = model.net if model.text_columns else model.net.headnet
@@ -113,15 +113,16 @@ def export_onnx(model: Any, path: Path, example: pd.DataFrame | None = None,
     """Write `model` (a fitted mlp or text family) to `path` as ONNX; returns the path.
 
     `with_embedding`: a text model's graph gets a second output, `embedding` (what
-    `TextModel.embed` returns), so routing on embeddings needs no second encoder pass.
+    `TextModel.embed` returns), so routing on embeddings needs no second encoder pass; other
+    models ignore it.
     """
     try:
         import torch
     except ImportError as err:  # pragma: no cover
         raise MissingDependency("ONNX export needs PyTorch", hint="pip install 'lathe[text]'") from err
+    with_embedding = with_embedding and model.name == "text" and bool(model.text_columns)
     module, names = _wrapped(model, with_embedding)
-    outputs = ["output", "embedding"] if with_embedding and model.name == "text" and \
-        model.text_columns else ["output"]
+    outputs = ["output", "embedding"] if with_embedding else ["output"]
     if example is None:
         sample: dict[str, Any] = {"numeric": np.zeros((2, len(model.prep.numeric)), dtype=np.float32),
                   "categorical": np.zeros((2, len(model.prep.categorical)), dtype=np.int64)}
@@ -210,8 +211,6 @@ def choose_runtime(model: Any, path: Path, X: pd.DataFrame, repeats: int = 3) ->
 def predict_onnx(model: Any, predictor: OnnxPredictor, X: pd.DataFrame,
                  batch_size: int = 64) -> np.ndarray:
     """`predict_raw` through ONNX Runtime, in batches of similar text length (little padding)."""
-    if model.name != "text" or not model.text_columns or len(X) <= batch_size:
-        return predictor.run(onnx_inputs(model, X)).astype(np.float64)
     return _by_length(model, X, batch_size, lambda part: (predictor.run(
         onnx_inputs(model, part)),))[0].astype(np.float64)
 
@@ -219,9 +218,6 @@ def predict_onnx(model: Any, predictor: OnnxPredictor, X: pd.DataFrame,
 def predict_and_embed_onnx(model: Any, predictor: OnnxPredictor, X: pd.DataFrame,
                            batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """(predict_raw, embeddings) from a graph exported `with_embedding`, one pass per batch."""
-    if len(X) <= batch_size:
-        out, embedding = predictor.run_with_embedding(onnx_inputs(model, X))
-        return out.astype(np.float64), embedding.astype(np.float32)
     out, embedding = _by_length(model, X, batch_size, lambda part: predictor.run_with_embedding(
         onnx_inputs(model, part)))
     return out.astype(np.float64), embedding.astype(np.float32)
@@ -230,13 +226,15 @@ def predict_and_embed_onnx(model: Any, predictor: OnnxPredictor, X: pd.DataFrame
 def _by_length(model: Any, X: pd.DataFrame, batch_size: int,
                run: Any) -> tuple[np.ndarray, ...]:
     """`run` (a frame -> tuple of row-aligned arrays) over batches of similar text length,
-    the results put back in the rows' order."""
+    the results put back in the rows' order; one call when the rows fit in one batch."""
+    if model.name != "text" or not model.text_columns or len(X) <= batch_size:
+        return tuple(run(X))
     lengths = X[model.text_columns[0]].astype(str).str.len().to_numpy()
     order = np.argsort(lengths, kind="stable")
     parts = [run(X.iloc[order[start:start + batch_size]])
              for start in range(0, len(X), batch_size)]
     results = []
-    for i in range(len(parts[0]) if parts else 0):
+    for i in range(len(parts[0])):
         out = np.concatenate([p[i] for p in parts])
         result = np.empty_like(out)
         result[order] = out
@@ -252,8 +250,7 @@ def attach_runtime(model: Any, directory: Path, sample: pd.DataFrame | None) -> 
     """
     mode = model.params.get("predict_with", "torch")
     # a text graph also outputs its embeddings: catch-all routing reads them in the same pass
-    path = export_onnx(model, directory / "model.onnx", sample,
-                       with_embedding=model.name == "text" and bool(model.text_columns))
+    path = export_onnx(model, directory / "model.onnx", sample, with_embedding=True)
     if mode == "auto" and sample is not None and len(sample):
         choice = choose_runtime(model, path, sample)
     else:

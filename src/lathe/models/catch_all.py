@@ -236,6 +236,17 @@ class CatchAll(ModelFamily):
         scores = self._combine(self._raw_scores(proba, embeddings, X))
         return route(proba, scores, self.catch_all, self.threshold, self.temperature)
 
+    def around(self, member: ModelFamily) -> CatchAll:
+        """This calibrated rule (threshold, score statistics, embedding bank) around another
+        member, e.g. the int8 copy of the classifier it was calibrated on."""
+        import copy
+
+        child = copy.copy(self)
+        child.member, child.params = member, dict(self.params)
+        child.stats, child.calibration = copy.deepcopy(self.stats), copy.deepcopy(self.calibration)
+        child.learning_curve = list(self.learning_curve)
+        return child
+
     def feature_importance(self) -> dict[str, float]:
         return self.member.feature_importance() if self.member is not None else {}
 

@@ -173,3 +173,17 @@ def test_int8_quantizes_the_classifier_and_keeps_the_routing_rule(
     caught_child = float((child.predict(unseen) == "oos").mean())
     assert abs(caught_child - caught_parent) <= 0.05
     assert caught_child > 0  # the rule still routes
+
+
+@pytest.mark.text
+def test_int8_of_a_catch_all_model_without_onnx_runtime_says_what_to_install(
+        text_routed: tuple[lathe.Model, pd.DataFrame, pd.DataFrame, pd.DataFrame]) -> None:
+    from lathe.compression import CompressionJob
+    from lathe.compression.int8 import Int8
+    from lathe.errors import UsageError
+
+    routed, train, _, _ = text_routed
+    job = CompressionJob(train.head(50), train.tail(20))
+    with pytest.raises(UsageError, match="needs ONNX Runtime") as err:
+        Int8(backend="torch").compress(routed, job)  # what auto picks when it is missing
+    assert "pip install" in (err.value.hint or "")
