@@ -57,11 +57,18 @@ def _split(name: str, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
 
 
 def _tfidf(train: pd.DataFrame, text: str, label: str, language: str | None) -> Callable:
+    """The baseline stays fixed whatever lathe's own features become: word 1-2 grams
+    (character 1-3 grams for Chinese, which has no spaces) + logistic regression."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import make_pipeline
 
-    from lathe.models._text_features import make_vectorizer
-
-    model = make_pipeline(make_vectorizer(language), LogisticRegression(C=10.0, max_iter=3000))
+    if language == "zh":
+        vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True,
+                                     min_df=2)
+    else:
+        vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2,
+                                     token_pattern=r"(?u)\b\w+\b")
+    model = make_pipeline(vectorizer, LogisticRegression(C=10.0, max_iter=3000))
     model.fit(train[text], train[label].astype(str))
     return lambda frame: model.predict(frame[text])
 

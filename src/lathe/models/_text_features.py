@@ -11,13 +11,22 @@ import numpy as np
 import pandas as pd
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion
 
 from lathe.data.schema import Schema
 
 __all__ = ["make_vectorizer", "TextSVD"]
 
 
-def make_vectorizer(language: str | None, max_features: int = 50_000) -> TfidfVectorizer:
+def make_vectorizer(language: str | None, max_features: int = 50_000) -> Any:
+    """TF-IDF features for one text column.
+
+    Chinese has no spaces between words: character 1-3 grams. Other languages: word 1-2
+    grams side by side with character 2-5 grams inside word boundaries, which read through
+    typos, inflections and rare compounds (Banking77, 80/20 split, logistic regression:
+    words alone 0.875, words + characters 0.896; blended with the MiniLM encoder 0.924 ->
+    0.926).
+    """
     if language == "zh":
         # character 1-3 grams: ChnSentiCorp held-out 0.885 (1-2 grams) -> 0.895 at C=20-30;
         # trigrams need the larger vocabulary (50k cut them to 0.893)
@@ -29,7 +38,7 @@ def make_vectorizer(language: str | None, max_features: int = 50_000) -> TfidfVe
             max_features=max_features * 4,
             dtype=np.float32,
         )
-    return TfidfVectorizer(
+    words = TfidfVectorizer(
         ngram_range=(1, 2),
         sublinear_tf=True,
         min_df=2,
@@ -37,6 +46,20 @@ def make_vectorizer(language: str | None, max_features: int = 50_000) -> TfidfVe
         dtype=np.float32,
         token_pattern=r"(?u)\b\w+\b",
     )
+    characters = TfidfVectorizer(
+        analyzer="char_wb",
+        ngram_range=(2, 5),
+        sublinear_tf=True,
+        min_df=2,
+        max_features=max_features * 2,
+        dtype=np.float32,
+    )
+    return FeatureUnion([("words", words), ("characters", characters)])
+
+
+def _relax(vectorizer: Any) -> Any:
+    """The same vectorizer keeping every term (min_df 1): for tiny or blank corpora."""
+    return vectorizer.set_params(**{k: 1 for k in vectorizer.get_params() if k.endswith("min_df")})
 
 
 class TextSVD:
@@ -55,8 +78,7 @@ class TextSVD:
             try:
                 matrix = vectorizer.fit_transform(X[col].astype(str))
             except ValueError:  # empty vocabulary: every document is blank or too rare
-                vectorizer = make_vectorizer(self.languages[col])
-                vectorizer.min_df = 1
+                vectorizer = _relax(make_vectorizer(self.languages[col]))
                 matrix = vectorizer.fit_transform(X[col].astype(str).replace("", "_"))
             k = max(1, min(self.components, matrix.shape[1] - 1, matrix.shape[0] - 1))
             svd = TruncatedSVD(n_components=k, random_state=self.seed).fit(matrix)
