@@ -133,6 +133,9 @@ class _TrainProgress:
             return
         if event == "member":
             self.member = f"model {info['member']}/{info['total']} "
+        elif event == "refit":
+            self.member = f"(refit on all {info['rows']} rows) "
+            self.progress.update(self.task, description=f"training {self.member}")
         elif event == "round":
             self.progress.update(
                 self.task,
@@ -254,6 +257,11 @@ def train(
         typer.Option("--abstain-rate", help="Share of in-scope validation rows the catch-all "
                      "may take (default 0.03)."),
     ] = None,
+    refit: Annotated[
+        bool | None,
+        typer.Option("--refit/--no-refit", help="Once the test split is scored, refit on "
+                     "every labelled row (default on)."),
+    ] = None,
     encoding: EncodingOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -284,6 +292,7 @@ def train(
             resume=resume,
             catch_all=catch_all,
             abstain_rate=abstain_rate,
+            refit=refit,
         )
     fitted.manifest["name"] = name or out_dir.name
     path = fitted.save(out_dir)
@@ -299,6 +308,7 @@ def train(
                 "task": fitted.task,
                 "target": fitted.schema.target,
                 "seconds": fitted.manifest["training"]["seconds"],
+                "refit": fitted.manifest["training"]["refit"],
                 "notes": fitted.schema.notes,
                 "test_metrics": {
                     k: v

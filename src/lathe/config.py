@@ -55,6 +55,8 @@ class TrainConfig(_Strict):
     threads: int | None = Field(None, ge=1)
     # with a catch-all label: the share of in-scope validation rows that may be routed to it
     abstain_rate: float = Field(0.03, ge=0, lt=0.5)
+    # once the test split is scored, refit on every labelled row with what the fit settled on
+    refit: bool = True
 
     @field_validator("model")
     @classmethod

@@ -109,3 +109,32 @@ def test_search_space_suggests_parameters() -> None:
     for name in ("gbm", "linear"):
         params = get_family(name).search_space(trial)
         assert params and get_family(name)(**params).params.items() >= params.items()
+
+
+# families that refit on every row once the test split is scored (ModelFamily.refit); the
+# others (voting, stacking) keep their first fit, which refit_on_all records as skipped
+REFITS = {"gbm", "linear", "mlp", "text", "ensemble"}
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_refit_is_a_new_model_on_every_row_and_leaves_the_first_alone(
+        name: str, task_data) -> None:  # noqa: ANN001
+    schema, (X, y), (Xv, yv), (Xt, yt) = task_data
+    model = _build(name).fit(FitData(schema, X, y, Xv, yv, seed=0, threads=1))
+    first = model.predict_raw(Xt)
+    X_all, y_all = pd.concat([X, Xv]), np.concatenate([y, yv])
+    refitted = model.refit(FitData(schema, X_all, y_all, seed=0, threads=1))
+    if name not in REFITS:
+        assert refitted is None
+        return
+    assert refitted is not None and refitted is not model and refitted.name == model.name
+    np.testing.assert_allclose(model.predict_raw(Xt), first)  # the first fit is untouched
+    raw = refitted.predict_raw(Xt)
+    assert raw.shape == first.shape
+    if schema.is_classification:
+        np.testing.assert_allclose(raw.sum(axis=1), 1.0, atol=1e-6)
+        # as good as the first fit, give or take noise: it saw the same rows and more
+        assert (raw.argmax(1) == yt).mean() >= (first.argmax(1) == yt).mean() - 0.03
+    else:
+        assert np.mean((raw - yt) ** 2) <= 1.1 * np.mean((first - yt) ** 2)
+    assert refitted.learning_curve == model.learning_curve  # the curve that chose its length

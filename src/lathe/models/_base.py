@@ -11,13 +11,16 @@ Rules:
   * `save(directory)` writes only inside `directory`; `load(directory, schema)` needs nothing
     else. A loaded model predicts exactly what the saved one did.
   * Thread safety: after `fit`, `predict_raw` may be called from several threads at once.
+  * `refit(data)` returns a *new* model with the settings this fit settled on (boosting
+    rounds, epochs, regularisation, blend weights), fitted on every row of `data` with no
+    validation split, or None when the family cannot; it never changes `self`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -27,7 +30,8 @@ import pandas as pd
 from lathe.data.schema import Schema
 from lathe.plugins import Registry
 
-__all__ = ["ModelFamily", "FitData", "FAMILIES", "Callback", "full_proba", "weighted_importance"]
+__all__ = ["ModelFamily", "FitData", "FAMILIES", "Callback", "full_proba", "weighted_importance",
+           "without_validation"]
 
 Callback = Callable[[str, dict[str, Any]], None]
 """Called as callback(event, info), e.g. ("round", {"round": 10, "valid": 0.31})."""
@@ -47,6 +51,16 @@ class FitData:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def without_validation(data: FitData, **changes: Any) -> FitData:
+    """`data` as a refit sees it: no validation split and no checkpoints shared with the
+    first fit (a refit that resumed from them would continue the wrong run); a configured
+    checkpoint directory gets a `refit` sub-directory so a killed refit resumes too."""
+    extra = dict(data.extra)
+    if extra.get("checkpoint_dir"):
+        extra["checkpoint_dir"] = str(Path(extra["checkpoint_dir"]) / "refit")
+    return replace(data, X_valid=None, y_valid=None, extra=extra, **changes)
+
+
 class ModelFamily(ABC):
     name: ClassVar[str] = ""
     exports_onnx: ClassVar[bool] = False
@@ -56,6 +70,8 @@ class ModelFamily(ABC):
         self.schema: Schema | None = None
         self.learning_curve: list[float] = []
         self.learning_curve_metric: str = ""
+        # wall seconds of the fit, where the caller timed it (presets do): budgets a refit
+        self.fit_seconds: float | None = None
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
@@ -91,6 +107,16 @@ class ModelFamily(ABC):
     def predict_and_embed(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         """predict_raw and, where the family embeds, the embeddings (one pass if it can)."""
         return self.predict_raw(X), self.embed(X) if self.embeds else None
+
+    def refit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> ModelFamily | None:
+        """A new model fitted on all of `data` (no validation split) with what this fit
+        settled on; None when the family cannot, and the caller keeps this model.
+
+        lathe calls it once the held-out test split has been scored, so that the model it
+        saves has learned from every labelled row (`train.refit`). `data.time_budget_s`
+        bounds it; a refit the budget would cut short returns None rather than a worse model.
+        """
+        return None
 
     @classmethod
     def search_space(cls, trial: Any) -> dict[str, Any]:

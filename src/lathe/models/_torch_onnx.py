@@ -300,6 +300,27 @@ class TorchRuntime:
     def feature_importance(self) -> dict[str, float]:
         return dict(self.importance)
 
+    def refit(self, data: Any, callbacks: Any = ()) -> Any:
+        """As many epochs as the early-stopped fit kept (its best epoch), on every row, with
+        the learning-rate schedule fitted to that length; None when the fit recorded no best
+        epoch or the time budget would cut the refit short."""
+        from lathe.models._base import without_validation
+
+        epochs = int(self.loop_summary.get("best_epoch", -1)) + 1
+        if epochs <= 0:
+            return None
+        params = {**self.params, "max_epochs": epochs, "patience": epochs}
+        if params.get("checkpoint_dir"):
+            params["checkpoint_dir"] = str(Path(params["checkpoint_dir"]) / "refit")
+        model: Any = type(self)(**params)
+        model.fit(without_validation(data), callbacks)
+        if int(model.loop_summary.get("epochs_run", 0)) < epochs:
+            return None
+        model.learning_curve = self.learning_curve  # the curve that chose the epochs
+        model.learning_curve_metric = self.learning_curve_metric
+        model.loop_summary = {**model.loop_summary, "first_fit": self.loop_summary}
+        return model
+
     def _write_meta(self, path: Path) -> None:
         """The JSON beside the weights: parameters, input preparation, training record."""
         import json

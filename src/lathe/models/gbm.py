@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from lathe.data.schema import Schema
-from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily
+from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily, without_validation
 from lathe.models._text_features import TextSVD
 
 __all__ = ["GBM"]
@@ -56,6 +56,7 @@ class GBM(ModelFamily):
         self.booster: Any = None
         self.text: TextSVD | None = None
         self.best_iteration: int = 0
+        self.rows_fitted: int = 0  # training rows of the last fit: scales a refit's rounds
 
     def _lgb_params(self, data: FitData) -> dict[str, Any]:
         schema = data.schema
@@ -88,6 +89,7 @@ class GBM(ModelFamily):
         import lightgbm as lgb
 
         self.schema = data.schema
+        self.rows_fitted = len(data.X_train)
         if data.schema.names_of("text"):
             self.text = TextSVD(data.schema, seed=data.seed).fit(data.X_train)
         X_train = self._features(data.X_train)
@@ -128,6 +130,20 @@ class GBM(ModelFamily):
             metric, values = next(iter(history["valid"].items()))
             self.learning_curve_metric, self.learning_curve = metric, [float(v) for v in values]
         return self
+
+    def refit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> GBM | None:
+        """The early-stopped number of rounds, scaled by how many more rows the refit sees
+        (as the boosting path lengthens with data), on every row of `data`."""
+        if not self.best_iteration or not self.rows_fitted:
+            return None
+        rounds = max(1, round(self.best_iteration * len(data.X_train) / self.rows_fitted))
+        model = GBM(**{**self.params, "n_estimators": rounds})
+        model.fit(without_validation(data), callbacks)
+        if model.best_iteration < rounds:
+            return None  # the time budget cut it short: a truncated refit would be worse
+        model.learning_curve = self.learning_curve  # the curve that chose the rounds
+        model.learning_curve_metric = self.learning_curve_metric
+        return model
 
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         raw = self.booster.predict(self._features(X), num_iteration=self.best_iteration)

@@ -26,7 +26,14 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from lathe.data.schema import Schema
-from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily, full_proba
+from lathe.models._base import (
+    FAMILIES,
+    Callback,
+    FitData,
+    ModelFamily,
+    full_proba,
+    without_validation,
+)
 from lathe.models._log_count_ratio import LogCountRatio
 from lathe.models._text_features import make_vectorizer
 
@@ -112,6 +119,10 @@ class Linear(ModelFamily):
             fit_params["estimator__sample_weight"] = data.sample_weight
         self.pipeline.fit(X, data.y_train, **fit_params)
         return self
+
+    def refit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Linear:
+        """The same regularisation on every row (nothing here is early-stopped)."""
+        return Linear(**self.params).fit(without_validation(data), callbacks)
 
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         assert self.pipeline is not None and self.schema is not None

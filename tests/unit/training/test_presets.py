@@ -103,7 +103,7 @@ def test_presets_on_adult_beat_the_prior(adult: pd.DataFrame, preset: str) -> No
     if preset == "best":
         assert isinstance(model, Ensemble) and len(model.members) >= 1  # k per bag if time allows
         assert sum(model.weights) == pytest.approx(1.0)
-    else:  # refitted on train+valid for the early-stopped rounds
+    else:  # early-stopped on valid (lathe.train then refits it on every row)
         assert isinstance(model, GBM) and model.learning_curve
 
 
