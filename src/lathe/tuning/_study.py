@@ -4,7 +4,12 @@ Storage rules (why they look like this):
   * `postgresql://` without a driver means psycopg 3 here (psycopg2 is not a dependency).
   * RDB storages get a heartbeat, so a trial whose process was killed is marked FAIL by the
     next process that joins the study instead of staying RUNNING forever (resume).
-  * SQLite gets a generous lock timeout, since several local workers write to one file.
+  * SQLite gets a generous lock timeout, since several local workers write to one file, and
+    write-ahead logging with `synchronous=NORMAL`: Optuna commits several times per trial,
+    and each full-sync commit is a disk flush (measured with a trivial objective and median
+    pruning over 3 steps: 76 ms of storage work per trial, 30 ms with WAL + NORMAL). A crash
+    can lose the last commits but not corrupt the file; a killed trial is failed and rerun
+    anyway.
 """
 
 from __future__ import annotations
@@ -67,14 +72,32 @@ def open_storage(url: str) -> Any:
         with warnings.catch_warnings():
             # the heartbeat is marked experimental; resuming after a kill depends on it
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
-                                              heartbeat_interval=HEARTBEAT_S,
-                                              grace_period=GRACE_S)
+            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
+                                                 heartbeat_interval=HEARTBEAT_S,
+                                                 grace_period=GRACE_S)
+        if url.startswith("sqlite"):
+            _fast_sqlite(storage.engine)
+        return storage
     except Exception as err:  # noqa: BLE001 - SQLAlchemy/driver errors vary by backend
         raise StoreUnavailable(
             f"cannot open the tuning storage {mask_url(url)}: {type(err).__name__}: {err}",
             hint="check the URL, that the database server runs and that its driver is installed",
             storage=mask_url(url)) from err
+
+
+def _fast_sqlite(engine: Any) -> None:
+    """WAL journal (persistent in the file) and NORMAL sync on every connection; the pool is
+    emptied so that connections Optuna opened while creating its tables get them too."""
+    from sqlalchemy import event
+
+    def on_connect(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    event.listen(engine, "connect", on_connect)
+    engine.dispose()
 
 
 def close_storage(storage: Any) -> None:

@@ -107,3 +107,17 @@ def test_a_killed_study_resumes_to_exactly_the_requested_trials(sample: pd.DataF
     assert result.trials["number"].is_unique
     # the trial the kill interrupted stays visible (RUNNING until its heartbeat goes stale)
     assert set(result.trials["state"]) <= {"COMPLETE", "PRUNED", "RUNNING", "FAIL"}
+
+
+def test_sqlite_storage_writes_ahead_with_normal_sync(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from lathe.tuning._study import close_storage, open_storage
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    try:
+        with storage.engine.connect() as connection:
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert connection.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+    finally:
+        close_storage(storage)
