@@ -103,7 +103,7 @@ def _grid_vs_tpe(frame: pd.DataFrame, folds: int, rounds: int, threads: int,
 
     prepared = prepare(frame, "income", seed=0, threads=threads)
     X, y = prepared.combined()
-    splits = cv_splits(prepared.schema, y, folds, seed=0)  # the folds tune() uses
+    splits = cv_splits(prepared.schema, X, y, folds, seed=0)  # the folds tune() uses
     schema = prepared.schema
 
     class LatheGBM(ClassifierMixin, BaseEstimator):

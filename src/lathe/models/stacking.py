@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from lathe.data.schema import Schema
+from lathe.data.split import fold_splits
 from lathe.errors import ConfigError
 from lathe.models._base import (
     FAMILIES,
@@ -218,7 +219,7 @@ class Stacking(ModelFamily):
         if folds < 2 or folds > len(y):
             raise ConfigError(f"stacking needs 2 <= folds <= rows, got folds={folds}",
                               hint="set folds: 5")
-        splits = _splits(data.schema, y, folds, data.seed)
+        splits = fold_splits(X, y, folds, data.seed, stratify=data.schema.is_classification)
         oof: list[np.ndarray] = []
         total = len(specs) * (folds + 1)
         for i, spec in enumerate(specs):
@@ -288,15 +289,6 @@ class Stacking(ModelFamily):
     @classmethod
     def search_space(cls, trial: Any) -> dict[str, Any]:
         return {"meta_C": trial.suggest_float("meta_C", 1e-2, 100.0, log=True)}
-
-
-def _splits(schema: Schema, y: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    from sklearn.model_selection import KFold, StratifiedKFold
-
-    stratify = schema.is_classification and np.bincount(y.astype(int)).min() >= folds
-    splitter = (StratifiedKFold(folds, shuffle=True, random_state=seed) if stratify
-                else KFold(folds, shuffle=True, random_state=seed))
-    return list(splitter.split(np.zeros(len(y)), y if stratify else None))
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

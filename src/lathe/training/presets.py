@@ -47,9 +47,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import KFold, StratifiedKFold
 
 from lathe.data.schema import Schema
+from lathe.data.split import fold_splits
 from lathe.evaluation.metrics import compute_metrics, higher_is_better, primary_metric
 from lathe.models import FitData, ModelFamily, get_family
 
@@ -83,9 +83,11 @@ BEST_GBM_PORTFOLIO: list[dict[str, Any]] = [
     {"feature_fraction": 0.7, "learning_rate": 0.02},
     {"feature_fraction": 0.6, "min_data_per_group": 50, "cat_smooth": 5.0},
 ]
-# Multiclass `fast`: boost past the log-loss optimum; rounds are then chosen by accuracy.
+# Multiclass `fast` (instead of FAST_GBM_PARAMS): boost past the log-loss optimum; rounds
+# are then chosen by accuracy. Column subsampling 0.7 here: wine quality, 5 seeds, mean
+# held-out accuracy 0.5575 (0.7) vs 0.5535 (0.5); LightGBM defaults 0.5489.
 MULTICLASS_GBM_PARAMS: dict[str, Any] = {"n_estimators": 1000, "early_stopping_rounds": 1000,
-                                         "learning_rate": 0.1}
+                                         "learning_rate": 0.1, "feature_fraction": 0.7}
 FOLDS = 5
 # Passes over the portfolio, each with new fold seeds. A second pass was measured on Adult:
 # 3x the time (79 s) for no AUC gain (0.9283 vs 0.9284), so one pass is the default.
@@ -144,7 +146,7 @@ def _fit_preset(data: FitData, model: str, preset: str, params: dict[str, Any] |
     if name == "gbm":
         if preset == "best":
             return _best_gbm(data, params, callbacks)
-        return _fast_gbm(data, {**FAST_GBM_PARAMS, **params}, callbacks)
+        return _fast_gbm(data, params, callbacks)
     if name == "linear" and preset == "best":
         return _best_linear(data, params, callbacks)
     return family(**params).fit(data, callbacks)
@@ -320,13 +322,12 @@ def _combined(data: FitData) -> tuple[pd.DataFrame, np.ndarray]:
 # ---- fast ----------------------------------------------------------------------------------
 def _fast_gbm(data: FitData, params: dict[str, Any], callbacks: list[Any]) -> ModelFamily:
     """Early-stop on valid to learn the number of rounds (`refit_on_all` then refits on
-    every row for that many rounds, scaled by rows)."""
+    every row for that many rounds, scaled by rows). User `params` override the preset's."""
     from lathe.models.gbm import GBM
 
     multiclass = data.schema.task == "multiclass"
-    if multiclass:
-        params = {**MULTICLASS_GBM_PARAMS, **params}
-    stopped = GBM(**params).fit(data, callbacks)
+    defaults = MULTICLASS_GBM_PARAMS if multiclass else FAST_GBM_PARAMS
+    stopped = GBM(**{**defaults, **params}).fit(data, callbacks)
     if multiclass and data.X_valid is not None and data.y_valid is not None and len(data.X_valid):
         _rounds_for_accuracy(stopped, data.X_valid, data.y_valid)
     return stopped
@@ -363,12 +364,6 @@ class _Bag:
     complete: bool = False
 
 
-def _splitter(data: FitData, y: np.ndarray, folds: int, seed: int) -> Any:
-    if data.schema.is_classification and np.bincount(y.astype(int)).min() >= folds:
-        return StratifiedKFold(folds, shuffle=True, random_state=seed)
-    return KFold(folds, shuffle=True, random_state=seed)
-
-
 def _fit_bag(data: FitData, X: pd.DataFrame, y: np.ndarray, params: dict[str, Any],
              folds: int, seed: int, deadline: float, callbacks: list[Any], index: int,
              total: int) -> _Bag:
@@ -376,7 +371,7 @@ def _fit_bag(data: FitData, X: pd.DataFrame, y: np.ndarray, params: dict[str, An
 
     bag = _Bag(params)
     oof: np.ndarray | None = None
-    splits = _splitter(data, y, folds, seed).split(X, y if data.schema.is_classification else None)
+    splits = fold_splits(X, y, folds, seed, stratify=data.schema.is_classification)
     for i, (fit_idx, hold_idx) in enumerate(splits):
         remaining = deadline - time.monotonic()
         if remaining <= 0 and (bag.members or index > 0):

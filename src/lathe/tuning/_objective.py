@@ -61,15 +61,13 @@ def latency_ms(model: ModelFamily, X: pd.DataFrame, repeats: int = 3) -> float:
     return float(best * 1000.0 * LATENCY_ROWS / len(rows))
 
 
-def cv_splits(schema: Schema, y: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified when every class has enough rows, else plain shuffled K-fold."""
-    from sklearn.model_selection import KFold, StratifiedKFold
+def cv_splits(schema: Schema, X: pd.DataFrame, y: np.ndarray, folds: int,
+              seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The cross-validation folds: identical rows in one fold, stratified where possible
+    (`lathe.data.split.fold_splits`)."""
+    from lathe.data.split import fold_splits
 
-    stratify = schema.is_classification and np.bincount(y.astype(int)).min() >= folds
-    splitter = (StratifiedKFold(folds, shuffle=True, random_state=seed) if stratify
-                else KFold(folds, shuffle=True, random_state=seed))
-    index = np.zeros(len(y))
-    return [(a, b) for a, b in splitter.split(index, y if stratify else None)]
+    return fold_splits(X, y, folds, seed, stratify=schema.is_classification)
 
 
 class Objective:
@@ -90,7 +88,7 @@ class Objective:
         self.splits: list[tuple[np.ndarray, np.ndarray]] = []
         if cv_folds:
             X, y = prepared.combined()
-            self.splits = cv_splits(prepared.schema, y, cv_folds, prepared.fit_data.seed)
+            self.splits = cv_splits(prepared.schema, X, y, cv_folds, prepared.fit_data.seed)
 
     def _budget(self) -> float | None:
         return None if self.deadline is None else max(1.0, self.deadline - time.time())

@@ -3,7 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lathe.data.split import content_hash, row_keys, split_frame
+import pytest
+
+from lathe.data.split import content_hash, fold_splits, row_keys, split_frame
 
 
 def test_split_is_deterministic_stratified_and_disjoint(adult_small: pd.DataFrame) -> None:
@@ -34,3 +36,30 @@ def test_content_hash_tracks_values() -> None:
     changed.loc[1, "b"] = "z"
     assert content_hash(changed) != content_hash(frame)
     assert len(np.unique(row_keys(frame))) == 2
+
+
+@pytest.mark.parametrize("stratify", [True, False])
+def test_folds_keep_identical_rows_together_and_cover_every_row(stratify: bool) -> None:
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.integers(0, 40, 600), "c": rng.choice(list("ab"), 600)})
+    y = rng.integers(0, 3, 600)
+    splits = fold_splits(X, y, 5, seed=0, stratify=stratify)
+    assert len(splits) == 5
+    held = np.concatenate([b for _, b in splits])
+    assert sorted(held.tolist()) == list(range(600))  # each row held out exactly once
+    keys = row_keys(X.assign(y=y))
+    for fit, hold in splits:
+        assert not set(keys[fit]) & set(keys[hold])  # no copy of a held-out row is fitted
+    if stratify:  # class shares in each held-out fold stay close to the whole
+        for _, hold in splits:
+            assert np.abs(np.bincount(y[hold], minlength=3) / len(hold)
+                          - np.bincount(y) / len(y)).max() < 0.06
+    assert [b.tolist() for _, b in fold_splits(X, y, 5, 0, stratify=stratify)] == \
+        [b.tolist() for _, b in splits]  # deterministic in the seed
+
+
+def test_same_features_with_different_labels_may_part() -> None:
+    X = pd.DataFrame({"x": [1.0] * 10})
+    y = np.array([0, 1] * 5)
+    splits = fold_splits(X, y, 2, seed=0, stratify=True)
+    assert len(splits) == 2 and all(len(b) == 5 for _, b in splits)
