@@ -366,7 +366,7 @@ def _collect(study: Any, prepared: Prepared, family: type[ModelFamily], plan: _P
     if plan.refit:
         if progress:
             progress("refit", {"params": params})
-        result.model = build_model(result, params)
+        result.model = build_model(result, params, refit_all=len(objectives) == 1)
     return result
 
 
@@ -423,8 +423,13 @@ def _bagged(prepared: Prepared, family: type[ModelFamily], params: dict[str, Any
     return ensemble
 
 
-def build_model(result: TuneResult, params: dict[str, Any]) -> Any:
-    """The refitted model as a `lathe.api.Model`, with the tuning summary in its manifest."""
+def build_model(result: TuneResult, params: dict[str, Any], refit_all: bool = False) -> Any:
+    """The refitted model as a `lathe.api.Model`, with the tuning summary in its manifest.
+
+    With `refit_all` (the single best model of a one-objective study), once the test split
+    is scored the model is refitted on every labelled row, as `lathe train` does; Pareto
+    front models keep the fit their latency and size were measured on.
+    """
     from lathe import __version__
     from lathe.api import Model
     from lathe.artifact import git_commit
@@ -440,6 +445,17 @@ def build_model(result: TuneResult, params: dict[str, Any]) -> Any:
                                fitted.predict_raw(prepared.X_test), schema.classes)
         test["n_rows"] = int(len(prepared.X_test))
         metrics["test"] = test
+    refit_record: dict[str, Any] = {"rows": None, "skipped": "a Pareto front model keeps the "
+                                    "fit its objectives were measured on"}
+    if refit_all:
+        from lathe.models import FitData
+        from lathe.training.presets import refit_on_all
+
+        X, y = prepared.combined()
+        everything = FitData(schema, pd.concat([X, prepared.X_test]),
+                             np.concatenate([y, prepared.y_test]),
+                             seed=prepared.fit_data.seed, threads=prepared.fit_data.threads)
+        fitted, refit_record = refit_on_all(fitted, everything)
     cfg = load_config(None, data__target=schema.target, data__task=schema.task,
                       train__model=fitted.name, train__params=_jsonable(params),
                       train__seed=prepared.fit_data.seed)
@@ -457,8 +473,10 @@ def build_model(result: TuneResult, params: dict[str, Any]) -> Any:
         "learning_curve": {"metric": fitted.learning_curve_metric,
                            "values": fitted.learning_curve},
         "lineage": {"dataset": prepared.source, "dataset_hash": prepared.dataset_hash,
-                    "rows": prepared.rows, "parent": None, "git_commit": git_commit()},
+                    "rows": {**prepared.rows, "refit": refit_record["rows"]}, "parent": None,
+                    "git_commit": git_commit()},
         "training": {"seconds": round(time.monotonic() - fit_started, 3),
+                     "refit": refit_record,
                      "python": platform.python_version(), "machine": platform.machine(),
                      "cpu_count": os.cpu_count()},
         "tuning": _jsonable(result.summary()),

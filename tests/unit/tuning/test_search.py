@@ -39,6 +39,9 @@ def test_tune_returns_best_params_trials_and_a_refitted_model(sample: pd.DataFra
     assert isinstance(model, lathe.api.Model) and model.family.name == "gbm"
     assert model.manifest["tuning"]["best_params"] == result.best_params
     assert model.manifest["metrics"]["test"]["roc_auc"] > 0.7
+    # scored on the test split, then refitted on every labelled row, as `lathe train` does
+    assert model.manifest["lineage"]["rows"]["refit"] == len(sample)
+    assert model.manifest["training"]["refit"]["rows"] == len(sample)
     saved = lathe.api.load(model.save(tmp_path / "model"))
     assert saved.manifest["tuning"]["trials"] == {"complete": 5}
     rows = sample.head(20)
