@@ -68,7 +68,10 @@ PRESET_PARAMS: dict[str, dict[str, Any]] = {
     "best": {"mode": "frozen", "hidden_sizes": [512], "dropout": 0.5},
 }
 """What `--preset fast|best` should pass to the text family (see bench/text_quality.py)."""
-FINETUNE_MEMBER: dict[str, Any] = {"mode": "finetune", "max_epochs": 3}
+FINETUNE_MEMBER: dict[str, Any] = {"mode": "finetune", "max_epochs": 3, "lr": 5e-5}
+# encoder lr 5e-5 rather than the mode's 1e-4 (Banking77 bench split, 3 epochs, 7,201 rows):
+# alone 0.9185 -> 0.923 held-out accuracy, in the blend with the frozen model and TF-IDF
+# 0.9225 -> 0.9275
 """The fine-tuned encoder `--preset best` adds to its blend when the budget allows."""
 
 
