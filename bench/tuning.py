@@ -147,7 +147,7 @@ def _grid_vs_tpe(frame: pd.DataFrame, folds: int, rounds: int, threads: int,
                       cv_folds=folds,
                       pruner=pruner, storage=f"sqlite:///{RESULTS.parent}/.tuning-bench.db",
                       study_name=f"grid-vs-tpe-{pruner}-{uuid.uuid4().hex[:8]}", threads=threads,
-                      space_overrides=space, seed=seed, refit=False)
+                      space_overrides=space, seed=0, sampler_seed=seed, refit=False)
         table = result.trials.sort_values("number")
         history, best = [], -np.inf
         for _, row in table.iterrows():

@@ -214,13 +214,18 @@ def tune(
     study_name: str | None = None,
     workers: int = 1,
     seed: int = 0,
+    sampler_seed: int | None = None,
     space_overrides: Mapping[str, Any] | None = None,
     threads: int | None = None,
     refit: bool = True,
     bag_folds: int | None = None,
     progress: Progress | None = None,
 ) -> TuneResult:
-    """Search hyperparameters of `model` on `data`; returns the best (refitted) model too."""
+    """Search hyperparameters of `model` on `data`; returns the best (refitted) model too.
+
+    `seed` fixes the splits, folds and fits; `sampler_seed` (default: `seed`) only the
+    sampler's draws, so repeated searches of one problem can differ in nothing else.
+    """
     require_optuna()
     objective_names = _normalise_objectives(objectives)
     if sampler not in SAMPLERS:
@@ -250,7 +255,8 @@ def tune(
     objective = Objective(prepared, family, overrides=overrides, objectives=objective_names,
                           cv_folds=cv_folds, deadline=deadline, prune=pruner != "none")
     plan = _Plan(name=name, url=url, directions=directions, sampler=sampler, pruner=pruner,
-                 seed=seed, trials=trials, grid=grid, cv_folds=cv_folds, workers=workers,
+                 seed=seed if sampler_seed is None else sampler_seed, trials=trials, grid=grid,
+                 cv_folds=cv_folds, workers=workers,
                  deadline=deadline, objectives=objective_names, metric=metric, started=started,
                  refit=refit, overrides=overrides, bag_folds=bag_folds)
     with _quiet_optuna():
@@ -278,7 +284,8 @@ def tune(
                                catch=_catchable())
             elif remaining:
                 shares = [remaining // workers + (i < remaining % workers) for i in range(workers)]
-                specs = [{"study_name": name, "storage": url, "sampler": sampler, "seed": seed + i,
+                specs = [{"study_name": name, "storage": url, "sampler": sampler,
+                          "seed": plan.seed + i,
                           "n_total": trials, "grid": grid, "pruner": pruner, "cv_folds": cv_folds,
                           "deadline": deadline, "objective": objective, "n_trials": share}
                          for i, share in enumerate(shares) if share]

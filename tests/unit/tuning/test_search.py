@@ -138,3 +138,16 @@ def test_bag_refits_the_best_parameters_over_folds(sample: pd.DataFrame, tmp_pat
     assert result.model.manifest["metrics"]["test"]["roc_auc"] > 0.7
     with pytest.raises(UsageError, match="gbm family and at least 2 folds"):
         tune(sample, "income", model="linear", trials=1, storage=_url(tmp_path), bag_folds=3)
+
+
+def test_sampler_seed_changes_the_draws_but_not_the_split(sample: pd.DataFrame,
+                                                           tmp_path: Path) -> None:
+    runs = [tune(sample, "income", trials=4, storage=_url(tmp_path), study_name=f"seed{s}",
+                 seed=0, sampler_seed=s, threads=1, space_overrides=FAST, sampler="random",
+                 refit=False) for s in (1, 2)]
+    first, second = (r.trials.sort_values("number") for r in runs)
+    assert not np.allclose(first["params_learning_rate"], second["params_learning_rate"])
+    # the same rows and folds: the same parameters would score the same
+    prepared = [r._context["prepared"] for r in runs]
+    assert prepared[0].dataset_hash == prepared[1].dataset_hash
+    pd.testing.assert_frame_equal(prepared[0].X_test, prepared[1].X_test)
