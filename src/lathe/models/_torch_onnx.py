@@ -319,6 +319,8 @@ class TorchRuntime:
         model.learning_curve = self.learning_curve  # the curve that chose the epochs
         model.learning_curve_metric = self.learning_curve_metric
         model.loop_summary = {**model.loop_summary, "first_fit": self.loop_summary}
+        # permutation importance needs held-out rows: the first fit's, not the refit's own
+        model.importance = dict(self.importance)
         return model
 
     def _write_meta(self, path: Path) -> None:

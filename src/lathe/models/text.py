@@ -330,7 +330,7 @@ class TextModel(TorchRuntime, ModelFamily):
                       "valid_mse" if task == "regression" else "valid_log_loss")
             config = loop_config_from_params(
                 p, data.extra, data.seed, data.time_budget_s, metric_name=metric,
-                higher_is_better=by_accuracy, bf16=finetune and bf16,
+                higher_is_better=by_accuracy and bool(has_valid), bf16=finetune and bf16,
             )
             result = train_loop(
                 module, (*inputs, target(y), weight),

@@ -248,7 +248,9 @@ def train_loop(
 
     `param_groups` (AdamW groups, each may carry its own "lr") lets a family give the encoder
     a smaller learning rate than the head; otherwise all trainable parameters share `lr`.
-    Without `validate` the training loss serves as the metric (no held-out data).
+    Without `validate` the training loss is the curve's metric (lower is better, whatever
+    `higher_is_better` says) and the module keeps its final weights: a run without held-out
+    data (a refit on every row) trains exactly the epochs it was given.
     """
     started = time.monotonic()
     seed_everything(config.seed)
@@ -265,7 +267,8 @@ def train_loop(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _schedule(config.max_epochs * steps_per_epoch, config.warmup_fraction)
     )
-    sign = -1.0 if config.higher_is_better else 1.0  # internally: lower is better
+    # internally lower is better; a training loss always is
+    sign = -1.0 if config.higher_is_better and validate is not None else 1.0
     best_metric, best_epoch, bad_epochs = math.inf, -1, 0
     best_state: dict[str, torch.Tensor] | None = None
     curve: list[float] = []
@@ -343,7 +346,7 @@ def train_loop(
                 "metric": config.metric_name}
         for cb in callbacks:
             cb("epoch", info)
-    if best_state is not None:
+    if best_state is not None and validate is not None:
         module.load_state_dict(best_state)
     module.eval()
     return LoopResult(
