@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
 import pytest
 
 from lathe.data.split import content_hash, fold_splits, row_keys, split_frame
@@ -63,3 +62,17 @@ def test_same_features_with_different_labels_may_part() -> None:
     y = np.array([0, 1] * 5)
     splits = fold_splits(X, y, 2, seed=0, stratify=True)
     assert len(splits) == 2 and all(len(b) == 5 for _, b in splits)
+
+
+def test_folds_when_rows_repeat_a_lot_or_a_class_is_rare() -> None:
+    # every row the same: dealt one by one (there is nothing to memorise)
+    same = fold_splits(pd.DataFrame({"x": [1.0] * 7}), np.zeros(7), 5, seed=0, stratify=True)
+    assert len(same) == 5 and sorted(np.concatenate([b for _, b in same]).tolist()) == list(range(7))
+    # three distinct rows: three folds, each a whole group
+    X = pd.DataFrame({"x": [1.0, 1.0, 2.0, 2.0, 3.0, 3.0]})
+    three = fold_splits(X, np.array([0, 0, 1, 1, 0, 0]), 5, seed=0, stratify=True)
+    assert sorted(sorted(b.tolist()) for _, b in three) == [[0, 1], [2, 3], [4, 5]]
+    # a class with fewer distinct rows than folds: unstratified folds of equal size
+    y = np.array([0] * 48 + [1] * 2)
+    rare = fold_splits(pd.DataFrame({"x": np.arange(50.0)}), y, 5, seed=0, stratify=True)
+    assert [len(b) for _, b in rare] == [10] * 5
