@@ -432,8 +432,14 @@ def train(
         family, refit_record = refit_on_all(
             family, replace(fit_data, X_train=X_all, y_train=y_all), left, progress)
         if refit_record["rows"]:
+            what = "refitted"
+            if refit_record.get("members_kept"):
+                done = refit_record["members_refitted"]
+                total = done + refit_record["members_kept"]
+                what = (f"refitted {done} of {total} ensemble members (the others' refit "
+                        "would not fit the time budget, or their family cannot refit)")
             schema.notes.append(
-                f"refitted on all {refit_record['rows']} labelled rows after the test split "
+                f"{what} on all {refit_record['rows']} labelled rows after the test split "
                 "was scored: the test metrics are those of the model before the refit")
     fit_seconds = time.monotonic() - started
     manifest = {

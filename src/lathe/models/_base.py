@@ -70,8 +70,12 @@ class ModelFamily(ABC):
         self.schema: Schema | None = None
         self.learning_curve: list[float] = []
         self.learning_curve_metric: str = ""
-        # wall seconds of the fit, where the caller timed it (presets do): budgets a refit
+        # wall seconds and training rows of the fit, where known (presets time their fits):
+        # they budget a refit
         self.fit_seconds: float | None = None
+        self.rows_fitted: int = 0
+        # what a refit adds to the manifest's refit record (an ensemble: members refitted/kept)
+        self.refit_report: dict[str, Any] = {}
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
@@ -117,6 +121,15 @@ class ModelFamily(ABC):
         bounds it; a refit the budget would cut short returns None rather than a worse model.
         """
         return None
+
+    def refit_seconds(self, rows: int) -> float | None:
+        """About how long `refit` on `rows` rows takes, from the timed first fit; None when
+        unknown. Cost grows with rows; the refit skips early stopping's extra rounds and the
+        validation passes, which the 1.1 leaves room for."""
+        if self.fit_seconds is None:
+            return None
+        ratio = rows / self.rows_fitted if self.rows_fitted else 1.25
+        return self.fit_seconds * ratio * 1.1
 
     @classmethod
     def search_space(cls, trial: Any) -> dict[str, Any]:

@@ -19,11 +19,15 @@ import pandas as pd
 from lathe.data.schema import Schema
 from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily, weighted_importance
 
-__all__ = ["Ensemble", "REFIT_COST"]
+__all__ = ["Ensemble"]
 
-# A refit sees ~1.25x the rows of the first fit but runs no early-stopping overshoot and no
-# validation passes: budget it at 1.3x the first fit's time.
-REFIT_COST = 1.3
+
+def _member_data(data: FitData, index: int, remaining: float | None) -> FitData:
+    """What member `index` refits on: its own seed, budget and checkpoint sub-directory."""
+    extra = dict(data.extra)
+    if extra.get("checkpoint_dir"):
+        extra["checkpoint_dir"] = str(Path(extra["checkpoint_dir"]) / f"member-{index}")
+    return replace(data, seed=data.seed + index, time_budget_s=remaining, extra=extra)
 
 
 @FAMILIES.register("ensemble")
@@ -46,30 +50,29 @@ class Ensemble(ModelFamily):
 
     def refit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Ensemble | None:
         """Every member refitted on all rows, the weights kept. Member i gets seed + i, so
-        the members of a bag (same parameters, now the same rows) stay different. A member
-        whose first fit took longer than the budget has left (times REFIT_COST) is kept as
-        fitted, and so is one that cannot refit; None when no member was refitted."""
+        the members of a bag (same parameters, now the same rows) stay different, and its own
+        checkpoint sub-directory. A member whose refit the remaining budget would not cover
+        (`ModelFamily.refit_seconds`) is kept as fitted, and so is one that cannot refit;
+        None when no member was refitted. `refit_report` on the result counts both."""
         started = time.monotonic()
         budget = data.time_budget_s
+        rows = len(data.X_train)
         members: list[ModelFamily] = []
         for i, member in enumerate(self.members):
             remaining = None if budget is None else budget - (time.monotonic() - started)
+            estimate = member.refit_seconds(rows)
             refitted = None
-            if remaining is None or (member.fit_seconds or 0.0) * REFIT_COST < remaining:
-                refitted = member.refit(replace(data, seed=data.seed + i,
-                                                time_budget_s=remaining), callbacks)
+            if remaining is None or estimate is None or estimate < remaining:
+                refitted = member.refit(_member_data(data, i, remaining), callbacks)
             members.append(refitted if refitted is not None else member)
         kept = sum(new is old for new, old in zip(members, self.members, strict=True))
         if kept == len(members):
             return None
-        if kept and self.schema is not None:
-            self.schema.notes.append(
-                f"refit: {kept} of {len(members)} ensemble members kept as first fitted "
-                "(their refit would not fit the time budget, or their family cannot refit)")
         model = Ensemble(members, self.weights)
         model.schema = self.schema
         model.learning_curve, model.learning_curve_metric = (self.learning_curve,
                                                              self.learning_curve_metric)
+        model.refit_report = {"members_refitted": len(members) - kept, "members_kept": kept}
         return model
 
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:

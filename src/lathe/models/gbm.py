@@ -56,7 +56,6 @@ class GBM(ModelFamily):
         self.booster: Any = None
         self.text: TextSVD | None = None
         self.best_iteration: int = 0
-        self.rows_fitted: int = 0  # training rows of the last fit: scales a refit's rounds
 
     def _lgb_params(self, data: FitData) -> dict[str, Any]:
         schema = data.schema
@@ -131,12 +130,20 @@ class GBM(ModelFamily):
             self.learning_curve_metric, self.learning_curve = metric, [float(v) for v in values]
         return self
 
+    def refit_seconds(self, rows: int) -> float | None:
+        """Rows and rounds both grow by the row ratio: the cost by its square."""
+        if self.fit_seconds is None or not self.rows_fitted:
+            return None
+        return self.fit_seconds * (rows / self.rows_fitted) ** 2
+
     def refit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> GBM | None:
         """The early-stopped number of rounds, scaled by how many more rows the refit sees
         (as the boosting path lengthens with data), on every row of `data`."""
-        if not self.best_iteration or not self.rows_fitted:
+        # a loaded booster holds exactly its best rounds (best_iteration 0 means all)
+        kept = self.best_iteration or (self.booster.current_iteration() if self.booster else 0)
+        if not kept or not self.rows_fitted:
             return None
-        rounds = max(1, round(self.best_iteration * len(data.X_train) / self.rows_fitted))
+        rounds = max(1, round(kept * len(data.X_train) / self.rows_fitted))
         model = GBM(**{**self.params, "n_estimators": rounds})
         model.fit(without_validation(data), callbacks)
         if model.best_iteration < rounds:
@@ -169,6 +176,7 @@ class GBM(ModelFamily):
                 {
                     "params": self.params,
                     "best_iteration": self.best_iteration,
+                    "rows_fitted": self.rows_fitted,
                     "learning_curve": self.learning_curve,
                     "learning_curve_metric": self.learning_curve_metric,
                 },
@@ -187,6 +195,7 @@ class GBM(ModelFamily):
         model.schema = schema
         model.booster = lgb.Booster(model_file=str(directory / "lightgbm.txt"))
         model.best_iteration = 0  # the saved file holds exactly the best iterations
+        model.rows_fitted = int(meta.get("rows_fitted", 0))
         model.learning_curve = meta.get("learning_curve", [])
         model.learning_curve_metric = meta.get("learning_curve_metric", "")
         if (directory / "text_features.joblib").exists():

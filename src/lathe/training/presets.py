@@ -43,6 +43,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -131,7 +132,9 @@ def fit_preset(
     """
     started = time.monotonic()
     fitted = _fit_preset(data, model, preset, params, progress)
-    fitted.fit_seconds = time.monotonic() - started
+    if fitted.fit_seconds is None:  # a preset that timed its final fit itself knows better
+        fitted.fit_seconds = time.monotonic() - started
+    fitted.rows_fitted = fitted.rows_fitted or len(data.X_train)
     return fitted
 
 
@@ -154,15 +157,16 @@ def _fit_preset(data: FitData, model: str, preset: str, params: dict[str, Any] |
 
 def preset_budget(family: str, preset: str, configured: float | None = None) -> float | None:
     """The time budget of a whole training run (fit and refit) in seconds: the configured
-    one, else the preset's (`best`: 120 s, 20 min for text); `fast` has none of its own.
+    one, else the `best` preset's for the families that spend one (gbm 120 s, text 20 min);
+    otherwise none.
 
     >>> preset_budget("text", "best"), preset_budget("gbm", "best"), preset_budget("gbm", "fast")
     (1200.0, 120.0, None)
     """
     if configured:
         return configured
-    if preset != "best":
-        return None
+    if preset != "best" or family not in ("gbm", "text"):
+        return None  # only these spend a budget of their own in the first fit
     return DEFAULT_BUDGET_S["text-best" if family == "text" else "best"]
 
 
@@ -182,16 +186,15 @@ def refit_on_all(model: ModelFamily, data: FitData, budget_s: float | None = Non
     >>> record["rows"], model is first
     (200, False)
     """
-    from lathe.models.ensemble import REFIT_COST, Ensemble
+    from lathe.models.ensemble import Ensemble
 
     rows = len(data.X_train)
     if budget_s is not None and budget_s <= 1.0:
         return model, {"rows": None, "skipped": "the time budget was spent by the first fit"}
-    if (not isinstance(model, Ensemble) and budget_s is not None and model.fit_seconds
-            and model.fit_seconds * REFIT_COST > budget_s):
-        return model, {"rows": None, "skipped": f"a refit would take about "
-                       f"{model.fit_seconds * REFIT_COST:.0f} s; {budget_s:.0f} s of the "
-                       "time budget are left"}
+    estimate = None if isinstance(model, Ensemble) else model.refit_seconds(rows)
+    if budget_s is not None and estimate is not None and estimate > budget_s:
+        return model, {"rows": None, "skipped": f"a refit would take about {estimate:.0f} s; "
+                       f"{budget_s:.0f} s of the time budget are left"}
     callbacks = [progress] if progress else []
     for cb in callbacks:
         cb("refit", {"rows": rows})
@@ -204,7 +207,7 @@ def refit_on_all(model: ModelFamily, data: FitData, budget_s: float | None = Non
                        "skipped": f"the {model.name} family keeps its first fit (it cannot "
                        "refit, or the time budget would have cut the refit short)"}
     refitted.fit_seconds = seconds
-    return refitted, {"rows": rows, "seconds": seconds}
+    return refitted, {"rows": rows, "seconds": seconds, **refitted.refit_report}
 
 
 # ---- shared helpers ------------------------------------------------------------------------
@@ -213,6 +216,7 @@ def _timed(model: ModelFamily, data: FitData, callbacks: list[Any]) -> ModelFami
     started = time.monotonic()
     model.fit(data, callbacks)
     model.fit_seconds = time.monotonic() - started
+    model.rows_fitted = model.rows_fitted or len(data.X_train)
     return model
 
 
@@ -351,7 +355,7 @@ def _best_linear(data: FitData, params: dict[str, Any], callbacks: list[Any]) ->
             break
     X, y = _combined(data)
     combined = FitData(data.schema, X, y, seed=data.seed, threads=data.threads)
-    return Linear(**{**params, key: best_value}).fit(combined, callbacks)
+    return _timed(Linear(**{**params, key: best_value}), combined, callbacks)
 
 
 @dataclass
@@ -464,8 +468,13 @@ def _text_blend(data: FitData, preset: str, params: dict[str, Any],
         # remaining budget covers that with room to spare
         spent = time.monotonic() - started
         if spent * 40 < budget - spent:
+            # its own checkpoints: with --resume it must not load the frozen member's
+            extra = dict(data.extra)
+            if extra.get("checkpoint_dir"):
+                extra["checkpoint_dir"] = str(Path(extra["checkpoint_dir"]) / "finetuned")
             members.append(_timed(get_family("text")(**FINETUNE_MEMBER),
-                                  replace(data, time_budget_s=budget - spent), callbacks))
+                                  replace(data, time_budget_s=budget - spent, extra=extra),
+                                  callbacks))
     weights = simplex_weights([m.predict_raw(data.X_valid) for m in members], data.y_valid,
                               data.schema)
     pairs = [(m, w) for m, w in zip(members, weights, strict=True) if w > 0]

@@ -14,7 +14,7 @@ import lathe
 from lathe.data.infer import encode_labels, infer_schema
 from lathe.data.split import split_frame
 from lathe.models import FitData, get_family
-from lathe.models.ensemble import REFIT_COST, Ensemble
+from lathe.models.ensemble import Ensemble
 from lathe.training.presets import refit_on_all
 
 
@@ -70,16 +70,32 @@ def test_ensemble_keeps_a_member_whose_refit_the_budget_would_not_cover(
         parts) -> None:  # noqa: ANN001
     first_data, everything, _ = parts
     cheap = get_family("linear")().fit(first_data)
-    cheap.fit_seconds = 0.1
+    cheap.fit_seconds, cheap.rows_fitted = 0.1, len(first_data.X_train)
     costly = get_family("gbm")(learning_rate=0.1).fit(first_data)
     costly.fit_seconds = 50.0
     ensemble = Ensemble([cheap, costly], [0.5, 0.5])
-    ensemble.schema = first_data.schema.__class__.from_dict(first_data.schema.to_dict())
-    budget = 50.0 * REFIT_COST - 1
+    ensemble.schema = first_data.schema
+    notes = list(first_data.schema.notes)
+    budget = costly.refit_seconds(len(everything.X_train)) - 1  # rows and rounds: ratio^2
+    assert budget > 50.0
     refitted = ensemble.refit(FitData(everything.schema, everything.X_train,
                                       everything.y_train, seed=0, time_budget_s=budget))
     assert refitted.members[0] is not cheap and refitted.members[1] is costly
-    assert any("1 of 2 ensemble members kept" in note for note in ensemble.schema.notes)
+    assert refitted.refit_report == {"members_refitted": 1, "members_kept": 1}
+    assert first_data.schema.notes == notes  # refit leaves the first model and its schema be
+    model, record = refit_on_all(ensemble, FitData(everything.schema, everything.X_train,
+                                                   everything.y_train, seed=0), budget)
+    assert record["members_kept"] == 1 and record["rows"] == len(everything.X_train)
+
+
+def test_a_loaded_gbm_refits_from_its_saved_rounds(parts, tmp_path: Path) -> None:  # noqa: ANN001
+    first_data, everything, _ = parts
+    first = get_family("gbm")(learning_rate=0.1).fit(first_data)
+    first.save(tmp_path / "gbm")
+    loaded = get_family("gbm").load(tmp_path / "gbm", first_data.schema)
+    refitted = loaded.refit(everything)
+    assert refitted is not None
+    assert refitted.params["n_estimators"] == first.refit(everything).params["n_estimators"]
 
 
 def test_torch_refit_trains_the_best_epoch_count_without_validation(parts) -> None:  # noqa: ANN001
@@ -91,6 +107,38 @@ def test_torch_refit_trains_the_best_epoch_count_without_validation(parts) -> No
     assert refitted.params["max_epochs"] == best + 1
     assert refitted.loop_summary["epochs_run"] == best + 1
     assert refitted.learning_curve == first.learning_curve
+    assert refitted.feature_importance() == first.feature_importance()  # held-out, not in-sample
+
+
+def test_a_refit_keeps_its_last_epoch_even_when_the_fit_watched_accuracy(
+        banking: pd.DataFrame) -> None:
+    torch = pytest.importorskip("torch")
+    from lathe.training.loop import LoopConfig, train_loop
+
+    # without validation the loop ends on its last epoch (a training loss is never "higher
+    # is better"), so a refit trains exactly the epochs it was given
+    net = torch.nn.Linear(3, 2)
+    X, y = torch.randn(64, 3), torch.randint(0, 2, (64,))
+    calls = [0]
+
+    def rising_loss(m, b):  # noqa: ANN001, ANN202 - a loss that grows every step
+        calls[0] += 1
+        return torch.nn.functional.cross_entropy(m(b[0]), b[1]) + calls[0]
+
+    snapshots: list = []
+    result = train_loop(net, (X, y), rising_loss, None,
+                        LoopConfig(max_epochs=4, patience=4, higher_is_better=True, lr=0.1),
+                        [lambda event, info: snapshots.append(net.weight.detach().clone())])
+    assert result.epochs_run == 4 and result.best_epoch == 0  # lowest training loss: epoch 1
+    assert torch.equal(net.weight, snapshots[-1])  # ... yet the module ends on its last epoch
+    assert not torch.equal(net.weight, snapshots[0])
+    top = banking["category"].value_counts().index[:3]
+    frame = banking[banking["category"].isin(top)].groupby("category").head(30)
+    model = lathe.train(frame, "category", model="text", threads=1,
+                        params={"early_stopping_metric": "accuracy", "max_epochs": 6,
+                                "blend": False})
+    first = model.family.loop_summary["first_fit"]
+    assert model.family.loop_summary["epochs_run"] == first["best_epoch"] + 1
 
 
 def test_refit_on_all_records_a_skip_instead_of_overrunning_the_budget(
