@@ -9,7 +9,11 @@ Storage rules (why they look like this):
     and each full-sync commit is a disk flush (measured with a trivial objective and median
     pruning over 3 steps: 76 ms of storage work per trial, 30 ms with WAL + NORMAL). A crash
     can lose the last commits but not corrupt the file; a killed trial is failed and rerun
-    anyway.
+    anyway. (WAL needs a local disk: keep a shared study on PostgreSQL, not on a network
+    file system.)
+  * `sqlite:///:memory:` (or `memory:`) is Optuna's in-memory storage: nothing is kept, one
+    process only. (SQLAlchemy's in-memory SQLite would give the heartbeat thread a database
+    of its own, without the tables.)
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 from lathe.errors import ConfigError, MissingDependency, StoreUnavailable, did_you_mean
 
 __all__ = ["SAMPLERS", "PRUNERS", "default_storage_url", "open_storage", "close_storage",
+           "is_in_memory",
            "make_sampler", "make_pruner", "mask_url", "require_optuna"]
 
 SAMPLERS = ("tpe", "random", "grid", "nsga2")
@@ -60,8 +65,18 @@ def _with_driver(url: str) -> str:
     return url
 
 
+def is_in_memory(url: str) -> bool:
+    """
+    >>> is_in_memory("sqlite:///:memory:"), is_in_memory("memory:"), is_in_memory("sqlite:///x.db")
+    (True, True, False)
+    """
+    return url in ("memory:", "sqlite://", "sqlite:///") or ":memory:" in url
+
+
 def open_storage(url: str) -> Any:
     optuna = require_optuna()
+    if is_in_memory(url):
+        return optuna.storages.InMemoryStorage()
     url = _with_driver(url)
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):

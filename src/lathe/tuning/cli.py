@@ -57,7 +57,12 @@ def tune(
     bag: Annotated[int | None, typer.Option(
         "--bag", help="gbm: bag the best parameters over K folds of train+valid (as --preset "
         "best does) instead of one refit.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed (splits, folds, fits, sampler).")] = 0,
+    sampler_seed: Annotated[int | None, typer.Option(
+        "--sampler-seed", help="Seed of the sampler's draws alone (default: --seed).")] = None,
+    refit_all: Annotated[bool, typer.Option(
+        "--refit/--no-refit", help="Once the test split is scored, refit the best model on "
+        "every labelled row (default on).")] = True,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Artifact directory for the "
                                              "best model (default models/<data>-tuned).")] = None,
     as_json: JsonFlag = False,
@@ -85,7 +90,8 @@ def tune(
         result = run_tune(data, target, model=model, trials=trials, timeout_s=timeout,
                           sampler=sampler, objectives=objectives, pruner=pruner, cv_folds=cv,
                           storage=storage, study_name=study, workers=workers, seed=seed,
-                          space_overrides=overrides, bag_folds=bag, progress=progress)
+                          sampler_seed=sampler_seed, space_overrides=overrides, bag_folds=bag,
+                          refit_all=refit_all, progress=progress)
     finally:
         if progress_bar is not None:
             progress_bar.stop()

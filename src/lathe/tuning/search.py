@@ -44,6 +44,7 @@ from lathe.tuning._study import (
     SAMPLERS,
     close_storage,
     default_storage_url,
+    is_in_memory,
     make_pruner,
     make_sampler,
     mask_url,
@@ -92,6 +93,7 @@ class TuneResult:
             "trials": self.counts,
             "pareto_front": self.pareto_front,
             "seconds": round(self.seconds, 3),
+            "sampler_seed": self._context.get("sampler_seed"),
         }
 
     def save(self, out: str | os.PathLike[str], *, front: bool = True) -> Path:
@@ -220,11 +222,14 @@ def tune(
     refit: bool = True,
     bag_folds: int | None = None,
     progress: Progress | None = None,
+    refit_all: bool = True,
 ) -> TuneResult:
     """Search hyperparameters of `model` on `data`; returns the best (refitted) model too.
 
     `seed` fixes the splits, folds and fits; `sampler_seed` (default: `seed`) only the
     sampler's draws, so repeated searches of one problem can differ in nothing else.
+    `refit` builds the best model; `refit_all` then refits it on every labelled row once
+    the test split is scored (one objective only; within what `timeout_s` leaves).
     """
     require_optuna()
     objective_names = _normalise_objectives(objectives)
@@ -232,6 +237,10 @@ def tune(
         make_sampler(sampler, seed=seed, n_trials=trials, grid=None)  # raises the ConfigError
     if pruner not in PRUNERS:
         make_pruner(pruner, cv_folds=cv_folds)
+    if workers > 1 and storage is not None and is_in_memory(storage):
+        raise UsageError(f"--workers {workers} needs a storage the worker processes share; "
+                         f"{storage} lives in one process",
+                         hint="use a SQLite file (the default) or a PostgreSQL URL")
     if trials < 1 or workers < 1:
         raise UsageError(f"trials ({trials}) and workers ({workers}) must be at least 1")
     if cv_folds is not None and cv_folds < 2:
@@ -258,7 +267,7 @@ def tune(
                  seed=seed if sampler_seed is None else sampler_seed, trials=trials, grid=grid,
                  cv_folds=cv_folds, workers=workers,
                  deadline=deadline, objectives=objective_names, metric=metric, started=started,
-                 refit=refit, overrides=overrides, bag_folds=bag_folds)
+                 refit=refit, overrides=overrides, bag_folds=bag_folds, refit_all=refit_all)
     with _quiet_optuna():
         storage_obj = open_storage(url)
         try:
@@ -316,6 +325,7 @@ class _Plan:
     refit: bool
     overrides: dict[str, Any]
     bag_folds: int | None = None
+    refit_all: bool = True
 
 
 def _open_study(storage: Any, plan: _Plan) -> Any:
@@ -369,11 +379,13 @@ def _collect(study: Any, prepared: Prepared, family: type[ModelFamily], plan: _P
         study_name=study.study_name, storage=mask_url(plan.url), counts=counts,
         seconds=time.time() - plan.started,
         _context={"prepared": prepared, "family": family, "overrides": overrides,
-                  "cv_folds": plan.cv_folds, "bag_folds": plan.bag_folds})
+                  "cv_folds": plan.cv_folds, "bag_folds": plan.bag_folds,
+                  "deadline": plan.deadline, "sampler_seed": plan.seed})
     if plan.refit:
         if progress:
             progress("refit", {"params": params})
-        result.model = build_model(result, params, refit_all=len(objectives) == 1)
+        result.model = build_model(result, params,
+                                   refit_all=plan.refit_all and len(objectives) == 1)
     return result
 
 
@@ -462,7 +474,9 @@ def build_model(result: TuneResult, params: dict[str, Any], refit_all: bool = Fa
         everything = FitData(schema, pd.concat([X, prepared.X_test]),
                              np.concatenate([y, prepared.y_test]),
                              seed=prepared.fit_data.seed, threads=prepared.fit_data.threads)
-        fitted, refit_record = refit_on_all(fitted, everything)
+        deadline = result._context.get("deadline")
+        left = None if deadline is None else deadline - time.time()
+        fitted, refit_record = refit_on_all(fitted, everything, left)
     cfg = load_config(None, data__target=schema.target, data__task=schema.task,
                       train__model=fitted.name, train__params=_jsonable(params),
                       train__seed=prepared.fit_data.seed)

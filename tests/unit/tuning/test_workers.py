@@ -121,3 +121,24 @@ def test_sqlite_storage_writes_ahead_with_normal_sync(tmp_path: Path) -> None:
             assert connection.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
     finally:
         close_storage(storage)
+
+
+def test_an_in_memory_sqlite_study_works() -> None:
+    from lathe.tuning._study import close_storage, open_storage
+
+    storage = open_storage("sqlite:///:memory:")  # Optuna's in-memory storage
+    try:
+        study = optuna.create_study(storage=storage)
+        study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
+        assert len(study.trials) == 2
+    finally:
+        close_storage(storage)
+
+
+def test_workers_refuse_an_in_memory_study() -> None:
+    from lathe.errors import UsageError
+    from lathe.tuning import tune
+
+    frame = pd.DataFrame({"x": range(40), "y": ["a", "b"] * 20})
+    with pytest.raises(UsageError, match="share"):
+        tune(frame, "y", trials=2, workers=2, storage="sqlite:///:memory:")
