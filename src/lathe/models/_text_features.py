@@ -9,13 +9,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
 from lathe.data.schema import Schema
 
-__all__ = ["make_vectorizer", "TextSVD"]
+__all__ = ["make_vectorizer", "TextVectorizer", "TextSVD"]
 
 
 def make_vectorizer(language: str | None, max_features: int = 50_000) -> Any:
@@ -57,9 +58,37 @@ def make_vectorizer(language: str | None, max_features: int = 50_000) -> Any:
     return FeatureUnion([("words", words), ("characters", characters)])
 
 
-def _relax(vectorizer: Any) -> Any:
-    """The same vectorizer keeping every term (min_df 1): for tiny or blank corpora."""
-    return vectorizer.set_params(**{k: 1 for k in vectorizer.get_params() if k.endswith("min_df")})
+def _fallback_vectorizer() -> TfidfVectorizer:
+    """Every character and character pair, kept even once: for columns so short, rare or
+    bare (punctuation only, blanks) that the usual vocabulary comes out empty."""
+    return TfidfVectorizer(analyzer="char", ngram_range=(1, 2), min_df=1, dtype=np.float32)
+
+
+class TextVectorizer(TransformerMixin, BaseEstimator):
+    """`make_vectorizer(language)` for one text column, falling back to every character and
+    character pair when that vocabulary comes out empty (punctuation only, blanks), so a
+    bare column trains instead of failing.
+
+    >>> TextVectorizer().fit(pd.Series(["!!", "?!", "..."])).transform(pd.Series(["!?"])).shape[0]
+    1
+    """
+
+    def __init__(self, language: str | None = None) -> None:
+        self.language = language
+
+    def fit(self, X: Any, y: Any = None) -> TextVectorizer:
+        texts = pd.Series(np.asarray(X).ravel()).astype(str)
+        try:
+            self.vectorizer_ = make_vectorizer(self.language).fit(texts)
+        except ValueError:  # empty vocabulary: every document is blank, bare or too rare
+            self.vectorizer_ = _fallback_vectorizer().fit(texts.replace("", "_"))
+        return self
+
+    def transform(self, X: Any) -> Any:
+        return self.vectorizer_.transform(pd.Series(np.asarray(X).ravel()).astype(str))
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.asarray(self.vectorizer_.get_feature_names_out())
 
 
 class TextSVD:
@@ -74,12 +103,8 @@ class TextSVD:
 
     def fit(self, X: pd.DataFrame) -> TextSVD:
         for col in self.columns:
-            vectorizer = make_vectorizer(self.languages[col])
-            try:
-                matrix = vectorizer.fit_transform(X[col].astype(str))
-            except ValueError:  # empty vocabulary: every document is blank or too rare
-                vectorizer = _relax(make_vectorizer(self.languages[col]))
-                matrix = vectorizer.fit_transform(X[col].astype(str).replace("", "_"))
+            vectorizer = TextVectorizer(self.languages[col]).fit(X[col])
+            matrix = vectorizer.transform(X[col])
             k = max(1, min(self.components, matrix.shape[1] - 1, matrix.shape[0] - 1))
             svd = TruncatedSVD(n_components=k, random_state=self.seed).fit(matrix)
             self.fitted[col] = (vectorizer, svd)
@@ -89,7 +114,7 @@ class TextSVD:
         parts = [X.drop(columns=self.columns)]
         for col in self.columns:
             vectorizer, svd = self.fitted[col]
-            dense = svd.transform(vectorizer.transform(X[col].astype(str)))
+            dense = svd.transform(vectorizer.transform(X[col]))
             names = [f"{col}__svd{i}" for i in range(dense.shape[1])]
             parts.append(pd.DataFrame(dense, columns=names, index=X.index))
         return pd.concat(parts, axis=1)

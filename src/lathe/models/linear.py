@@ -35,7 +35,7 @@ from lathe.models._base import (
     without_validation,
 )
 from lathe.models._log_count_ratio import LogCountRatio
-from lathe.models._text_features import make_vectorizer
+from lathe.models._text_features import TextVectorizer
 
 __all__ = ["Linear"]
 
@@ -94,7 +94,7 @@ class Linear(ModelFamily):
                 )
             )
         for col in schema.names_of("text"):
-            vectorizer: Any = make_vectorizer(schema.column(col).language)
+            vectorizer: Any = TextVectorizer(schema.column(col).language)
             if schema.task == "binary":
                 vectorizer = make_pipeline(vectorizer, LogCountRatio())
             transformers.append((f"text_{col}", vectorizer, col))

@@ -30,11 +30,20 @@ def test_chinese_reviews_train_with_char_ngrams_and_nb_weights() -> None:
     assert model.schema.column("review").language == "zh"
     features = model.family.pipeline.named_steps["features"]
     steps = features.named_transformers_["text_review"].named_steps
-    assert steps["tfidfvectorizer"].analyzer == "char"
-    assert steps["tfidfvectorizer"].ngram_range == (1, 3)
+    vectorizer = steps["textvectorizer"].vectorizer_
+    assert vectorizer.analyzer == "char" and vectorizer.ngram_range == (1, 3)
     ratio = steps["logcountratio"].ratio_
     assert ratio.min() < -1 and ratio.max() > 1  # words lean clearly one way or the other
     test = model.manifest["metrics"]["test"]
     assert test["accuracy"] > 0.85
     assert [row["class"] for row in test["per_class"]] == ["0", "1"]  # per-class metrics
     assert all(row["f1"] > 0.7 for row in test["per_class"])
+
+
+def test_a_text_column_of_bare_punctuation_still_trains() -> None:
+    # no word at all: the word n-grams' vocabulary is empty, so characters stand in
+    frame = pd.DataFrame({"t": ["!!!", "??", "...", "!?"] * 10, "y": ["a", "b"] * 20})
+    model = api.train(frame, target="y", model="linear", text_columns=["t"], threads=1)
+    assert model.predict_proba(frame.head(4)).shape == (4, 2)
+    gbm = api.train(frame, target="y", model="gbm", text_columns=["t"], threads=1)
+    assert gbm.predict(frame.head(4)).shape == (4,)
