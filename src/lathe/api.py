@@ -372,7 +372,7 @@ def train(
         drop_columns=cfg.data.drop_columns,
         source=source,
     )
-    catch_all = _catch_all_class(schema, cfg)
+    catch_all_class = _catch_all_class(schema, cfg)
     _note_leaks(frame, schema, source)
     unlabelled = int(frame[cfg.data.target].isna().sum())
     if unlabelled:
@@ -414,7 +414,7 @@ def train(
 
     family_name = choose_family(schema) if cfg.train.model == "auto" else cfg.train.model
     family = fit_preset(fit_data, family_name, cfg.train.preset, cfg.train.params, progress)
-    family = _with_catch_all(family, fit_data, cfg, catch_all)
+    family = _with_catch_all(family, fit_data, cfg, catch_all_class)
     metrics: dict[str, Any] = {}
     if len(test_part):
         X_test, y_test = xy(test_part)

@@ -8,6 +8,7 @@ in every artifact so no default stays hidden.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -84,7 +85,7 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def load_config(
-    path: str | Path | None = None, *, base: dict[str, Any] | None = None, **overrides: Any
+    path: str | os.PathLike[str] | None = None, *, base: dict[str, Any] | None = None, **overrides: Any
 ) -> LatheConfig:
     """Read lathe.yaml (optional), apply overrides given as `section__field=value`.
 

@@ -101,6 +101,10 @@ class NetView:
     def param_groups(self, lr: float, head_lr: float) -> list[dict[str, Any]] | None:
         return None
 
+    def shrink(self, keep: Sequence[Sequence[int]]) -> dict[str, Any]:
+        """Remove all but the kept units of each site; return what changed, for the manifest."""
+        raise NotImplementedError(f"{type(self).__name__} cannot prune units structurally")
+
     def n_parameters(self) -> int:
         return int(sum(p.numel() for p in self.module.parameters()))
 

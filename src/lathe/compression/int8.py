@@ -382,11 +382,12 @@ class Int8(Compressor):
 
     def compress(self, parent: Model, job: CompressionJob) -> Model:
         from lathe.api import Model
+        from lathe.models.catch_all import CatchAll
 
-        wrapper = parent.family if parent.family.name == "catch_all" else None
+        wrapper = parent.family if isinstance(parent.family, CatchAll) else None
         # a catch-all model quantizes the classifier it wraps and keeps its routing rule; the
         # rule's typicality score needs the int8 graph to output the embeddings as well
-        family = wrapper.member if wrapper is not None else parent.family
+        family = wrapper.member if wrapper is not None and wrapper.member else parent.family
         with_embedding = wrapper is not None and wrapper.bank is not None
         members = getattr(family, "members", None)
         # an ensemble (the text presets blend the encoder with TF-IDF) quantizes its torch

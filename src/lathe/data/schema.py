@@ -164,13 +164,13 @@ class Schema:
                         getattr(stamps.dt, part).astype("float64").to_numpy()
                     )
         result = pd.DataFrame(out, index=frame.index)
-        for col in self.names_of("text"):
-            result[col] = result[col].astype(object)
+        for name in self.names_of("text"):
+            result[name] = result[name].astype(object)
         return result, report
 
     def model_columns(self) -> list[str]:
         """Column names of the conformed frame (datetimes expand into parts)."""
-        out = []
+        out: list[str] = []
         for col in self.columns:
             if col.kind == "datetime":
                 out.extend(f"{col.name}__{p}" for p in DATETIME_PARTS)

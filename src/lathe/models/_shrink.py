@@ -52,11 +52,12 @@ def slice_norm(norm: Any, index: Any) -> Any:
     import torch
 
     index = torch.as_tensor(index, dtype=torch.long)
+    new: Any
     if isinstance(norm, torch.nn.BatchNorm1d):
         new = torch.nn.BatchNorm1d(len(index), eps=norm.eps, momentum=norm.momentum,
                                    affine=norm.affine, track_running_stats=norm.track_running_stats)
         names = ["weight", "bias", "running_mean", "running_var"]
-        if norm.track_running_stats:
+        if norm.num_batches_tracked is not None and new.num_batches_tracked is not None:
             new.num_batches_tracked.copy_(norm.num_batches_tracked)
     elif isinstance(norm, torch.nn.LayerNorm):
         # a LayerNorm over fewer features normalises with their own mean and spread: not

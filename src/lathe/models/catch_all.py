@@ -74,8 +74,8 @@ def detect_catch_all(classes: Sequence[Any] | None, setting: str | None) -> int 
     if setting not in names:
         from difflib import get_close_matches
 
-        lowered = {n.lower(): n for n in names}
-        close = [lowered[m] for m in get_close_matches(str(setting).lower(), list(lowered), n=3)]
+        by_lower = {n.lower(): n for n in names}
+        close = [by_lower[m] for m in get_close_matches(str(setting).lower(), list(by_lower), n=3)]
         raise ConfigError(f"catch_all label {setting!r} is not a class of the target",
                           hint=(f"did you mean {', '.join(map(repr, close))}? " if close else "")
                           + "use a label that occurs in the data, auto, or off",

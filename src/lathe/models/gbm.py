@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -95,7 +95,8 @@ class GBM(ModelFamily):
         train_set = lgb.Dataset(
             X_train, data.y_train, weight=data.sample_weight, free_raw_data=False
         )
-        valid_sets, lgb_callbacks = [], []
+        valid_sets: list[Any] = []
+        lgb_callbacks: list[Callable[..., Any]] = []
         history: dict[str, Any] = {}
         if data.X_valid is not None and data.y_valid is not None and len(data.X_valid):
             valid_sets = [

@@ -44,7 +44,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -53,6 +53,9 @@ from lathe.data.schema import Schema
 from lathe.data.split import fold_splits
 from lathe.evaluation.metrics import compute_metrics, higher_is_better, primary_metric
 from lathe.models import FitData, ModelFamily, get_family
+
+if TYPE_CHECKING:
+    from lathe.models.gbm import GBM
 
 __all__ = [
     "choose_family",
@@ -301,7 +304,7 @@ def _compositions(total: int, parts: int) -> list[tuple[int, ...]]:
             for rest in _compositions(total - first, parts - 1)]
 
 
-def _rounds_for_accuracy(model: ModelFamily, X: pd.DataFrame, y: np.ndarray) -> None:
+def _rounds_for_accuracy(model: GBM, X: pd.DataFrame, y: np.ndarray) -> None:
     """Multiclass: set the GBM's rounds to those with the best accuracy on (X, y).
 
     Early stopping watches log loss, which turns up long before accuracy stops rising
