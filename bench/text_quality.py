@@ -13,6 +13,10 @@ bench/results/text_quality.json.
 
     .venv/bin/python bench/text_quality.py                       # everything (~15 min)
     .venv/bin/python bench/text_quality.py --systems tfidf,frozen --dataset banking77
+    .venv/bin/python bench/text_quality.py --dataset chnsenticorp --systems tfidf,fast --seeds 0,1,2
+
+With several `--seeds` (each a new 80/20 split) the table shows medians; the JSON keeps every
+run (`runs`, keyed by dataset, system and seed) and the medians over all runs kept.
 
 >>> sorted(DATASETS)
 ['banking77', 'chnsenticorp']
@@ -168,7 +172,7 @@ def run(dataset: str, systems: list[str], seed: int = 0) -> list[dict[str, Any]]
         predicted = np.asarray(predict(test)).astype(str)
         predict_s = time.perf_counter() - started
         row = {
-            "dataset": dataset, "system": name, "train_rows": len(train), "test_rows": len(test),
+            "dataset": dataset, "system": name, "seed": seed, "train_rows": len(train), "test_rows": len(test),
             "accuracy": round(float(accuracy_score(truth, predicted)), 4),
             "macro_f1": round(float(f1_score(truth, predicted, average="macro")), 4),
             "train_s": round(train_s, 1),
@@ -179,27 +183,48 @@ def run(dataset: str, systems: list[str], seed: int = 0) -> list[dict[str, Any]]
     return rows
 
 
+def medians(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (dataset, system): the median of each figure over the seeds run."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["dataset"], r["system"]), []).append(r)
+    out = []
+    for (dataset, system), runs in groups.items():
+        row: dict[str, Any] = {"dataset": dataset, "system": system,
+                               "seeds": [r.get("seed", 0) for r in runs]}
+        for key in ("accuracy", "macro_f1", "train_s", "predict_rows_per_s"):
+            row[key] = round(float(np.median([r[key] for r in runs])), 4)
+        out.append(row)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=sorted(DATASETS), action="append")
     parser.add_argument("--systems", default=",".join(SYSTEMS))
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default="0",
+                        help="comma-separated split seeds; the table shows medians over them")
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(THREADS)
     rows = []
     for dataset in args.dataset or ["banking77", "chnsenticorp"]:
-        rows += run(dataset, args.systems.split(","), args.seed)
-    print(f"\n{'dataset':<14}{'system':<15}{'accuracy':>9}{'macro-F1':>9}{'train s':>9}{'rows/s':>9}")
-    for r in rows:
-        print(f"{r['dataset']:<14}{r['system']:<15}{r['accuracy']:>9.4f}{r['macro_f1']:>9.4f}"
-              f"{r['train_s']:>9.1f}{r['predict_rows_per_s']:>9.0f}")
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            rows += run(dataset, args.systems.split(","), seed)
+    table = medians(rows)
+    print(f"\n{'dataset':<14}{'system':<15}{'seeds':>10}{'accuracy':>9}{'macro-F1':>9}"
+          f"{'train s':>9}{'rows/s':>9}   (medians)")
+    for r in table:
+        seeds = ",".join(map(str, r["seeds"]))
+        print(f"{r['dataset']:<14}{r['system']:<15}{seeds:>10}{r['accuracy']:>9.4f}"
+              f"{r['macro_f1']:>9.4f}{r['train_s']:>9.1f}{r['predict_rows_per_s']:>9.0f}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
-    keep = [r for r in previous if (r["dataset"], r["system"]) not in
-            {(x["dataset"], x["system"]) for x in rows}]
-    RESULTS.write_text(json.dumps(keep + rows, indent=2))
+    runs = previous if isinstance(previous, list) else previous.get("runs", [])
+    fresh = {(x["dataset"], x["system"], x["seed"]) for x in rows}
+    runs = [r for r in runs if (r["dataset"], r["system"], r.get("seed", 0)) not in fresh] + rows
+    RESULTS.write_text(json.dumps({"runs": runs, "medians": medians(runs)}, indent=2))
 
 
 if __name__ == "__main__":

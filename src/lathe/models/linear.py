@@ -26,6 +26,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from lathe.data.schema import Schema
+from lathe.errors import ConfigError
 from lathe.models._base import (
     FAMILIES,
     Callback,
@@ -34,7 +35,7 @@ from lathe.models._base import (
     full_proba,
     without_validation,
 )
-from lathe.models._log_count_ratio import LogCountRatio
+from lathe.models._log_count_ratio import LogCountRatio, PlainAndNBLogistic
 from lathe.models._text_features import TextVectorizer
 
 __all__ = ["Linear"]
@@ -57,7 +58,11 @@ class Linear(ModelFamily):
     def default_params(cls) -> dict[str, Any]:
         # C="auto": sparse TF-IDF text needs much weaker regularisation than dense tabular
         # features (Banking77 sample: C=1 -> 0.786 accuracy, C=20 -> 0.827, log loss 2.03 -> 0.83)
-        return {"C": "auto", "alpha": 1.0, "max_iter": 2000, "min_frequency": 5}
+        # nb_weighting (binary labels with text columns only): "pair" = a plain and an
+        # NB-weighted logistic regression averaged (PlainAndNBLogistic), true = NB-weighted
+        # text features alone, false = plain; "auto" = "pair"
+        return {"C": "auto", "alpha": 1.0, "max_iter": 2000, "min_frequency": 5,
+                "nb_weighting": "auto"}
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -95,7 +100,7 @@ class Linear(ModelFamily):
             )
         for col in schema.names_of("text"):
             vectorizer: Any = TextVectorizer(schema.column(col).language)
-            if schema.task == "binary":
+            if schema.task == "binary" and self._nb_mode() is True:
                 vectorizer = make_pipeline(vectorizer, LogCountRatio())
             transformers.append((f"text_{col}", vectorizer, col))
         features = ColumnTransformer(transformers, sparse_threshold=1.0)
@@ -105,7 +110,10 @@ class Linear(ModelFamily):
             C = self.params["C"]
             if C == "auto":
                 C = 20.0 if schema.names_of("text") else 1.0
-            estimator = LogisticRegression(C=float(C), max_iter=int(self.params["max_iter"]))
+            if schema.task == "binary" and schema.names_of("text") and self._nb_mode() == "pair":
+                estimator = PlainAndNBLogistic(C=float(C), max_iter=int(self.params["max_iter"]))
+            else:
+                estimator = LogisticRegression(C=float(C), max_iter=int(self.params["max_iter"]))
         return Pipeline([("features", features), ("estimator", estimator)])
 
     def fit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Self:
@@ -114,11 +122,28 @@ class Linear(ModelFamily):
         self.pipeline = self._build(data.schema, len(X))
         for cb in callbacks:
             cb("round", {"round": 0, "total": 1})
+        estimator = self.pipeline.named_steps["estimator"]
+        if isinstance(estimator, PlainAndNBLogistic):
+            # the NB half weights the text features only: their columns are known once the
+            # features are fitted
+            features = self.pipeline.named_steps["features"]
+            matrix = features.fit_transform(X, data.y_train)
+            estimator.weighted = [(s.start, s.stop) for name, s in features.output_indices_.items()
+                                  if name.startswith("text_")]
+            estimator.fit(matrix, data.y_train, sample_weight=data.sample_weight)
+            return self
         fit_params = {}
         if data.sample_weight is not None:
             fit_params["estimator__sample_weight"] = data.sample_weight
         self.pipeline.fit(X, data.y_train, **fit_params)
         return self
+
+    def _nb_mode(self) -> str | bool:
+        mode = self.params["nb_weighting"]
+        if mode not in ("auto", "pair", True, False):
+            raise ConfigError(f"train.params.nb_weighting: {mode!r} is not a choice",
+                              hint="use auto, pair, true or false")
+        return "pair" if mode == "auto" else mode
 
     def refit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Linear:
         """The same regularisation on every row (nothing here is early-stopped)."""
