@@ -212,6 +212,39 @@ class CatchAll(ModelFamily):
             self.calibration["catch_all_valid_recall"] = float(caught.mean())
         return self
 
+    def refit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> CatchAll | None:
+        """The classifier refitted on every row, around the routing rule as calibrated.
+
+        The threshold and score statistics stay: they were set on validation rows, which
+        the refitted classifier has now seen, so they cannot be set again. The embedding
+        bank is rebuilt from every in-scope row with the refitted classifier's embedder (a
+        fine-tuned encoder embeds differently). None when the classifier cannot refit.
+        """
+        if self.member is None or self.catch_all is None:
+            return None
+        member = self.member.refit(data, callbacks)
+        if member is None:
+            return None
+        child = self.around(member)
+        child.refit_report = dict(member.refit_report)
+        if self.bank is not None:
+            in_scope = np.flatnonzero(np.asarray(data.y_train) != self.catch_all)
+            if len(in_scope) > BANK_ROWS:
+                in_scope = np.sort(np.random.default_rng(data.seed).choice(
+                    in_scope, BANK_ROWS, replace=False))
+            child.bank = _unit(member.embed(data.X_train.iloc[in_scope])).astype(np.float16)
+            child.calibration["bank_rows"] = int(len(child.bank))
+        child.calibration["refit"] = ("classifier refitted on every row; threshold and score "
+                                      "statistics kept from the validation split")
+        return child
+
+    def refit_seconds(self, rows: int) -> float | None:
+        from lathe.models.ensemble import Ensemble
+
+        if self.member is None or isinstance(self.member, Ensemble):
+            return None  # an ensemble budgets its members' refits itself
+        return self.member.refit_seconds(rows)
+
     def _raw_scores(self, proba: np.ndarray, embeddings: np.ndarray | None,
                     X: pd.DataFrame) -> dict[str, np.ndarray]:
         assert self.catch_all is not None

@@ -174,11 +174,22 @@ def test_train_refits_after_scoring_and_the_manifest_says_so(adult_small: pd.Dat
     np.testing.assert_allclose(lathe.load(path).predict_raw(frame), refitted.predict_raw(frame))
 
 
-def test_a_catch_all_model_keeps_its_calibrated_first_fit(banking: pd.DataFrame) -> None:
+def test_a_catch_all_model_refits_its_classifier_around_the_calibrated_rule(
+        banking: pd.DataFrame, tmp_path: Path) -> None:
     top = banking["category"].value_counts().index[:6]
     frame = banking[banking["category"].isin(top)].copy()
     frame.loc[frame["category"] == top[5], "category"] = "oos"
+    first = lathe.train(frame, "category", model="linear", abstain_rate=0.1, threads=1,
+                        refit=False)
     model = lathe.train(frame, "category", model="linear", abstain_rate=0.1, threads=1)
-    assert model.family.name == "catch_all"
-    record = model.manifest["training"]["refit"]
-    assert record["rows"] is None and "catch_all" in record["skipped"]
+    assert model.family.name == first.family.name == "catch_all"
+    assert model.manifest["training"]["refit"]["rows"] == len(frame)
+    # the rule was calibrated on validation rows the refitted classifier has seen: kept
+    assert model.family.threshold == first.family.threshold
+    assert model.family.stats == first.family.stats
+    assert "kept from the validation split" in model.family.calibration["refit"]
+    X = model.schema.conform(frame.head(50))[0]
+    assert not np.allclose(model.family.member.predict_raw(X), first.family.member.predict_raw(X))
+    path = model.save(tmp_path / "m")
+    np.testing.assert_allclose(lathe.load(path).predict_raw(frame.head(50)),
+                               model.predict_raw(frame.head(50)))
