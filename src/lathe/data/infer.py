@@ -81,8 +81,10 @@ def infer_task(label: pd.Series, task: str | None = None, *, source: str = "data
 
 
 def _one_class(label: pd.Series, values: pd.Series, source: str) -> None:
+    only = values.iloc[0]
+    only = only.item() if isinstance(only, np.generic) else only  # 1, not np.int64(1)
     raise DataError(
-        f"{source}: the label {label.name!r} has only one class ({values.iloc[0]!r}) — "
+        f"{source}: the label {label.name!r} has only one class ({only!r}) — "
         "there is nothing to learn",
         hint="check the file holds examples of every outcome",
         column=str(label.name),

@@ -57,6 +57,8 @@ def test_task_inference() -> None:
     assert infer_task(pd.Series(range(200))) == "regression"
     with pytest.raises(DataError, match="only one class"):
         infer_task(pd.Series(["a"] * 10, name="y"))
+    with pytest.raises(DataError, match=r"only one class \(1\)"):  # not np.int64(1)
+        infer_task(pd.Series([1] * 10, name="y"))
     with pytest.raises(DataError, match="--task multiclass"):
         infer_task(pd.Series(["a", "b", "c"]), "binary")
 
