@@ -112,8 +112,9 @@ def test_search_space_suggests_parameters() -> None:
 
 
 # families that refit on every row once the test split is scored (ModelFamily.refit); the
-# others (voting, stacking) keep their first fit, which refit_on_all records as skipped
-REFITS = {"gbm", "linear", "mlp", "text", "ensemble"}
+# other (stacking: its meta learner was fitted on out-of-fold predictions) keeps its first
+# fit, which refit_on_all records as skipped
+REFITS = {"gbm", "linear", "mlp", "text", "ensemble", "voting"}
 
 
 @pytest.mark.parametrize("name", FAMILIES)
@@ -138,3 +139,6 @@ def test_refit_is_a_new_model_on_every_row_and_leaves_the_first_alone(
     else:
         assert np.mean((raw - yt) ** 2) <= 1.1 * np.mean((first - yt) ** 2)
     assert refitted.learning_curve == model.learning_curve  # the curve that chose its length
+    if hasattr(model, "weights"):  # blends keep the weights the validation split chose
+        assert refitted.weights == model.weights
+        assert refitted.refit_report["members_refitted"] == len(model.members)

@@ -19,7 +19,7 @@ import pandas as pd
 from lathe.data.schema import Schema
 from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily, weighted_importance
 
-__all__ = ["Ensemble"]
+__all__ = ["Ensemble", "refit_members"]
 
 
 def _member_data(data: FitData, index: int, remaining: float | None) -> FitData:
@@ -28,6 +28,27 @@ def _member_data(data: FitData, index: int, remaining: float | None) -> FitData:
     if extra.get("checkpoint_dir"):
         extra["checkpoint_dir"] = str(Path(extra["checkpoint_dir"]) / f"member-{index}")
     return replace(data, seed=data.seed + index, time_budget_s=remaining, extra=extra)
+
+
+def refit_members(members: Sequence[ModelFamily], data: FitData,
+                  callbacks: Sequence[Callback] = ()) -> tuple[list[ModelFamily], dict[str, int]]:
+    """Each member refitted on all of `data`, in order, within its time budget. Member i gets
+    seed + i, so the members of a bag (same parameters, now the same rows) stay different,
+    and its own checkpoint sub-directory. A member whose refit the remaining budget would not
+    cover (`ModelFamily.refit_seconds`) is kept as fitted, and so is one that cannot refit."""
+    started = time.monotonic()
+    budget = data.time_budget_s
+    rows = len(data.X_train)
+    out: list[ModelFamily] = []
+    for i, member in enumerate(members):
+        remaining = None if budget is None else budget - (time.monotonic() - started)
+        estimate = member.refit_seconds(rows)
+        refitted = None
+        if remaining is None or estimate is None or estimate < remaining:
+            refitted = member.refit(_member_data(data, i, remaining), callbacks)
+        out.append(refitted if refitted is not None else member)
+    kept = sum(new is old for new, old in zip(out, members, strict=True))
+    return out, {"members_refitted": len(out) - kept, "members_kept": kept}
 
 
 @FAMILIES.register("ensemble")
@@ -49,30 +70,16 @@ class Ensemble(ModelFamily):
         return self
 
     def refit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Ensemble | None:
-        """Every member refitted on all rows, the weights kept. Member i gets seed + i, so
-        the members of a bag (same parameters, now the same rows) stay different, and its own
-        checkpoint sub-directory. A member whose refit the remaining budget would not cover
-        (`ModelFamily.refit_seconds`) is kept as fitted, and so is one that cannot refit;
-        None when no member was refitted. `refit_report` on the result counts both."""
-        started = time.monotonic()
-        budget = data.time_budget_s
-        rows = len(data.X_train)
-        members: list[ModelFamily] = []
-        for i, member in enumerate(self.members):
-            remaining = None if budget is None else budget - (time.monotonic() - started)
-            estimate = member.refit_seconds(rows)
-            refitted = None
-            if remaining is None or estimate is None or estimate < remaining:
-                refitted = member.refit(_member_data(data, i, remaining), callbacks)
-            members.append(refitted if refitted is not None else member)
-        kept = sum(new is old for new, old in zip(members, self.members, strict=True))
-        if kept == len(members):
+        """Every member refitted on all rows (`refit_members`), the weights kept; None when
+        no member was refitted. `refit_report` on the result counts both kinds."""
+        members, report = refit_members(self.members, data, callbacks)
+        if not report["members_refitted"]:
             return None
         model = Ensemble(members, self.weights)
         model.schema = self.schema
         model.learning_curve, model.learning_curve_metric = (self.learning_curve,
                                                              self.learning_curve_metric)
-        model.refit_report = {"members_refitted": len(members) - kept, "members_kept": kept}
+        model.refit_report = report
         return model
 
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:

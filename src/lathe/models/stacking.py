@@ -153,6 +153,24 @@ class Voting(ModelFamily):
         self.learning_curve_metric = self.members[0].learning_curve_metric
         return self
 
+    def refit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Voting | None:
+        """Every member refitted on all rows, the weights chosen on the validation split
+        kept (`ensemble.refit_members`); None when no member was refitted."""
+        from lathe.models.ensemble import refit_members
+
+        members, report = refit_members(self.members, data, callbacks)
+        if not report["members_refitted"]:
+            return None
+        model = Voting(**self.params)
+        model.schema, model.members, model.weights = self.schema, members, list(self.weights)
+        model.learning_curve = self.learning_curve
+        model.learning_curve_metric = self.learning_curve_metric
+        model.refit_report = report
+        return model
+
+    def refit_seconds(self, rows: int) -> float | None:
+        return None  # each member's refit is budgeted on its own (refit_members)
+
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         return _average([m.predict_raw(X) for m in self.members], self.weights)
 

@@ -174,6 +174,22 @@ def test_train_refits_after_scoring_and_the_manifest_says_so(adult_small: pd.Dat
     np.testing.assert_allclose(lathe.load(path).predict_raw(frame), refitted.predict_raw(frame))
 
 
+def test_a_voting_model_refits_its_members_and_keeps_its_weights(adult_small: pd.DataFrame,
+                                                                  tmp_path: Path) -> None:
+    frame = adult_small.head(1500)
+    first = lathe.train(frame, "income", model="voting", refit=False, threads=1)
+    model = lathe.train(frame, "income", model="voting", threads=1)
+    assert model.family.name == "voting" and model.family.weights == first.family.weights
+    record = model.manifest["training"]["refit"]
+    assert record["rows"] == len(frame)
+    assert record["members_refitted"] == len(model.family.members) and not record["members_kept"]
+    for new, old in zip(model.family.members, first.family.members, strict=True):
+        assert not np.allclose(new.predict_raw(first.schema.conform(frame)[0]),
+                               old.predict_raw(first.schema.conform(frame)[0]))
+    path = model.save(tmp_path / "v")
+    np.testing.assert_allclose(lathe.load(path).predict_raw(frame), model.predict_raw(frame))
+
+
 def test_a_catch_all_model_refits_its_classifier_around_the_calibrated_rule(
         banking: pd.DataFrame, tmp_path: Path) -> None:
     top = banking["category"].value_counts().index[:6]
