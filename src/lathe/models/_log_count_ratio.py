@@ -84,8 +84,7 @@ class PlainAndNBLogistic(ClassifierMixin, BaseEstimator):
         self.weighted = weighted
 
     def _scaled(self, X: Any) -> Any:
-        scale = diags(self.ratio_.astype(X.dtype))
-        return (X @ scale).tocsr() if issparse(X) else np.asarray(X) * self.ratio_
+        return self.scaling_.transform(X)
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Self:
         labels = np.asarray(y)
@@ -93,8 +92,9 @@ class PlainAndNBLogistic(ClassifierMixin, BaseEstimator):
         for start, stop in self.weighted if self.weighted is not None else [(0, X.shape[1])]:
             keep[start:stop] = True
         columns = np.flatnonzero(keep)
-        self.ratio_ = np.ones(X.shape[1])
-        self.ratio_[columns] = LogCountRatio().fit(X[:, columns], labels).ratio_
+        self.scaling_ = LogCountRatio()  # its ratios on the text columns, ones elsewhere
+        self.scaling_.ratio_ = np.ones(X.shape[1])
+        self.scaling_.ratio_[columns] = LogCountRatio().fit(X[:, columns], labels).ratio_
         self.plain_ = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(
             X, labels, sample_weight=sample_weight)
         self.nb_ = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(
@@ -107,6 +107,10 @@ class PlainAndNBLogistic(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    @property
+    def ratio_(self) -> np.ndarray:
+        return self.scaling_.ratio_
 
     @property
     def coef_(self) -> np.ndarray:

@@ -185,11 +185,7 @@ class CatchAll(ModelFamily):
                                 "reason": f"only {int(in_valid.sum())} in-scope validation rows"}
             return self
         if self.params["use_typicality"] and self.member.embeds:
-            in_train = np.flatnonzero(np.asarray(data.y_train) != self.catch_all)
-            if len(in_train) > BANK_ROWS:
-                in_train = np.sort(np.random.default_rng(data.seed).choice(
-                    in_train, BANK_ROWS, replace=False))
-            self.bank = _unit(self.member.embed(data.X_train.iloc[in_train])).astype(np.float16)
+            self.bank = self._embedding_bank(self.member, data)
         X_in = data.X_valid[in_valid]
         proba, embeddings = self.member.predict_and_embed(X_in)
         raw_scores = self._raw_scores(proba, embeddings, X_in)
@@ -228,22 +224,22 @@ class CatchAll(ModelFamily):
         child = self.around(member)
         child.refit_report = dict(member.refit_report)
         if self.bank is not None:
-            in_scope = np.flatnonzero(np.asarray(data.y_train) != self.catch_all)
-            if len(in_scope) > BANK_ROWS:
-                in_scope = np.sort(np.random.default_rng(data.seed).choice(
-                    in_scope, BANK_ROWS, replace=False))
-            child.bank = _unit(member.embed(data.X_train.iloc[in_scope])).astype(np.float16)
+            child.bank = self._embedding_bank(member, data)
             child.calibration["bank_rows"] = int(len(child.bank))
         child.calibration["refit"] = ("classifier refitted on every row; threshold and score "
                                       "statistics kept from the validation split")
         return child
 
     def refit_seconds(self, rows: int) -> float | None:
-        from lathe.models.ensemble import Ensemble
+        return None if self.member is None else self.member.refit_seconds(rows)
 
-        if self.member is None or isinstance(self.member, Ensemble):
-            return None  # an ensemble budgets its members' refits itself
-        return self.member.refit_seconds(rows)
+    def _embedding_bank(self, member: ModelFamily, data: FitData) -> np.ndarray:
+        """Unit embeddings (float16) of the in-scope training rows, at most BANK_ROWS."""
+        in_scope = np.flatnonzero(np.asarray(data.y_train) != self.catch_all)
+        if len(in_scope) > BANK_ROWS:
+            in_scope = np.sort(np.random.default_rng(data.seed).choice(
+                in_scope, BANK_ROWS, replace=False))
+        return _unit(member.embed(data.X_train.iloc[in_scope])).astype(np.float16)
 
     def _raw_scores(self, proba: np.ndarray, embeddings: np.ndarray | None,
                     X: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -82,6 +82,9 @@ class Ensemble(ModelFamily):
         model.refit_report = report
         return model
 
+    def refit_seconds(self, rows: int) -> float | None:
+        return None  # each member's refit is budgeted on its own (refit_members)
+
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         total: np.ndarray | None = None
         for member, weight in zip(self.members, self.weights, strict=True):

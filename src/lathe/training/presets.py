@@ -189,12 +189,11 @@ def refit_on_all(model: ModelFamily, data: FitData, budget_s: float | None = Non
     >>> record["rows"], model is first
     (200, False)
     """
-    from lathe.models.ensemble import Ensemble
 
     rows = len(data.X_train)
     if budget_s is not None and budget_s <= 1.0:
         return model, {"rows": None, "skipped": "the time budget was spent by the first fit"}
-    estimate = None if isinstance(model, Ensemble) else model.refit_seconds(rows)
+    estimate = model.refit_seconds(rows)
     if budget_s is not None and estimate is not None and estimate > budget_s:
         return model, {"rows": None, "skipped": f"a refit would take about {estimate:.0f} s; "
                        f"{budget_s:.0f} s of the time budget are left"}
