@@ -116,6 +116,23 @@ def build_text_net(torch: Any, encoder: Any, n_text: int, prep: TabularPrep,
     return TextNet()
 
 
+def embedding_scale(emb: np.ndarray, floor: float = 0.1) -> np.ndarray:
+    """Per-dimension standard deviations for standardising embeddings, each at least `floor`
+    times the median one.
+
+    Why the floor: all-MiniLM-L6-v2 has dimensions that are constant on every input (three
+    of 384, std ~1e-9). Divided by their own std they turn the smallest change of the encoder
+    during fine-tuning into inputs of hundreds of units at the head.
+
+    >>> emb = np.array([[0.0, 1.0, 2.0, 5.0], [0.0, 3.0, 4.0, 1.0]], dtype=np.float32)
+    >>> embedding_scale(emb).tolist()
+    [0.10000000149011612, 1.0, 1.0, 2.0]
+    """
+    std = emb.std(axis=0).astype(np.float32)
+    reference = float(np.median(std)) if std.size else 1.0
+    return np.maximum(std, np.float32(floor * reference if reference > 0 else 1.0))
+
+
 def _trim(ids: Any, mask: Any) -> tuple[Any, Any]:
     """Drop padding columns no row of this batch uses (batches come from a global padding)."""
     length = int(mask.sum(dim=1).max().clamp(min=1))
@@ -266,7 +283,7 @@ class TextModel(TorchRuntime, ModelFamily):
             train_emb = self._embeddings(stats_rows, cached=True) if encoder is not None else []
             for i, emb in enumerate(train_emb):
                 self.net.headnet.emb_mean[i] = torch.from_numpy(emb.mean(axis=0))
-                self.net.headnet.emb_std[i] = torch.from_numpy(emb.std(axis=0) + 1e-6)
+                self.net.headnet.emb_std[i] = torch.from_numpy(embedding_scale(emb))
             if probe:
                 self._linear_probe(torch, data, train_emb, tabular(data.X_train), target(y),
                                    weight, loss)

