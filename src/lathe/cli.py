@@ -133,6 +133,14 @@ class _TrainProgress:
             return
         if event == "member":
             self.member = f"model {info['member']}/{info['total']} "
+        elif event == "plan":
+            if info["fits"]:
+                self.member = f"{info['member']} (about {info['estimate_s']} s) "
+            else:
+                self.console.print(
+                    f"[dim]skipping the {info['member']}: it would take about "
+                    f"{info['estimate_s']} s, and as long again to refit; "
+                    f"{info['budget_left_s']} s of the time budget are left[/dim]")
         elif event == "refit":
             self.member = f"(refit on all {info['rows']} rows) "
             self.progress.update(self.task, description=f"training {self.member}")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
@@ -131,6 +132,20 @@ def embedding_scale(emb: np.ndarray, floor: float = 0.1) -> np.ndarray:
     std = emb.std(axis=0).astype(np.float32)
     reference = float(np.median(std)) if std.size else 1.0
     return np.maximum(std, np.float32(floor * reference if reference > 0 else 1.0))
+
+
+def freeze_encoder(encoder: Any, layers: int, embeddings: bool) -> None:
+    """Stop gradients into the word-embedding table (`embeddings`) and, with `layers` > 0,
+    into all embeddings and the first `layers` transformer layers."""
+    if embeddings:
+        encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+    if layers <= 0:
+        return
+    for q in encoder.embeddings.parameters():
+        q.requires_grad_(False)
+    for layer in encoder.encoder.layer[:layers]:
+        for q in layer.parameters():
+            q.requires_grad_(False)
 
 
 def _trim(ids: Any, mask: Any) -> tuple[Any, Any]:
@@ -291,7 +306,8 @@ class TextModel(TorchRuntime, ModelFamily):
                 texts = [t for col in self.text_columns
                          for t in self._tokenize(data.X_train[col].tolist())]
                 module, inputs = self.net, [*tabular(data.X_train), *texts]
-                self._freeze_lower_layers(int(p["freeze_layers"]))
+                freeze_encoder(self.net.encoder, int(p["freeze_layers"]),
+                               bool(p["freeze_embeddings"]))
                 enc_params = [q for q in self.net.encoder.parameters() if q.requires_grad]
                 groups = [{"params": enc_params, "lr": float(p["lr"])},
                           {"params": list(self.net.headnet.parameters()),
@@ -369,6 +385,66 @@ class TextModel(TorchRuntime, ModelFamily):
                                                (valid_inputs if has_valid else inputs))
         return self
 
+    def estimate_fit_seconds(self, data: FitData, steps: int = 4) -> float:
+        """About how long `fit(data)` takes with these parameters on this machine (bf16 or
+        not, its threads): a few optimizer steps are timed on batches of the training texts,
+        giving a cost per token, which is scaled to every epoch's tokens, plus the forward-only
+        passes (validation, embeddings: a third of a step's cost per token). Costs seconds.
+        """
+        torch = import_torch()
+        from lathe.training.loop import resolve_bf16
+
+        p = self.resolved()
+        columns = data.schema.names_of("text")
+        if not columns:
+            return 0.0
+        finetune = p["mode"] == "finetune"
+        tokenizer, encoder = _encoder.load_encoder(_encoder.resolve_encoder(p["encoder"]))
+        if p["encoder_layers"]:
+            encoder = _encoder.truncate_layers(encoder, int(p["encoder_layers"]))
+        freeze_encoder(encoder, int(p["freeze_layers"]), bool(p["freeze_embeddings"]))
+        prep = TabularPrep(data.schema).fit(data.X_train.head(256))
+        net = build_text_net(torch, encoder, len(columns), prep, p["hidden_sizes"],
+                             float(p["dropout"]), max(1, data.schema.n_classes or 1))
+        optimizer = torch.optim.AdamW([q for q in net.parameters() if q.requires_grad], lr=1e-9)
+
+        def tokens(frame: pd.DataFrame | None) -> int:
+            if frame is None:
+                return 0
+            return sum(int(batch["attention_mask"].sum()) for col in columns for batch in [
+                tokenizer([str(t) for t in frame[col]], truncation=True,
+                          max_length=int(p["max_length"]), return_tensors="pt", padding=True)])
+
+        batch_size, n = int(p["batch_size"]), len(data.X_train)
+        rng = np.random.default_rng(data.seed)
+        per_token = []
+        with _threads(torch, data.threads):
+            net.train()
+            for _ in range(steps + 1):
+                rows = data.X_train.iloc[rng.choice(n, size=min(batch_size, n), replace=False)]
+                texts = []
+                for col in columns:
+                    batch = tokenizer([str(t) for t in rows[col]], padding=True, truncation=True,
+                                      max_length=int(p["max_length"]), return_tensors="pt")
+                    texts += [batch["input_ids"], batch["attention_mask"]]
+                tab = [torch.from_numpy(a) for a in prep.transform(rows)]
+                started = time.perf_counter()
+                with torch.autocast("cpu", dtype=torch.bfloat16,
+                                    enabled=finetune and resolve_bf16(p["bf16"])):
+                    loss = net(*tab, *texts).float().square().mean()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                per_token.append((time.perf_counter() - started)
+                                 / sum(int(t.numel()) for t in texts[::2]))
+        step_token = float(np.median(per_token[1:]))  # the first step warms caches up
+        train_tokens, valid_tokens = tokens(data.X_train), tokens(data.X_valid)
+        if not finetune:  # the encoder runs forward once over every row; the head costs little
+            return step_token / 3.0 * (train_tokens + valid_tokens)
+        epochs = int(p["max_epochs"])
+        return (step_token * train_tokens * epochs
+                + step_token / 3.0 * (valid_tokens * (epochs + 1) + train_tokens))
+
     def _linear_probe(self, torch: Any, data: FitData, train_emb: list[np.ndarray],
                       tab: list[Any], y: Any, weight: Any, loss: Any) -> None:
         """Train the head on frozen embeddings before fine-tuning ("LP-FT"): the encoder then
@@ -396,18 +472,6 @@ class TextModel(TorchRuntime, ModelFamily):
                             warmup_fraction=frozen["warmup_fraction"])
         train_loop(self.net.headnet, (*inputs, y, weight),
                    lambda m, b: loss(m(*b[:n_in]), b[n_in], b[n_in + 1]), validate, config)
-
-    def _freeze_lower_layers(self, k: int) -> None:
-        encoder = self.net.encoder
-        if self.params["freeze_embeddings"]:
-            encoder.embeddings.word_embeddings.weight.requires_grad_(False)
-        if k <= 0:
-            return
-        for q in encoder.embeddings.parameters():
-            q.requires_grad_(False)
-        for layer in encoder.encoder.layer[:k]:
-            for q in layer.parameters():
-                q.requires_grad_(False)
 
     def _importance(self, torch: Any, X: pd.DataFrame, y: Any, loss: Any, seed: int,
                     reuse: list[Any] | None) -> dict[str, float]:

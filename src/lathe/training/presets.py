@@ -452,7 +452,7 @@ def _text_blend(data: FitData, preset: str, params: dict[str, Any],
     budget allows, a fine-tuned encoder), weights chosen on the validation split. They err
     differently (meaning vs exact words): see bench/text_quality.py for what each adds."""
     from lathe.models.ensemble import Ensemble
-    from lathe.models.text import FINETUNE_MEMBER, PRESET_PARAMS
+    from lathe.models.text import FINETUNE_MEMBER, PRESET_PARAMS, TextModel
 
     started = time.monotonic()
     budget = data.time_budget_s or DEFAULT_BUDGET_S["text-best" if preset == "best" else preset]
@@ -466,16 +466,21 @@ def _text_blend(data: FitData, preset: str, params: dict[str, Any],
     assert data.X_valid is not None and data.y_valid is not None
     members = [first, _timed(get_family("linear")(), data, callbacks)]
     if preset == "best" and not params:
-        # fine-tuning costs ~20x the frozen fit (132 s vs 10 s on Banking77): only when the
-        # remaining budget covers that with room to spare
-        spent = time.monotonic() - started
-        if spent * 40 < budget - spent:
+        # only when the remaining budget covers the fine-tuning and then its refit on every
+        # row (about as long again), from steps timed on this machine
+        finetuned = get_family("text")(**FINETUNE_MEMBER)
+        assert isinstance(finetuned, TextModel)
+        estimate = finetuned.estimate_fit_seconds(data)
+        remaining = budget - (time.monotonic() - started)
+        for cb in callbacks:
+            cb("plan", {"member": "fine-tuned encoder", "estimate_s": round(estimate, 1),
+                        "budget_left_s": round(remaining), "fits": 2.2 * estimate < remaining})
+        if 2.2 * estimate < remaining:
             # its own checkpoints: with --resume it must not load the frozen member's
             extra = dict(data.extra)
             if extra.get("checkpoint_dir"):
                 extra["checkpoint_dir"] = str(Path(extra["checkpoint_dir"]) / "finetuned")
-            members.append(_timed(get_family("text")(**FINETUNE_MEMBER),
-                                  replace(data, time_budget_s=budget - spent, extra=extra),
+            members.append(_timed(finetuned, replace(data, time_budget_s=remaining, extra=extra),
                                   callbacks))
     weights = simplex_weights([m.predict_raw(data.X_valid) for m in members], data.y_valid,
                               data.schema)

@@ -156,3 +156,25 @@ def test_encoder_layers_keeps_a_smaller_encoder_through_save_and_load(
     assert not np.allclose(small, whole)
     with pytest.raises(ConfigError, match="between 1 and 6"):
         _encoder.truncate_layers(full, 7)
+
+
+@pytest.mark.parametrize("budget", [1.0, 900.0])
+def test_best_preset_fine_tunes_only_when_its_estimate_fits_the_budget(
+        banking: pd.DataFrame, budget: float) -> None:
+    from dataclasses import replace
+
+    from lathe.training.presets import fit_preset
+
+    _, data, Xv, yv = _data(_banking(banking, n_classes=4, per_class=40), "category")
+    events: list[tuple[str, dict]] = []
+    model = fit_preset(replace(data, time_budget_s=budget), "text", "best", {},
+                       lambda event, info: events.append((event, info)))
+    plans = [info for event, info in events if event == "plan"]
+    assert len(plans) == 1 and plans[0]["member"] == "fine-tuned encoder"
+    assert 0 < plans[0]["estimate_s"] < 300  # 120 short texts, 3 epochs
+    finetune_epochs = [info for event, info in events if event == "epoch" and info["total"] == 3]
+    if budget == 1.0:  # the frozen members alone spend more than the whole budget
+        assert plans[0]["fits"] is False and not finetune_epochs
+    else:
+        assert plans[0]["fits"] is True and len(finetune_epochs) == 3
+    assert (model.predict_raw(Xv).argmax(1) == yv).mean() >= 0.85
