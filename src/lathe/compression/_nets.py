@@ -142,11 +142,11 @@ class TextView(NetView):
         return [*super().inputs(X), *tokens]
 
     def forward(self, module: Any, batch: Sequence[Any]) -> Any:
-        from lathe.models.text import _trim
+        from lathe.models._text_net import trim_padding
 
         text: list[Any] = []
         for i in range(2, len(batch), 2):  # batches come globally padded: drop unused columns
-            text += list(_trim(batch[i], batch[i + 1]))
+            text += list(trim_padding(batch[i], batch[i + 1]))
         return module(batch[0], batch[1], *text)
 
     def lengths(self, inputs: Sequence[Any]) -> np.ndarray | None:
