@@ -114,7 +114,7 @@ def estimate_fit_seconds(p: dict[str, Any], data: FitData, steps: int = 4) -> fl
     the training loop).
     """
     torch = import_torch()
-    from lathe.training.loop import resolve_bf16
+    from lathe.training.loop import autocast, resolve_bf16
 
     columns = data.schema.names_of("text")
     if not columns:
@@ -132,9 +132,9 @@ def estimate_fit_seconds(p: dict[str, Any], data: FitData, steps: int = 4) -> fl
     def tokens(frame: pd.DataFrame | None) -> int:
         if frame is None:
             return 0
-        return sum(int(batch["attention_mask"].sum()) for col in columns for batch in [
-            tokenizer([str(t) for t in frame[col]], truncation=True,
-                      max_length=int(p["max_length"]), return_tensors="pt", padding=True)])
+        return sum(len(ids) for col in columns for ids in tokenizer(
+            [str(t) for t in frame[col]], truncation=True,
+            max_length=int(p["max_length"]))["input_ids"])
 
     batch_size, n = int(p["batch_size"]), len(data.X_train)
     rng = np.random.default_rng(data.seed)
@@ -150,8 +150,7 @@ def estimate_fit_seconds(p: dict[str, Any], data: FitData, steps: int = 4) -> fl
                 texts += [batch["input_ids"], batch["attention_mask"]]
             tab = [torch.from_numpy(a) for a in prep.transform(rows)]
             started = time.perf_counter()
-            with torch.autocast("cpu", dtype=torch.bfloat16,
-                                enabled=finetune and resolve_bf16(p["bf16"])):
+            with autocast(torch.device("cpu"), finetune and resolve_bf16(p["bf16"])):
                 loss = net(*tab, *texts).float().square().mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

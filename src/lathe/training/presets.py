@@ -472,10 +472,11 @@ def _text_blend(data: FitData, preset: str, params: dict[str, Any],
         assert isinstance(finetuned, TextModel)
         estimate = finetuned.estimate_fit_seconds(data)
         remaining = budget - (time.monotonic() - started)
+        fits = 2.2 * estimate < remaining
         for cb in callbacks:
             cb("plan", {"member": "fine-tuned encoder", "estimate_s": round(estimate, 1),
-                        "budget_left_s": round(remaining), "fits": 2.2 * estimate < remaining})
-        if 2.2 * estimate < remaining:
+                        "budget_left_s": round(remaining), "fits": fits})
+        if fits:
             # its own checkpoints: with --resume it must not load the frozen member's
             extra = dict(data.extra)
             if extra.get("checkpoint_dir"):
