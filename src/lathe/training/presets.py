@@ -43,7 +43,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -148,7 +147,9 @@ def _fit_preset(data: FitData, model: str, preset: str, params: dict[str, Any] |
     callbacks = [progress] if progress else []
     params = dict(params or {})
     if name == "text":
-        return _text_blend(data, preset, params, callbacks)
+        from lathe.training.text_preset import text_blend
+
+        return text_blend(data, preset, params, callbacks)
     if name == "gbm":
         if preset == "best":
             return _best_gbm(data, params, callbacks)
@@ -213,7 +214,7 @@ def refit_on_all(model: ModelFamily, data: FitData, budget_s: float | None = Non
 
 
 # ---- shared helpers ------------------------------------------------------------------------
-def _timed(model: ModelFamily, data: FitData, callbacks: list[Any]) -> ModelFamily:
+def timed_fit(model: ModelFamily, data: FitData, callbacks: list[Any]) -> ModelFamily:
     """model.fit(data), recording the seconds it took (a refit is budgeted by them)."""
     started = time.monotonic()
     model.fit(data, callbacks)
@@ -357,7 +358,7 @@ def _best_linear(data: FitData, params: dict[str, Any], callbacks: list[Any]) ->
             break
     X, y = _combined(data)
     combined = FitData(data.schema, X, y, seed=data.seed, threads=data.threads)
-    return _timed(Linear(**{**params, key: best_value}), combined, callbacks)
+    return timed_fit(Linear(**{**params, key: best_value}), combined, callbacks)
 
 
 @dataclass
@@ -442,54 +443,4 @@ def _best_gbm(data: FitData, params: dict[str, Any], callbacks: list[Any]) -> Mo
     ensemble.schema = data.schema
     ensemble.learning_curve = members[0].learning_curve
     ensemble.learning_curve_metric = members[0].learning_curve_metric
-    return ensemble
-
-
-# ---- text ----------------------------------------------------------------------------------
-def _text_blend(data: FitData, preset: str, params: dict[str, Any],
-                callbacks: list[Any]) -> ModelFamily:
-    """The encoder model blended with TF-IDF + logistic regression (and, for `best` when the
-    budget allows, a fine-tuned encoder), weights chosen on the validation split. They err
-    differently (meaning vs exact words): see bench/text_quality.py for what each adds."""
-    from lathe.models.ensemble import Ensemble
-    from lathe.models.text import FINETUNE_MEMBER, PRESET_PARAMS, TextModel
-
-    started = time.monotonic()
-    budget = data.time_budget_s or DEFAULT_BUDGET_S["text-best" if preset == "best" else preset]
-    params = dict(params)
-    blend = bool(params.pop("blend", True))
-    first = _timed(get_family("text")(**{**PRESET_PARAMS.get(preset, {}), **params}), data,
-                   callbacks)
-    has_valid = data.X_valid is not None and data.y_valid is not None and len(data.X_valid)
-    if not has_valid or not blend:
-        return first
-    assert data.X_valid is not None and data.y_valid is not None
-    members = [first, _timed(get_family("linear")(), data, callbacks)]
-    if preset == "best" and not params:
-        # only when the remaining budget covers the fine-tuning and then its refit on every
-        # row (about as long again), from steps timed on this machine
-        finetuned = get_family("text")(**FINETUNE_MEMBER)
-        assert isinstance(finetuned, TextModel)
-        estimate = finetuned.estimate_fit_seconds(data)
-        remaining = budget - (time.monotonic() - started)
-        fits = 2.2 * estimate < remaining
-        for cb in callbacks:
-            cb("plan", {"member": "fine-tuned encoder", "estimate_s": round(estimate, 1),
-                        "budget_left_s": round(remaining), "fits": fits})
-        if fits:
-            # its own checkpoints: with --resume it must not load the frozen member's
-            extra = dict(data.extra)
-            if extra.get("checkpoint_dir"):
-                extra["checkpoint_dir"] = str(Path(extra["checkpoint_dir"]) / "finetuned")
-            members.append(_timed(finetuned, replace(data, time_budget_s=remaining, extra=extra),
-                                  callbacks))
-    weights = simplex_weights([m.predict_raw(data.X_valid) for m in members], data.y_valid,
-                              data.schema)
-    pairs = [(m, w) for m, w in zip(members, weights, strict=True) if w > 0]
-    if len(pairs) == 1:
-        return pairs[0][0]
-    ensemble = Ensemble([m for m, _ in pairs], [w for _, w in pairs])
-    ensemble.schema = data.schema
-    ensemble.learning_curve = first.learning_curve
-    ensemble.learning_curve_metric = first.learning_curve_metric
     return ensemble
