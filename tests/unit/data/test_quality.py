@@ -9,15 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import rankdata
+from scipy.stats import spearmanr
 
+from lathe.data.leak_scores import binary_auc, majority_accuracy, spearman
 from lathe.data.quality import (
     CHECKS,
     Finding,
     QualityReport,
-    _average_ranks,
-    _binary_auc,
-    _majority_accuracy,
     check_table,
 )
 from lathe.errors import ConfigError, DataQualityError, UsageError
@@ -281,14 +279,15 @@ def test_no_false_leaks_from_ids_imbalance_or_sorted_files() -> None:
 
 
 def test_leak_scores_match_their_definitions() -> None:
-    values = np.array([3.0, 1.0, 2.0, 2.0, np.nan, 5.0, 2.0])
-    filled = np.where(np.isnan(values), -1.0, values)
-    assert np.array_equal(_average_ranks(filled), rankdata(filled))
-    assert _binary_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == 0.75
+    x = np.array([3.0, 1.0, 2.0, 2.0, np.nan, 5.0, 2.0] * 4)
+    y = np.array([4.0, 1.0, 3.0, 2.0, 7.0, 9.0, np.nan] * 4)
+    both = ~np.isnan(x) & ~np.isnan(y)
+    assert spearman(x, y) == pytest.approx(abs(spearmanr(x[both], y[both]).statistic))
+    assert binary_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == 0.75
     # leave-one-out: a value seen once falls back to the overall majority class (1 here) ...
-    assert _majority_accuracy(np.array([0, 0, 0, 1]), np.array([1, 1, 1, 0])) == 0.75
+    assert majority_accuracy(np.array([0, 0, 0, 1]), np.array([1, 1, 1, 0])) == 0.75
     # ... and without the row itself a tie (or a loss) for its own label counts as wrong
-    assert _majority_accuracy(np.array([0, 0, 0, 1]), np.array([1, 1, 0, 1])) == 0.25
+    assert majority_accuracy(np.array([0, 0, 0, 1]), np.array([1, 1, 0, 1])) == 0.25
 
 
 # ---- train/test overlap ----------------------------------------------------------------------
