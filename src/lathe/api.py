@@ -8,11 +8,9 @@
 from __future__ import annotations
 
 import os
-import platform
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -20,15 +18,14 @@ import numpy as np
 import pandas as pd
 
 from lathe import __version__
-from lathe.artifact import git_commit, read_manifest, verify, write_artifact
+from lathe.artifact import read_manifest, verify, write_artifact
 from lathe.config import LatheConfig, load_config
-from lathe.data.infer import encode_labels, infer_schema
+from lathe.data.infer import encode_labels
 from lathe.data.load import read_table
 from lathe.data.schema import ConformReport, Schema
-from lathe.data.split import content_hash, split_frame
-from lathe.errors import ConfigError, DataError, SchemaMismatch, UsageError
+from lathe.errors import DataError, SchemaMismatch, UsageError
 from lathe.evaluation.metrics import compute_metrics, primary_metric
-from lathe.models import FitData, ModelFamily, get_family
+from lathe.models import ModelFamily, get_family
 
 __all__ = ["Model", "Metrics", "train", "load", "evaluate", "predict", "check"]
 
@@ -169,6 +166,8 @@ class Model:
         encoding: str | None = None,
     ) -> Metrics:
         """Metrics on labelled data; optionally write a self-contained HTML report."""
+        from lathe.models.catch_all import catch_all_index
+
         frame = _read(data, encoding)
         source = _source_name(data)
         target = self.schema.target
@@ -244,60 +243,6 @@ def _resolve_config(
     return load_config(config, **overrides)
 
 
-def _note_leaks(frame: pd.DataFrame, schema: Schema, source: str) -> None:
-    """A column that alone predicts the label almost perfectly is usually a leak: say so loudly.
-
-    Training goes on (the column may be legitimate); `lathe check` treats it as blocking.
-    """
-    from lathe.data.quality import check_table
-
-    used = frame[[*schema.feature_names, schema.target]]
-    report = check_table(used, schema.target, source=source, checks=["leakage"])
-    for finding in report.findings:
-        schema.notes.append(f"possible label leak: {finding.message}")
-
-
-def catch_all_index(family: ModelFamily) -> int | None:
-    """The class index a catch-all wrapper routes to, else None."""
-    return getattr(family, "catch_all", None) if family.name == "catch_all" else None
-
-
-def _catch_all_class(schema: Schema, cfg: LatheConfig) -> int | None:
-    """The catch-all class index (checked before any fitting), or None."""
-    from lathe.models.catch_all import detect_catch_all
-
-    setting = cfg.data.catch_all
-    if schema.task != "multiclass":
-        if setting not in ("auto", "off"):
-            raise ConfigError(
-                f"catch_all {setting!r} needs a multiclass label; this one is {schema.task}",
-                hint="drop catch_all (or set it to off)", field="data.catch_all")
-        return None
-    return detect_catch_all(schema.classes, setting)
-
-
-def _with_catch_all(family: ModelFamily, data: FitData, cfg: LatheConfig,
-                    index: int | None) -> ModelFamily:
-    """Wrap the fitted model in catch-all routing when the labels have a catch-all class."""
-    from lathe.models.catch_all import CatchAll
-
-    if index is None:
-        return family
-    schema = data.schema
-    wrapped = CatchAll(family, index, abstain_rate=cfg.train.abstain_rate).fit(data)
-    label = (schema.classes or [])[index]
-    calibration = wrapped.calibration
-    if calibration.get("routing"):
-        schema.notes.append(
-            f"label {label!r} is the catch-all: rows no other class explains go to it "
-            f"({cfg.train.abstain_rate:.0%} of in-scope validation rows, scored by "
-            f"{' + '.join(calibration['scores'])}); set catch_all: off to turn this off")
-    else:
-        schema.notes.append(f"label {label!r} is the catch-all, but it is predicted only as a "
-                            f"class: {calibration.get('reason', 'abstain_rate is 0')}")
-    return wrapped
-
-
 def train(
     data: DataLike,
     target: str | None = None,
@@ -362,114 +307,11 @@ def train(
         if not isinstance(data, pd.DataFrame)
         else data.copy()
     )
-    frame.columns = [str(c) for c in frame.columns]
-    schema = infer_schema(
-        frame,
-        cfg.data.target,
-        task=cfg.data.task,
-        text_columns=cfg.data.text_columns,
-        categorical_columns=cfg.data.categorical_columns,
-        drop_columns=cfg.data.drop_columns,
-        source=source,
-    )
-    catch_all_class = _catch_all_class(schema, cfg)
-    _note_leaks(frame, schema, source)
-    unlabelled = int(frame[cfg.data.target].isna().sum())
-    if unlabelled:
-        schema.notes.append(f"ignored {unlabelled} row(s) with no label")
-        frame = frame[frame[cfg.data.target].notna()]
-    if len(frame) < 10:
-        raise DataError(
-            f"{source}: only {len(frame)} labelled rows; lathe needs at least 10 to train",
-            hint="add more rows",
-        )
-    train_part, valid_part, test_part = split_frame(
-        frame,
-        cfg.data.target,
-        valid_size=cfg.split.valid_size,
-        test_size=cfg.split.test_size,
-        seed=cfg.split.seed,
-        stratify=schema.is_classification,
-    )
+    from lathe.training.run import run_training
 
-    def xy(part: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-        X, _ = schema.conform(part, source=source)
-        return X, encode_labels(part[cfg.data.target], schema, source=source)
-
-    X_train, y_train = xy(train_part)
-    X_valid, y_valid = xy(valid_part)
-    fit_data = FitData(
-        schema,
-        X_train,
-        y_train,
-        X_valid,
-        y_valid,
-        seed=cfg.train.seed,
-        time_budget_s=cfg.train.time_budget_s,
-        threads=cfg.train.threads,
-        extra={"checkpoint_dir": None if checkpoint_dir is None else str(checkpoint_dir),
-               "resume": resume},
-    )
-    from lathe.training.presets import choose_family, fit_preset, preset_budget, refit_on_all
-
-    family_name = choose_family(schema) if cfg.train.model == "auto" else cfg.train.model
-    family = fit_preset(fit_data, family_name, cfg.train.preset, cfg.train.params, progress)
-    family = _with_catch_all(family, fit_data, cfg, catch_all_class)
-    metrics: dict[str, Any] = {}
-    if len(test_part):
-        X_test, y_test = xy(test_part)
-        test_metrics = compute_metrics(
-            schema.task or "regression", y_test, family.predict_raw(X_test), schema.classes,
-            catch_all_index(family),
-        )
-        test_metrics["n_rows"] = int(len(test_part))
-        metrics["test"] = test_metrics
-    refit_record: dict[str, Any] = {"rows": None, "skipped": "train.refit is off"}
-    if cfg.train.refit:
-        budget = preset_budget(family_name, cfg.train.preset, cfg.train.time_budget_s)
-        X_all, y_all = xy(pd.concat([train_part, valid_part, test_part]))
-        left = None if budget is None else budget - (time.monotonic() - started)
-        family, refit_record = refit_on_all(
-            family, replace(fit_data, X_train=X_all, y_train=y_all), left, progress)
-        if refit_record["rows"]:
-            what = "refitted"
-            if refit_record.get("members_kept"):
-                done = refit_record["members_refitted"]
-                total = done + refit_record["members_kept"]
-                what = (f"refitted {done} of {total} ensemble members (the others' refit "
-                        "would not fit the time budget, or their family cannot refit)")
-            schema.notes.append(
-                f"{what} on all {refit_record['rows']} labelled rows after the test split "
-                "was scored: the test metrics are those of the model before the refit")
-    fit_seconds = time.monotonic() - started
-    manifest = {
-        "lathe_version": __version__,
-        "family": family.name,
-        "chosen_family": family_name,
-        "task": schema.task,
-        "target": schema.target,
-        "config": cfg.model_dump(mode="json"),
-        "model": family.describe(),
-        "metrics": metrics,
-        "primary_metric": primary_metric(schema.task or "regression"),
-        "feature_importance": family.feature_importance(),
-        "learning_curve": {"metric": family.learning_curve_metric, "values": family.learning_curve},
-        "lineage": {
-            "dataset": source,
-            "dataset_hash": content_hash(frame),
-            "rows": {"train": len(train_part), "valid": len(valid_part), "test": len(test_part),
-                     "refit": refit_record["rows"]},
-            "parent": None,
-            "git_commit": git_commit(),
-        },
-        "training": {
-            "seconds": round(fit_seconds, 3),
-            "refit": refit_record,
-            "python": platform.python_version(),
-            "machine": platform.machine(),
-            "cpu_count": os.cpu_count(),
-        },
-    }
+    family, schema, manifest = run_training(
+        frame, source, cfg, progress=progress, started=started,
+        checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir), resume=resume)
     return Model(family, schema, manifest)
 
 

@@ -39,6 +39,7 @@ from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily
 
 __all__ = [
     "CatchAll",
+    "catch_all_index",
     "CATCH_ALL_NAMES",
     "detect_catch_all",
     "confidence",
@@ -141,6 +142,11 @@ def calibrate_threshold(proba: np.ndarray, scores: np.ndarray, catch_all: int, r
         mid = (low + high) / 2
         low, high = (mid, high) if share(mid) < rate else (low, mid)
     return high
+
+
+def catch_all_index(family: ModelFamily) -> int | None:
+    """The class index a catch-all wrapper routes to, else None."""
+    return getattr(family, "catch_all", None) if family.name == "catch_all" else None
 
 
 @FAMILIES.register("catch_all")

@@ -1,0 +1,265 @@
+"""One training run, step by step: schema -> split -> fit under the preset -> catch-all
+routing -> score the test split -> refit on every labelled row -> manifest.
+
+`lathe.train` (the API and the CLI) resolves the config and reads the file, then hands the
+frame here. Each step is a small function so that a reader can follow the data.
+
+>>> import numpy as np, pandas as pd
+>>> from lathe.config import load_config
+>>> rng = np.random.default_rng(0)
+>>> frame = pd.DataFrame({"x": rng.normal(size=200), "c": rng.choice(list("abc"), 200)})
+>>> frame["y"] = np.where(frame.x + (frame.c == "a") > 0.5, "hi", "lo")
+>>> cfg = load_config(None, data__target="y", train__threads=1)
+>>> family, schema, manifest = run_training(frame, "frame", cfg)
+>>> manifest["family"], manifest["lineage"]["rows"]["refit"], sorted(manifest["metrics"])
+('gbm', 200, ['test'])
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lathe import __version__
+from lathe.artifact import git_commit
+from lathe.config import LatheConfig
+from lathe.data.infer import encode_labels, infer_schema
+from lathe.data.schema import Schema
+from lathe.data.split import content_hash, split_frame
+from lathe.errors import ConfigError, DataError
+from lathe.evaluation.metrics import compute_metrics, primary_metric
+from lathe.models import FitData, ModelFamily
+
+__all__ = ["run_training", "Splits"]
+
+Progress = Callable[[str, dict[str, Any]], None]
+MIN_LABELLED_ROWS = 10
+
+
+@dataclass
+class Splits:
+    """The labelled rows of one run, split, and how to turn a part into (X, y)."""
+
+    schema: Schema
+    source: str
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    test: pd.DataFrame
+
+    def xy(self, part: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        X, _ = self.schema.conform(part, source=self.source)
+        return X, encode_labels(part[self.schema.target], self.schema, source=self.source)
+
+    @property
+    def everything(self) -> pd.DataFrame:
+        return pd.concat([self.train, self.valid, self.test])
+
+
+def run_training(
+    frame: pd.DataFrame,
+    source: str,
+    cfg: LatheConfig,
+    *,
+    progress: Progress | None = None,
+    started: float | None = None,
+    checkpoint_dir: str | None = None,
+    resume: bool = False,
+) -> tuple[ModelFamily, Schema, dict[str, Any]]:
+    """Train on `frame` as `cfg` says; returns the fitted (maybe refitted) family, its schema
+    and the manifest. `started` (time.monotonic) is when the run began, so that reading the
+    file counts against the time budget too."""
+    from lathe.training.presets import choose_family, fit_preset
+
+    started = time.monotonic() if started is None else started
+    frame.columns = [str(c) for c in frame.columns]
+    schema = infer_schema(
+        frame,
+        cfg.data.target,
+        task=cfg.data.task,
+        text_columns=cfg.data.text_columns,
+        categorical_columns=cfg.data.categorical_columns,
+        drop_columns=cfg.data.drop_columns,
+        source=source,
+    )
+    catch_all_class = _catch_all_class(schema, cfg)
+    _note_leaks(frame, schema, source)
+    frame = _labelled(frame, schema, source)
+    splits = _split(frame, schema, source, cfg)
+    X_train, y_train = splits.xy(splits.train)
+    X_valid, y_valid = splits.xy(splits.valid)
+    fit_data = FitData(
+        schema, X_train, y_train, X_valid, y_valid,
+        seed=cfg.train.seed,
+        time_budget_s=cfg.train.time_budget_s,
+        threads=cfg.train.threads,
+        extra={"checkpoint_dir": checkpoint_dir, "resume": resume},
+    )
+    family_name = choose_family(schema) if cfg.train.model == "auto" else cfg.train.model
+    family = fit_preset(fit_data, family_name, cfg.train.preset, cfg.train.params, progress)
+    family = _with_catch_all(family, fit_data, cfg, catch_all_class)
+    metrics = _score_test(family, splits)
+    refit_record: dict[str, Any] = {"rows": None, "skipped": "train.refit is off"}
+    if cfg.train.refit:
+        family, refit_record = _refit(family, fit_data, splits, family_name, cfg, started,
+                                      progress)
+    manifest = _manifest(family, family_name, cfg, frame, splits, metrics, refit_record,
+                         time.monotonic() - started)
+    return family, schema, manifest
+
+
+# ---- steps ---------------------------------------------------------------------------------
+def _labelled(frame: pd.DataFrame, schema: Schema, source: str) -> pd.DataFrame:
+    """The rows with a label (the others are noted and ignored); at least MIN_LABELLED_ROWS."""
+    unlabelled = int(frame[schema.target].isna().sum())
+    if unlabelled:
+        schema.notes.append(f"ignored {unlabelled} row(s) with no label")
+        frame = frame[frame[schema.target].notna()]
+    if len(frame) < MIN_LABELLED_ROWS:
+        raise DataError(
+            f"{source}: only {len(frame)} labelled rows; lathe needs at least "
+            f"{MIN_LABELLED_ROWS} to train",
+            hint="add more rows",
+        )
+    return frame
+
+
+def _split(frame: pd.DataFrame, schema: Schema, source: str, cfg: LatheConfig) -> Splits:
+    train, valid, test = split_frame(
+        frame,
+        schema.target,
+        valid_size=cfg.split.valid_size,
+        test_size=cfg.split.test_size,
+        seed=cfg.split.seed,
+        stratify=schema.is_classification,
+    )
+    return Splits(schema, source, train, valid, test)
+
+
+def _score_test(family: ModelFamily, splits: Splits) -> dict[str, Any]:
+    """Metrics on the test split (before any refit has seen it); {} when there is none."""
+    from lathe.models.catch_all import catch_all_index
+
+    if not len(splits.test):
+        return {}
+    schema = splits.schema
+    X_test, y_test = splits.xy(splits.test)
+    test_metrics = compute_metrics(schema.task or "regression", y_test,
+                                   family.predict_raw(X_test), schema.classes,
+                                   catch_all_index(family))
+    test_metrics["n_rows"] = int(len(splits.test))
+    return {"test": test_metrics}
+
+
+def _refit(family: ModelFamily, fit_data: FitData, splits: Splits, family_name: str,
+           cfg: LatheConfig, started: float,
+           progress: Progress | None) -> tuple[ModelFamily, dict[str, Any]]:
+    """The model refitted on every labelled row with what is left of the time budget."""
+    from lathe.training.presets import preset_budget, refit_on_all
+
+    budget = preset_budget(family_name, cfg.train.preset, cfg.train.time_budget_s)
+    X_all, y_all = splits.xy(splits.everything)
+    left = None if budget is None else budget - (time.monotonic() - started)
+    family, record = refit_on_all(family, replace(fit_data, X_train=X_all, y_train=y_all),
+                                  left, progress)
+    if record["rows"]:
+        what = "refitted"
+        if record.get("members_kept"):
+            done = record["members_refitted"]
+            total = done + record["members_kept"]
+            what = (f"refitted {done} of {total} ensemble members (the others' refit "
+                    "would not fit the time budget, or their family cannot refit)")
+        splits.schema.notes.append(
+            f"{what} on all {record['rows']} labelled rows after the test split "
+            "was scored: the test metrics are those of the model before the refit")
+    return family, record
+
+
+def _manifest(family: ModelFamily, family_name: str, cfg: LatheConfig, frame: pd.DataFrame,
+              splits: Splits, metrics: dict[str, Any], refit_record: dict[str, Any],
+              seconds: float) -> dict[str, Any]:
+    schema = splits.schema
+    return {
+        "lathe_version": __version__,
+        "family": family.name,
+        "chosen_family": family_name,
+        "task": schema.task,
+        "target": schema.target,
+        "config": cfg.model_dump(mode="json"),
+        "model": family.describe(),
+        "metrics": metrics,
+        "primary_metric": primary_metric(schema.task or "regression"),
+        "feature_importance": family.feature_importance(),
+        "learning_curve": {"metric": family.learning_curve_metric, "values": family.learning_curve},
+        "lineage": {
+            "dataset": splits.source,
+            "dataset_hash": content_hash(frame),
+            "rows": {"train": len(splits.train), "valid": len(splits.valid),
+                     "test": len(splits.test), "refit": refit_record["rows"]},
+            "parent": None,
+            "git_commit": git_commit(),
+        },
+        "training": {
+            "seconds": round(seconds, 3),
+            "refit": refit_record,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "cpu_count": os.cpu_count(),
+        },
+    }
+
+
+# ---- label leaks and the catch-all class ---------------------------------------------------
+def _note_leaks(frame: pd.DataFrame, schema: Schema, source: str) -> None:
+    """A column that alone predicts the label almost perfectly is usually a leak: say so loudly.
+
+    Training goes on (the column may be legitimate); `lathe check` treats it as blocking.
+    """
+    from lathe.data.quality import check_table
+
+    used = frame[[*schema.feature_names, schema.target]]
+    report = check_table(used, schema.target, source=source, checks=["leakage"])
+    for finding in report.findings:
+        schema.notes.append(f"possible label leak: {finding.message}")
+
+
+def _catch_all_class(schema: Schema, cfg: LatheConfig) -> int | None:
+    """The catch-all class index (checked before any fitting), or None."""
+    from lathe.models.catch_all import detect_catch_all
+
+    setting = cfg.data.catch_all
+    if schema.task != "multiclass":
+        if setting not in ("auto", "off"):
+            raise ConfigError(
+                f"catch_all {setting!r} needs a multiclass label; this one is {schema.task}",
+                hint="drop catch_all (or set it to off)", field="data.catch_all")
+        return None
+    return detect_catch_all(schema.classes, setting)
+
+
+def _with_catch_all(family: ModelFamily, data: FitData, cfg: LatheConfig,
+                    index: int | None) -> ModelFamily:
+    """Wrap the fitted model in catch-all routing when the labels have a catch-all class."""
+    from lathe.models.catch_all import CatchAll
+
+    if index is None:
+        return family
+    schema = data.schema
+    wrapped = CatchAll(family, index, abstain_rate=cfg.train.abstain_rate).fit(data)
+    label = (schema.classes or [])[index]
+    calibration = wrapped.calibration
+    if calibration.get("routing"):
+        schema.notes.append(
+            f"label {label!r} is the catch-all: rows no other class explains go to it "
+            f"({cfg.train.abstain_rate:.0%} of in-scope validation rows, scored by "
+            f"{' + '.join(calibration['scores'])}); set catch_all: off to turn this off")
+    else:
+        schema.notes.append(f"label {label!r} is the catch-all, but it is predicted only as a "
+                            f"class: {calibration.get('reason', 'abstain_rate is 0')}")
+    return wrapped
