@@ -111,10 +111,8 @@ def test_search_space_suggests_parameters() -> None:
         assert params and get_family(name)(**params).params.items() >= params.items()
 
 
-# families that refit on every row once the test split is scored (ModelFamily.refit); the
-# other (stacking: its meta learner was fitted on out-of-fold predictions) keeps its first
-# fit, which refit_on_all records as skipped
-REFITS = {"gbm", "linear", "mlp", "text", "ensemble", "voting"}
+# families that refit on every row once the test split is scored (ModelFamily.refit)
+REFITS = {"gbm", "linear", "mlp", "text", "ensemble", "voting", "stacking"}
 
 
 @pytest.mark.parametrize("name", FAMILIES)
@@ -142,3 +140,8 @@ def test_refit_is_a_new_model_on_every_row_and_leaves_the_first_alone(
     if hasattr(model, "weights"):  # blends keep the weights the validation split chose
         assert refitted.weights == model.weights
         assert refitted.refit_report["members_refitted"] == len(model.members)
+    if name == "stacking":  # the meta learner, fitted on out-of-fold predictions, is kept
+        assert refitted.meta is model.meta
+        assert refitted.refit_report["members_refitted"] == len(model.members)
+        assert all(new is not old for new, old in zip(refitted.members, model.members,
+                                                      strict=True))

@@ -5,7 +5,8 @@
   minimising log loss (squared error for regression) over the simplex.
 * `stacking` — each base family is fitted on k-1 folds and predicts the held-out fold, giving
   out-of-fold predictions for every training row; a meta learner (logistic regression, or
-  ridge for regression) learns from them. The bases are then refitted on all training rows.
+  ridge for regression) learns from them. The bases are then refitted on all training rows
+  (and, by `refit`, on every labelled row once the test split is scored).
 
 Members are described by plain data, so the constructor still takes only hyperparameters:
 ``members=[{"family": "gbm", "params": {"n_estimators": 200}}, {"family": "linear"}]``.
@@ -265,6 +266,27 @@ class Stacking(ModelFamily):
         self.learning_curve = self.members[0].learning_curve
         self.learning_curve_metric = self.members[0].learning_curve_metric
         return self
+
+    def refit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Stacking | None:
+        """Every base refitted on all rows (`ensemble.refit_members`); the meta learner is
+        kept. It learned how to weigh bases that had not seen the rows they predicted, and
+        the bases it weighs at prediction time were already fitted on more rows than the
+        out-of-fold ones (all training rows): the refit extends that by the validation and
+        test rows. None when no base was refitted."""
+        from lathe.models.ensemble import refit_members
+
+        members, report = refit_members(self.members, data, callbacks)
+        if not report["members_refitted"]:
+            return None
+        model = Stacking(**self.params)
+        model.schema, model.members, model.meta = self.schema, members, self.meta
+        model.learning_curve = self.learning_curve
+        model.learning_curve_metric = self.learning_curve_metric
+        model.refit_report = report
+        return model
+
+    def refit_seconds(self, rows: int) -> float | None:
+        return None  # each base's refit is budgeted on its own (refit_members)
 
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         features = self._meta_features([m.predict_raw(X) for m in self.members])

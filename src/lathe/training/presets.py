@@ -178,7 +178,7 @@ def refit_on_all(model: ModelFamily, data: FitData, budget_s: float | None = Non
                  progress: Progress | None = None) -> tuple[ModelFamily, dict[str, Any]]:
     """`model` refitted on all of `data` (train + valid + scored test rows, no validation
     split) within `budget_s`, and a record of what happened for the manifest. The model is
-    kept as it is when its family cannot refit (stacking) or when the budget would not cover
+    kept as it is when its family cannot refit (a compressed model) or when the budget would not cover
     the refit. A catch-all model refits its classifier and keeps its routing rule.
 
     >>> import pandas as pd, numpy as np
