@@ -138,7 +138,7 @@ def _read_delimited(path: Path, sep: str | None, encoding: str | None) -> pd.Dat
         raise DataError(f"{path} contains only whitespace", file=str(path))
     sep = sep or _sniff_delimiter(text[:20_000])
     try:
-        return pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True, low_memory=False)
+        frame = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True, low_memory=False)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} has no header and no rows", file=str(path)) from None
     except pd.errors.ParserError as exc:
@@ -152,6 +152,40 @@ def _read_delimited(path: Path, sep: str | None, encoding: str | None) -> pd.Dat
                 line=int(line),
             ) from None
         raise DataError(f"{path}: not a readable CSV file ({exc})", file=str(path)) from None
+    # pandas fills a short row with missing values; when a field went missing in the middle
+    # of a row, every value after it lands in the wrong column. Only a short row leaves the
+    # last column empty, so a file without empty cells there is not scanned.
+    if frame.shape[1] > 1 and frame.iloc[:, -1].isna().any():
+        short = _first_short_record(text, sep, frame.shape[1])
+        if short is not None:
+            line, saw = short
+            raise DataError(
+                f"{path}: line {line} has {saw} field{'s' if saw != 1 else ''}, the header "
+                f"has {frame.shape[1]}",
+                hint="write every field of every row (an empty value is just nothing "
+                "between two delimiters: a,,c), or fix that line",
+                file=str(path),
+                line=line,
+            )
+    return frame
+
+
+def _first_short_record(text: str, sep: str, fields: int) -> tuple[int, int] | None:
+    r"""(line, fields) of the first non-blank record with fewer than `fields` fields, else
+    None. The line is where the record starts, counting the header as line 1.
+
+    >>> _first_short_record("a,b,c\n1,2,3\n\n4,5\n", ",", 3)
+    (4, 2)
+    >>> _first_short_record('a,b\n"x\ny",2\n', ",", 2) is None
+    True
+    """
+    reader = csv.reader(io.StringIO(text), delimiter=sep, skipinitialspace=True)
+    start = 1
+    for row in reader:
+        if row and len(row) < fields:
+            return start, len(row)
+        start = reader.line_num + 1
+    return None
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:

@@ -57,6 +57,18 @@ def test_ragged_csv_names_the_line(tmp_path: Path) -> None:
     assert info.value.details["line"] == 4
 
 
+def test_short_csv_row_names_the_line(tmp_path: Path) -> None:
+    # a field missing in the middle shifts the rest of the row left: "x" would become b's value
+    (tmp_path / "s.csv").write_text('a,b,c\n1,"two\nlines",3\n\n4,x\n5,6,7\n')
+    with pytest.raises(DataError, match="line 5 has 2 fields, the header has 3") as info:
+        read_table(tmp_path / "s.csv")
+    assert info.value.details["line"] == 5
+    # empty fields written out are values, not a short row
+    (tmp_path / "ok.csv").write_text("a,b,c\n1,,\n4,5,\n")
+    frame = read_table(tmp_path / "ok.csv")
+    assert frame.shape == (2, 3) and frame["c"].isna().all()
+
+
 def test_bad_jsonl_names_the_line(tmp_path: Path) -> None:
     (tmp_path / "b.jsonl").write_text('{"a": 1}\n{"a": 2\n')
     with pytest.raises(DataError, match="line 2 is not valid JSON"):
