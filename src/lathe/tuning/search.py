@@ -22,7 +22,6 @@ the best model refitted and returned as a `lathe.api.Model`.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import platform
 import time
@@ -34,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lathe.errors import Conflict, LatheError, UsageError
+from lathe.errors import Conflict, UsageError
 from lathe.evaluation.metrics import compute_metrics, higher_is_better, primary_metric
 from lathe.models import ModelFamily, get_family
 from lathe.tuning._objective import Objective
@@ -52,6 +51,7 @@ from lathe.tuning._study import (
     require_optuna,
 )
 from lathe.tuning.space import grid_from_space, recorded_space, starting_point
+from lathe.tuning.workers import catchable_errors, finished_trials, run_workers
 
 __all__ = ["tune", "TuneResult", "OBJECTIVE_NAMES"]
 
@@ -140,67 +140,6 @@ def _quiet_optuna() -> Iterator[None]:
         optuna.logging.set_verbosity(before)
 
 
-def _catchable() -> tuple[type[BaseException], ...]:
-    """Errors that fail one trial (a parameter combination a library rejects), not the study."""
-    import lightgbm
-
-    return (lightgbm.basic.LightGBMError, ValueError, ArithmeticError)
-
-
-def _run_worker(spec: dict[str, Any]) -> None:
-    """Entry point of a worker process: join the study by URL and run a share of trials."""
-    optuna = require_optuna()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = open_storage(spec["storage"])
-    study = optuna.load_study(
-        study_name=spec["study_name"], storage=storage,
-        sampler=make_sampler(spec["sampler"], seed=spec["seed"], n_trials=spec["n_total"],
-                             grid=spec["grid"]),
-        pruner=make_pruner(spec["pruner"], cv_folds=spec["cv_folds"]))
-    timeout = None if spec["deadline"] is None else max(0.0, spec["deadline"] - time.time())
-    try:
-        study.optimize(spec["objective"], n_trials=spec["n_trials"], timeout=timeout,
-                       catch=_catchable())
-    finally:
-        close_storage(storage)
-
-
-def _finished(study: Any) -> int:
-    import optuna
-
-    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    return len(study.get_trials(deepcopy=False, states=done))
-
-
-def _run_workers(specs: list[dict[str, Any]], study: Any, progress: Progress | None,
-                 total: int, already: int) -> None:
-    # forkserver: one clean server process imports lathe, Optuna and LightGBM once, and every
-    # worker forks from it; spawn re-imported them per worker (~2.5 s of CPU each, a quarter
-    # of a 200-trial study's wall time with 4 workers on 2 cores). Unlike a plain fork, the
-    # server holds no OpenMP or database threads of the parent.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["lathe.tuning.search", "lightgbm", "optuna", "sqlalchemy"])
-    processes = [context.Process(target=_run_worker, args=(spec,), daemon=False) for spec in specs]
-    for process in processes:
-        process.start()
-    try:
-        while any(p.is_alive() for p in processes):
-            time.sleep(0.5)
-            if progress:
-                progress("trial", {"trial": _finished(study) - already, "total": total})
-    except BaseException:
-        for process in processes:  # interrupted: stop our own workers, the study stays resumable
-            process.terminate()
-        raise
-    finally:
-        for process in processes:
-            process.join()
-    failed = [p.exitcode for p in processes if p.exitcode]
-    if failed:
-        raise LatheError(f"{len(failed)} tuning worker(s) exited with codes {failed}",
-                         hint="rerun the same command to resume; LATHE_DEBUG=1 shows tracebacks")
-
-
 def tune(
     data: str | os.PathLike[str] | pd.DataFrame,
     target: str,
@@ -279,18 +218,18 @@ def tune(
                     if workers > 1:
                         # run it here, once: workers racing for an enqueued trial on SQLite
                         # could both run it (6 distinct trials of 7, in about half the runs)
-                        study.optimize(objective, n_trials=1, catch=_catchable())
-            already = _finished(study)
+                        study.optimize(objective, n_trials=1, catch=catchable_errors())
+            already = finished_trials(study)
             remaining = max(0, trials - already)
             if remaining and workers == 1:
                 def report(study: Any, trial: Any) -> None:
                     if progress:
-                        progress("trial", {"trial": _finished(study) - already,
+                        progress("trial", {"trial": finished_trials(study) - already,
                                            "total": remaining, "value": trial.values})
 
                 study.optimize(objective, n_trials=remaining, timeout=None if deadline is None
                                else max(0.0, deadline - time.time()), callbacks=[report],
-                               catch=_catchable())
+                               catch=catchable_errors())
             elif remaining:
                 shares = [remaining // workers + (i < remaining % workers) for i in range(workers)]
                 specs = [{"study_name": name, "storage": url, "sampler": sampler,
@@ -298,7 +237,7 @@ def tune(
                           "n_total": trials, "grid": grid, "pruner": pruner, "cv_folds": cv_folds,
                           "deadline": deadline, "objective": objective, "n_trials": share}
                          for i, share in enumerate(shares) if share]
-                _run_workers(specs, study, progress, remaining, already)
+                run_workers(specs, study, progress, remaining, already)
             return _collect(study, prepared, family, plan, progress)
         finally:
             close_storage(storage_obj)
