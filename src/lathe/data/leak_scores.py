@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
+from scipy.stats import rankdata  # loaded already: lathe.data.split needs scikit-learn
 
 from lathe.data.schema import Task
 

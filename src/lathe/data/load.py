@@ -144,24 +144,26 @@ def _read_delimited(path: Path, sep: str | None, encoding: str | None) -> pd.Dat
     except pd.errors.ParserError as exc:
         found = _LINE_RE.search(str(exc))
         if found:
-            expected, line, saw = found.groups()
+            # pandas counts a quoted multi-line record as one line; the scan counts lines
+            expected, line, saw = (int(g) for g in found.groups())
+            line, saw, expected = _ragged_record(text, sep, longer=True) or (line, saw, expected)
             raise DataError(
                 f"{path}: line {line} has {saw} fields, the header has {expected}",
                 hint="quote fields that contain the delimiter, or fix that line",
                 file=str(path),
-                line=int(line),
+                line=line,
             ) from None
         raise DataError(f"{path}: not a readable CSV file ({exc})", file=str(path)) from None
     # pandas fills a short row with missing values; when a field went missing in the middle
     # of a row, every value after it lands in the wrong column. Only a short row leaves the
     # last column empty, so a file without empty cells there is not scanned.
     if frame.shape[1] > 1 and frame.iloc[:, -1].isna().any():
-        short = _first_short_record(text, sep, frame.shape[1])
+        short = _ragged_record(text, sep, longer=False)
         if short is not None:
-            line, saw = short
+            line, saw, expected = short
             raise DataError(
                 f"{path}: line {line} has {saw} field{'s' if saw != 1 else ''}, the header "
-                f"has {frame.shape[1]}",
+                f"has {expected}",
                 hint="write every field of every row (an empty value is just nothing "
                 "between two delimiters: a,,c), or fix that line",
                 file=str(path),
@@ -170,21 +172,38 @@ def _read_delimited(path: Path, sep: str | None, encoding: str | None) -> pd.Dat
     return frame
 
 
-def _first_short_record(text: str, sep: str, fields: int) -> tuple[int, int] | None:
-    r"""(line, fields) of the first non-blank record with fewer than `fields` fields, else
-    None. The line is where the record starts, counting the header as line 1.
+def _ragged_record(text: str, sep: str, *, longer: bool) -> tuple[int, int, int] | None:
+    r"""(line, fields, header fields) of the first record with more fields than the header
+    (`longer`) or fewer than it names (trailing empty header fields, from a delimiter at the
+    end of the header line, need no value), else None. The line is where the record starts,
+    counting the header as line 1; lines that hold only whitespace are skipped, as pandas
+    skips them. None too when Python's csv module cannot read the text the way pandas did.
 
-    >>> _first_short_record("a,b,c\n1,2,3\n\n4,5\n", ",", 3)
-    (4, 2)
-    >>> _first_short_record('a,b\n"x\ny",2\n', ",", 2) is None
+    >>> _ragged_record("a,b,c\n1,2,3\n\n4,5\n", ",", longer=False)
+    (4, 2, 3)
+    >>> _ragged_record('a,b\n"x\ny",2\n1,2,3\n', ",", longer=True)
+    (4, 3, 2)
+    >>> _ragged_record("a,b,c,\n1,2,3\n", ",", longer=False) is None
     True
     """
-    reader = csv.reader(io.StringIO(text), delimiter=sep, skipinitialspace=True)
-    start = 1
-    for row in reader:
-        if row and len(row) < fields:
-            return start, len(row)
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text)))  # pandas has no field size limit either
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, skipinitialspace=True)
+        header = next(reader, [])
+        named = len(header)
+        while named > 1 and not header[named - 1].strip():
+            named -= 1
         start = reader.line_num + 1
+        for row in reader:
+            if any(field.strip() for field in row):
+                if len(row) > len(header) if longer else len(row) < named:
+                    return start, len(row), len(header)
+            start = reader.line_num + 1
+    except csv.Error:
+        return None
+    finally:
+        csv.field_size_limit(limit)
     return None
 
 

@@ -18,6 +18,7 @@ Rules:
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -31,7 +32,7 @@ from lathe.data.schema import Schema
 from lathe.plugins import Registry
 
 __all__ = ["ModelFamily", "FitData", "FAMILIES", "Callback", "full_proba", "weighted_importance",
-           "without_validation"]
+           "without_validation", "timed_fit"]
 
 Callback = Callable[[str, dict[str, Any]], None]
 """Called as callback(event, info), e.g. ("round", {"round": 10, "valid": 0.31})."""
@@ -165,3 +166,13 @@ def weighted_importance(members: Sequence[ModelFamily],
         for name, value in member.feature_importance().items():
             out[name] = out.get(name, 0.0) + weight * value
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def timed_fit(model: ModelFamily, data: FitData, callbacks: Sequence[Callback] = ()) -> ModelFamily:
+    """model.fit(data), recording the seconds and rows it took (a refit is budgeted by
+    them: `ModelFamily.refit_seconds`)."""
+    started = time.monotonic()
+    model.fit(data, callbacks)
+    model.fit_seconds = time.monotonic() - started
+    model.rows_fitted = model.rows_fitted or len(data.X_train)
+    return model

@@ -45,6 +45,7 @@ from lathe.models._base import (
     FitData,
     ModelFamily,
     full_proba,
+    timed_fit,
     weighted_importance,
 )
 
@@ -136,7 +137,7 @@ class Voting(ModelFamily):
         for i, spec in enumerate(specs):
             for cb in callbacks:
                 cb("member", {"member": i + 1, "total": len(specs)})
-            self.members.append(_build(spec).fit(data, callbacks))
+            self.members.append(timed_fit(_build(spec), data, callbacks))
         weights = self.params["weights"]
         X_valid, y_valid = data.X_valid, data.y_valid
         if weights == "auto" and X_valid is not None and y_valid is not None and len(X_valid) \
@@ -262,7 +263,7 @@ class Stacking(ModelFamily):
         else:
             self.meta = LogisticRegression(C=float(self.params["meta_C"]), max_iter=1000)
             self.meta.fit(_logit(features), y.astype(int))
-        self.members = [_build(spec).fit(data, callbacks) for spec in specs]
+        self.members = [timed_fit(_build(spec), data, callbacks) for spec in specs]
         self.learning_curve = self.members[0].learning_curve
         self.learning_curve_metric = self.members[0].learning_curve_metric
         return self

@@ -52,6 +52,7 @@ from lathe.data.schema import Schema
 from lathe.data.split import fold_splits
 from lathe.evaluation.metrics import compute_metrics, higher_is_better, primary_metric
 from lathe.models import FitData, ModelFamily, get_family
+from lathe.models._base import timed_fit
 
 if TYPE_CHECKING:
     from lathe.models.gbm import GBM
@@ -178,8 +179,8 @@ def refit_on_all(model: ModelFamily, data: FitData, budget_s: float | None = Non
                  progress: Progress | None = None) -> tuple[ModelFamily, dict[str, Any]]:
     """`model` refitted on all of `data` (train + valid + scored test rows, no validation
     split) within `budget_s`, and a record of what happened for the manifest. The model is
-    kept as it is when its family cannot refit (a compressed model) or when the budget would not cover
-    the refit. A catch-all model refits its classifier and keeps its routing rule.
+    kept as it is when its refit returns None (no settled rounds or epochs, or the budget would
+    cut the refit short) or when the budget would not cover the refit. A catch-all model refits its classifier and keeps its routing rule.
 
     >>> import pandas as pd, numpy as np
     >>> from lathe.data.infer import infer_schema, encode_labels
@@ -214,15 +215,6 @@ def refit_on_all(model: ModelFamily, data: FitData, budget_s: float | None = Non
 
 
 # ---- shared helpers ------------------------------------------------------------------------
-def timed_fit(model: ModelFamily, data: FitData, callbacks: list[Any]) -> ModelFamily:
-    """model.fit(data), recording the seconds it took (a refit is budgeted by them)."""
-    started = time.monotonic()
-    model.fit(data, callbacks)
-    model.fit_seconds = time.monotonic() - started
-    model.rows_fitted = model.rows_fitted or len(data.X_train)
-    return model
-
-
 def _score(schema: Schema, model: ModelFamily, X: pd.DataFrame, y: np.ndarray) -> float:
     return _score_raw(schema, y, model.predict_raw(X))
 

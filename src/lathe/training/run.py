@@ -37,7 +37,7 @@ from lathe.errors import ConfigError, DataError
 from lathe.evaluation.metrics import compute_metrics, primary_metric
 from lathe.models import FitData, ModelFamily
 
-__all__ = ["run_training", "Splits"]
+__all__ = ["run_training", "Splits", "labelled_rows"]
 
 Progress = Callable[[str, dict[str, Any]], None]
 MIN_LABELLED_ROWS = 10
@@ -78,7 +78,7 @@ def run_training(
     from lathe.training.presets import choose_family, fit_preset
 
     started = time.monotonic() if started is None else started
-    frame.columns = [str(c) for c in frame.columns]
+    frame = frame.rename(columns=str)  # the caller's frame keeps its own column labels
     schema = infer_schema(
         frame,
         cfg.data.target,
@@ -90,7 +90,7 @@ def run_training(
     )
     catch_all_class = _catch_all_class(schema, cfg)
     _note_leaks(frame, schema, source)
-    frame = _labelled(frame, schema, source)
+    frame = labelled_rows(frame, schema, source)
     splits = _split(frame, schema, source, cfg)
     X_train, y_train = splits.xy(splits.train)
     X_valid, y_valid = splits.xy(splits.valid)
@@ -115,16 +115,18 @@ def run_training(
 
 
 # ---- steps ---------------------------------------------------------------------------------
-def _labelled(frame: pd.DataFrame, schema: Schema, source: str) -> pd.DataFrame:
-    """The rows with a label (the others are noted and ignored); at least MIN_LABELLED_ROWS."""
+def labelled_rows(frame: pd.DataFrame, schema: Schema, source: str,
+                  minimum: int = MIN_LABELLED_ROWS, purpose: str = "train") -> pd.DataFrame:
+    """The rows with a label (the others are noted on the schema and ignored); a DataError
+    when fewer than `minimum` are left for `purpose` ("train", "tune")."""
     unlabelled = int(frame[schema.target].isna().sum())
     if unlabelled:
         schema.notes.append(f"ignored {unlabelled} row(s) with no label")
         frame = frame[frame[schema.target].notna()]
-    if len(frame) < MIN_LABELLED_ROWS:
+    if len(frame) < minimum:
         raise DataError(
-            f"{source}: only {len(frame)} labelled rows; lathe needs at least "
-            f"{MIN_LABELLED_ROWS} to train",
+            f"{source}: only {len(frame)} labelled rows; lathe needs at least {minimum} to "
+            f"{purpose}",
             hint="add more rows",
         )
     return frame

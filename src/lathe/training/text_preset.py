@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from lathe.models import FitData, ModelFamily, get_family
-from lathe.training.presets import DEFAULT_BUDGET_S, simplex_weights, timed_fit
+from lathe.models._base import timed_fit
+from lathe.training.presets import DEFAULT_BUDGET_S, simplex_weights
 
 __all__ = ["text_blend"]
 

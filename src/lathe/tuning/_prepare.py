@@ -1,5 +1,5 @@
 """Turn a table into the split, conformed data a tuning study needs — the same steps as
-`lathe.api.train` (read, infer schema, drop unlabelled rows, split, conform, encode), so a
+`lathe.training.run` (read, infer schema, drop unlabelled rows, split, conform, encode), so a
 tuned model and a trained one see identical train/valid/test parts for the same seed.
 """
 
@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from lathe.data.infer import encode_labels, infer_schema
+from lathe.data.infer import infer_schema
 from lathe.data.load import read_table
 from lathe.data.schema import Schema
 from lathe.data.split import content_hash, split_frame
-from lathe.errors import DataError, UsageError
+from lathe.errors import UsageError
 from lathe.models import FitData
+from lathe.training.run import Splits, labelled_rows
 
 __all__ = ["Prepared", "prepare"]
 
@@ -57,24 +57,14 @@ def prepare(
     frame = data.copy() if isinstance(data, pd.DataFrame) else read_table(data, encoding=encoding)
     frame.columns = [str(c) for c in frame.columns]
     schema = infer_schema(frame, target, task=task, source=source)  # type: ignore[arg-type]
-    unlabelled = int(frame[target].isna().sum())
-    if unlabelled:
-        schema.notes.append(f"ignored {unlabelled} row(s) with no label")
-        frame = frame[frame[target].notna()]
-    if len(frame) < 20:
-        raise DataError(f"{source}: only {len(frame)} labelled rows; tuning needs at least 20",
-                        hint="add more rows")
-    train_part, valid_part, test_part = split_frame(
-        frame, target, valid_size=valid_size, test_size=test_size, seed=seed,
-        stratify=schema.is_classification)
-
-    def xy(part: pd.DataFrame) -> tuple[pd.DataFrame, Any]:
-        X, _ = schema.conform(part, source=source)
-        return X, encode_labels(part[target], schema, source=source)
-
-    X_train, y_train = xy(train_part)
-    X_valid, y_valid = xy(valid_part)
-    X_test, y_test = xy(test_part) if len(test_part) else (X_valid.iloc[:0], y_valid[:0])
+    frame = labelled_rows(frame, schema, source, minimum=20, purpose="tune")
+    parts = split_frame(frame, target, valid_size=valid_size, test_size=test_size, seed=seed,
+                        stratify=schema.is_classification)
+    splits = Splits(schema, source, *parts)
+    X_train, y_train = splits.xy(splits.train)
+    X_valid, y_valid = splits.xy(splits.valid)
+    X_test, y_test = (splits.xy(splits.test) if len(splits.test)
+                      else (X_valid.iloc[:0], y_valid[:0]))
     fit_data = FitData(schema, X_train, y_train, X_valid, y_valid, seed=seed, threads=threads)
-    rows = {"train": len(train_part), "valid": len(valid_part), "test": len(test_part)}
+    rows = {"train": len(splits.train), "valid": len(splits.valid), "test": len(splits.test)}
     return Prepared(schema, fit_data, X_test, y_test, source, content_hash(frame), rows)

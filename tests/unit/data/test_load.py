@@ -69,6 +69,32 @@ def test_short_csv_row_names_the_line(tmp_path: Path) -> None:
     assert frame.shape == (2, 3) and frame["c"].isna().all()
 
 
+def test_row_scan_reads_what_pandas_reads(tmp_path: Path) -> None:
+    # lines of whitespace are blank lines to pandas, not rows of one field
+    (tmp_path / "w.csv").write_text("a,b\n1,\n   \n2,3\n\t\n")
+    assert read_table(tmp_path / "w.csv").shape == (2, 2)
+    # old Mac line endings (CR only)
+    (tmp_path / "cr.csv").write_bytes(b"a,b\r1,\r2,3\r")
+    assert read_table(tmp_path / "cr.csv").shape == (2, 2)
+    # a text cell longer than the csv module's default field limit (128 KiB)
+    (tmp_path / "long.csv").write_text("t,b\n" + "x" * 200_000 + ",\ny,2\n")
+    assert read_table(tmp_path / "long.csv").shape == (2, 2)
+    # a delimiter at the end of the header: an unnamed empty column, nothing misaligned
+    (tmp_path / "trail.csv").write_text("a,b,\n1,2\n3,4\n")
+    assert read_table(tmp_path / "trail.csv")[["a", "b"]].to_numpy().tolist() == [[1, 2], [3, 4]]
+    # tab-separated, one field short
+    (tmp_path / "s.tsv").write_text("a\tb\tc\n1\t2\t3\n4\t5\n")
+    with pytest.raises(DataError, match="line 3 has 2 fields, the header has 3"):
+        read_table(tmp_path / "s.tsv")
+
+
+def test_long_row_after_a_multiline_field_names_the_real_line(tmp_path: Path) -> None:
+    (tmp_path / "m.csv").write_text('a,b\n"x\ny",2\n\n1,2,3\n')
+    with pytest.raises(DataError, match="line 5 has 3 fields, the header has 2") as info:
+        read_table(tmp_path / "m.csv")
+    assert info.value.details["line"] == 5
+
+
 def test_bad_jsonl_names_the_line(tmp_path: Path) -> None:
     (tmp_path / "b.jsonl").write_text('{"a": 1}\n{"a": 2\n')
     with pytest.raises(DataError, match="line 2 is not valid JSON"):

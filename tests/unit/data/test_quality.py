@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import spearmanr
+from sklearn.metrics import roc_auc_score
 
 from lathe.data.leak_scores import binary_auc, majority_accuracy, spearman
 from lathe.data.quality import (
@@ -283,6 +284,13 @@ def test_leak_scores_match_their_definitions() -> None:
     y = np.array([4.0, 1.0, 3.0, 2.0, 7.0, 9.0, np.nan] * 4)
     both = ~np.isnan(x) & ~np.isnan(y)
     assert spearman(x, y) == pytest.approx(abs(spearmanr(x[both], y[both]).statistic))
+    # ties and missing values, against scikit-learn's AUC with the blanks ranked either end
+    rng = np.random.default_rng(0)
+    score = rng.integers(0, 5, 200).astype(float)
+    score[rng.random(200) < 0.1] = np.nan
+    label = (rng.random(200) < 0.3 + 0.1 * np.nan_to_num(score)).astype(int)
+    either_end = [roc_auc_score(label, np.where(np.isnan(score), fill, score)) for fill in (-1, 9)]
+    assert binary_auc(score, label) == pytest.approx(max(a for auc in either_end for a in (auc, 1 - auc)))
     assert binary_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == 0.75
     # leave-one-out: a value seen once falls back to the overall majority class (1 here) ...
     assert majority_accuracy(np.array([0, 0, 0, 1]), np.array([1, 1, 1, 0])) == 0.75

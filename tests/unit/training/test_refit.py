@@ -190,6 +190,25 @@ def test_a_voting_model_refits_its_members_and_keeps_its_weights(adult_small: pd
     np.testing.assert_allclose(lathe.load(path).predict_raw(frame), model.predict_raw(frame))
 
 
+def test_a_stacking_model_refits_its_bases_and_keeps_its_meta_learner(
+        adult_small: pd.DataFrame, tmp_path: Path) -> None:
+    frame = adult_small.head(1500)
+    first = lathe.train(frame, "income", model="stacking", refit=False, threads=1)
+    model = lathe.train(frame, "income", model="stacking", threads=1)
+    record = model.manifest["training"]["refit"]
+    assert record["rows"] == len(frame)
+    assert record["members_refitted"] == len(model.family.members) and not record["members_kept"]
+    assert any("refitted on all 1500 labelled rows" in n for n in model.schema.notes)
+    # same meta learner (the first fits are identical), bases that saw more rows
+    np.testing.assert_allclose(model.family.meta.coef_, first.family.meta.coef_)
+    X = first.schema.conform(frame)[0]
+    for new, old in zip(model.family.members, first.family.members, strict=True):
+        assert not np.allclose(new.predict_raw(X), old.predict_raw(X))
+    assert all(m.fit_seconds is not None for m in first.family.members)  # budgets a refit
+    path = model.save(tmp_path / "s")
+    np.testing.assert_allclose(lathe.load(path).predict_raw(frame), model.predict_raw(frame))
+
+
 def test_a_catch_all_model_refits_its_classifier_around_the_calibrated_rule(
         banking: pd.DataFrame, tmp_path: Path) -> None:
     top = banking["category"].value_counts().index[:6]
