@@ -174,3 +174,42 @@ def test_text_presets_blend_the_encoder_with_tfidf_on_validation(tmp_path: Path,
     assert accuracy > 0.7  # six intents: chance is 1/6
     alone = fit_preset(data, "text", "fast", {"blend": False})
     assert alone.name == "text"
+
+
+# ---- best linear: one featurisation, a grid of regularisation strengths ----------------------
+def _sst2_sample(rows: int = 1500) -> pd.DataFrame:
+    path = DATA / "sst2" / "train.csv"
+    if not path.exists():
+        pytest.skip(f"{path} is not present")
+    return pd.read_csv(path).sample(rows, random_state=0).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("source", ["sst2", "adult"])
+def test_linear_sweep_gives_what_separate_fits_give(source: str,
+                                                    adult: pd.DataFrame) -> None:
+    from lathe.models.linear import Linear
+
+    # binary text (the plain + NB-weighted pair) and tabular (one-hot + scaled numbers)
+    frame, target = (_sst2_sample(), "label") if source == "sst2" else (adult, "income")
+    data, _, _ = _fit_data(frame, target)
+    swept = Linear().sweep(data, "C", [0.3, 3.0])
+    assert [c for c, _ in swept] == [0.3, 3.0]
+    for C, raw in swept:
+        alone = Linear(C=C).fit(data).predict_raw(data.X_valid)
+        np.testing.assert_allclose(raw, alone, rtol=1e-6, atol=1e-9)
+    assert not np.allclose(swept[0][1], swept[1][1])  # the strengths do differ
+
+
+def test_best_linear_takes_the_best_validation_strength_and_fits_train_plus_valid(
+        adult: pd.DataFrame) -> None:
+    from lathe.models.linear import Linear
+
+    data, _, _ = _fit_data(adult, "income")
+    model = fit_preset(data, "linear", "best")
+    grid = [0.1, 0.3, 1.0, 3.0, 10.0, 30.0]
+    aucs = [roc_auc_score(data.y_valid, Linear(C=C).fit(data).predict_raw(data.X_valid)[:, 1])
+            for C in grid]
+    assert model.params["C"] == grid[int(np.argmax(aucs))]
+    assert model.rows_fitted == len(data.X_train) + len(data.X_valid)
+    # a pinned strength skips the grid
+    assert fit_preset(data, "linear", "best", params={"C": 2.0}).params["C"] == 2.0
