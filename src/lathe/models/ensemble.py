@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Self
@@ -19,7 +19,7 @@ import pandas as pd
 from lathe.data.schema import Schema
 from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily, weighted_importance
 
-__all__ = ["Ensemble", "refit_members"]
+__all__ = ["Ensemble", "refit_members", "with_refitted_members"]
 
 
 def _member_data(data: FitData, index: int, remaining: float | None) -> FitData:
@@ -51,6 +51,23 @@ def refit_members(members: Sequence[ModelFamily], data: FitData,
     return out, {"members_refitted": len(out) - kept, "members_kept": kept}
 
 
+def with_refitted_members(model: Any, data: FitData, callbacks: Sequence[Callback],
+                          make: Callable[[list[ModelFamily]], ModelFamily]) -> Any:
+    """The refit of a model made of members (ensemble, voting, stacking): `make(members)`
+    builds the new model around the refitted members and keeps what the first fit chose
+    (weights, a meta learner); schema, learning curve and the refit report are carried here.
+    None when no member was refitted."""
+    members, report = refit_members(model.members, data, callbacks)
+    if not report["members_refitted"]:
+        return None
+    new = make(members)
+    new.schema = model.schema
+    new.learning_curve, new.learning_curve_metric = (model.learning_curve,
+                                                     model.learning_curve_metric)
+    new.refit_report = report
+    return new
+
+
 @FAMILIES.register("ensemble")
 class Ensemble(ModelFamily):
     name = "ensemble"
@@ -72,15 +89,9 @@ class Ensemble(ModelFamily):
     def refit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Ensemble | None:
         """Every member refitted on all rows (`refit_members`), the weights kept; None when
         no member was refitted. `refit_report` on the result counts both kinds."""
-        members, report = refit_members(self.members, data, callbacks)
-        if not report["members_refitted"]:
-            return None
-        model = Ensemble(members, self.weights)
-        model.schema = self.schema
-        model.learning_curve, model.learning_curve_metric = (self.learning_curve,
-                                                             self.learning_curve_metric)
-        model.refit_report = report
-        return model
+        refitted: Ensemble | None = with_refitted_members(
+            self, data, callbacks, lambda members: Ensemble(members, self.weights))
+        return refitted
 
     def refit_seconds(self, rows: int) -> float | None:
         return None  # each member's refit is budgeted on its own (refit_members)

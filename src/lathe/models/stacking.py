@@ -158,17 +158,15 @@ class Voting(ModelFamily):
     def refit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Voting | None:
         """Every member refitted on all rows, the weights chosen on the validation split
         kept (`ensemble.refit_members`); None when no member was refitted."""
-        from lathe.models.ensemble import refit_members
+        from lathe.models.ensemble import with_refitted_members
 
-        members, report = refit_members(self.members, data, callbacks)
-        if not report["members_refitted"]:
-            return None
-        model = Voting(**self.params)
-        model.schema, model.members, model.weights = self.schema, members, list(self.weights)
-        model.learning_curve = self.learning_curve
-        model.learning_curve_metric = self.learning_curve_metric
-        model.refit_report = report
-        return model
+        def make(members: list[ModelFamily]) -> Voting:
+            model = Voting(**self.params)
+            model.members, model.weights = members, list(self.weights)
+            return model
+
+        refitted: Voting | None = with_refitted_members(self, data, callbacks, make)
+        return refitted
 
     def refit_seconds(self, rows: int) -> float | None:
         return None  # each member's refit is budgeted on its own (refit_members)
@@ -274,17 +272,15 @@ class Stacking(ModelFamily):
         the bases it weighs at prediction time were already fitted on more rows than the
         out-of-fold ones (all training rows): the refit extends that by the validation and
         test rows. None when no base was refitted."""
-        from lathe.models.ensemble import refit_members
+        from lathe.models.ensemble import with_refitted_members
 
-        members, report = refit_members(self.members, data, callbacks)
-        if not report["members_refitted"]:
-            return None
-        model = Stacking(**self.params)
-        model.schema, model.members, model.meta = self.schema, members, self.meta
-        model.learning_curve = self.learning_curve
-        model.learning_curve_metric = self.learning_curve_metric
-        model.refit_report = report
-        return model
+        def make(members: list[ModelFamily]) -> Stacking:
+            model = Stacking(**self.params)
+            model.members, model.meta = members, self.meta
+            return model
+
+        refitted: Stacking | None = with_refitted_members(self, data, callbacks, make)
+        return refitted
 
     def refit_seconds(self, rows: int) -> float | None:
         return None  # each base's refit is budgeted on its own (refit_members)
