@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import re
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -138,7 +139,13 @@ def _read_delimited(path: Path, sep: str | None, encoding: str | None) -> pd.Dat
         raise DataError(f"{path} contains only whitespace", file=str(path))
     sep = sep or _sniff_delimiter(text[:20_000])
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True, low_memory=False)
+        # index_col=False: with pandas' default, data rows one field longer than the header
+        # (a delimiter at the end of every line) made the first column the index and moved
+        # every value one column left; pandas now drops the extra field and warns
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            frame = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True,
+                                low_memory=False, index_col=False)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} has no header and no rows", file=str(path)) from None
     except pd.errors.ParserError as exc:
@@ -146,7 +153,7 @@ def _read_delimited(path: Path, sep: str | None, encoding: str | None) -> pd.Dat
         if found:
             # pandas counts a quoted multi-line record as one line; the scan counts lines
             expected, line, saw = (int(g) for g in found.groups())
-            line, saw, expected = _ragged_record(text, sep, longer=True) or (line, saw, expected)
+            line, saw, expected = _ragged_record(text, sep, "long") or (line, saw, expected)
             raise DataError(
                 f"{path}: line {line} has {saw} fields, the header has {expected}",
                 hint="quote fields that contain the delimiter, or fix that line",
@@ -154,11 +161,23 @@ def _read_delimited(path: Path, sep: str | None, encoding: str | None) -> pd.Dat
                 line=line,
             ) from None
         raise DataError(f"{path}: not a readable CSV file ({exc})", file=str(path)) from None
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        # extra fields that hold a value would be lost: refuse; empty ones are a trailing
+        # delimiter and lose nothing
+        long = _ragged_record(text, sep, "long-with-values")
+        if long is not None:
+            line, saw, expected = long
+            raise DataError(
+                f"{path}: line {line} has {saw} fields, the header has {expected}",
+                hint="quote fields that contain the delimiter, or fix that line",
+                file=str(path),
+                line=line,
+            )
     # pandas fills a short row with missing values; when a field went missing in the middle
     # of a row, every value after it lands in the wrong column. Only a short row leaves the
     # last column empty, so a file without empty cells there is not scanned.
     if frame.shape[1] > 1 and frame.iloc[:, -1].isna().any():
-        short = _ragged_record(text, sep, longer=False)
+        short = _ragged_record(text, sep, "short")
         if short is not None:
             line, saw, expected = short
             raise DataError(
@@ -172,18 +191,25 @@ def _read_delimited(path: Path, sep: str | None, encoding: str | None) -> pd.Dat
     return frame
 
 
-def _ragged_record(text: str, sep: str, *, longer: bool) -> tuple[int, int, int] | None:
-    r"""(line, fields, header fields) of the first record with more fields than the header
-    (`longer`) or fewer than it names (trailing empty header fields, from a delimiter at the
-    end of the header line, need no value), else None. The line is where the record starts,
-    counting the header as line 1; lines that hold only whitespace are skipped, as pandas
-    skips them. None too when Python's csv module cannot read the text the way pandas did.
+def _ragged_record(text: str, sep: str, kind: str) -> tuple[int, int, int] | None:
+    r"""(line, fields, header fields) of the first record of `kind`, else None:
 
-    >>> _ragged_record("a,b,c\n1,2,3\n\n4,5\n", ",", longer=False)
+    * "short": fewer fields than the header names (trailing empty header fields, from a
+      delimiter at the end of the header line, need no value);
+    * "long": more fields than the header;
+    * "long-with-values": more fields than the header, and a value in one of the extra ones.
+
+    The line is where the record starts, counting the header as line 1; lines that hold only
+    whitespace are skipped, as pandas skips them. None too when Python's csv module cannot
+    read the text the way pandas did.
+
+    >>> _ragged_record("a,b,c\n1,2,3\n\n4,5\n", ",", "short")
     (4, 2, 3)
-    >>> _ragged_record('a,b\n"x\ny",2\n1,2,3\n', ",", longer=True)
+    >>> _ragged_record('a,b\n"x\ny",2\n1,2,3\n', ",", "long")
     (4, 3, 2)
-    >>> _ragged_record("a,b,c,\n1,2,3\n", ",", longer=False) is None
+    >>> _ragged_record("a,b\n1,2,\n3,4,5\n", ",", "long-with-values")
+    (3, 3, 2)
+    >>> _ragged_record("a,b,c,\n1,2,3\n", ",", "short") is None
     True
     """
     limit = csv.field_size_limit()
@@ -197,7 +223,12 @@ def _ragged_record(text: str, sep: str, *, longer: bool) -> tuple[int, int, int]
         start = reader.line_num + 1
         for row in reader:
             if any(field.strip() for field in row):
-                if len(row) > len(header) if longer else len(row) < named:
+                if kind == "short":
+                    found = len(row) < named
+                else:
+                    extra = row[len(header):]
+                    found = bool(extra) and (kind == "long" or any(f.strip() for f in extra))
+                if found:
                     return start, len(row), len(header)
             start = reader.line_num + 1
     except csv.Error:

@@ -88,6 +88,20 @@ def test_row_scan_reads_what_pandas_reads(tmp_path: Path) -> None:
         read_table(tmp_path / "s.tsv")
 
 
+def test_a_delimiter_ending_every_row_moves_no_value(tmp_path: Path) -> None:
+    # pandas' default made the first column the index and shifted every value left
+    (tmp_path / "t.csv").write_text("a,b\n1,2,\n4,5,\n")
+    frame = read_table(tmp_path / "t.csv")
+    assert frame.to_dict("list") == {"a": [1, 4], "b": [2, 5]}
+    # a value beyond the header would be lost: refused, naming its line
+    (tmp_path / "v.csv").write_text("a,b\n1,2,\n4,5,6\n")
+    with pytest.raises(DataError, match="line 3 has 3 fields, the header has 2"):
+        read_table(tmp_path / "v.csv")
+    (tmp_path / "all.csv").write_text("a,b\n1,2,3\n4,5,6\n")
+    with pytest.raises(DataError, match="line 2 has 3 fields, the header has 2"):
+        read_table(tmp_path / "all.csv")
+
+
 def test_long_row_after_a_multiline_field_names_the_real_line(tmp_path: Path) -> None:
     (tmp_path / "m.csv").write_text('a,b\n"x\ny",2\n\n1,2,3\n')
     with pytest.raises(DataError, match="line 5 has 3 fields, the header has 2") as info:
