@@ -153,42 +153,34 @@ def _read_delimited(path: Path, sep: str | None, encoding: str | None) -> pd.Dat
         if found:
             # pandas counts a quoted multi-line record as one line; the scan counts lines
             expected, line, saw = (int(g) for g in found.groups())
-            line, saw, expected = _ragged_record(text, sep, "long") or (line, saw, expected)
-            raise DataError(
-                f"{path}: line {line} has {saw} fields, the header has {expected}",
-                hint="quote fields that contain the delimiter, or fix that line",
-                file=str(path),
-                line=line,
-            ) from None
+            raise _ragged_error(path, _ragged_record(text, sep, "long") or (line, saw, expected),
+                                LONG_HINT) from None
         raise DataError(f"{path}: not a readable CSV file ({exc})", file=str(path)) from None
     if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
         # extra fields that hold a value would be lost: refuse; empty ones are a trailing
         # delimiter and lose nothing
         long = _ragged_record(text, sep, "long-with-values")
         if long is not None:
-            line, saw, expected = long
-            raise DataError(
-                f"{path}: line {line} has {saw} fields, the header has {expected}",
-                hint="quote fields that contain the delimiter, or fix that line",
-                file=str(path),
-                line=line,
-            )
+            raise _ragged_error(path, long, LONG_HINT)
     # pandas fills a short row with missing values; when a field went missing in the middle
     # of a row, every value after it lands in the wrong column. Only a short row leaves the
     # last column empty, so a file without empty cells there is not scanned.
     if frame.shape[1] > 1 and frame.iloc[:, -1].isna().any():
         short = _ragged_record(text, sep, "short")
         if short is not None:
-            line, saw, expected = short
-            raise DataError(
-                f"{path}: line {line} has {saw} field{'s' if saw != 1 else ''}, the header "
-                f"has {expected}",
-                hint="write every field of every row (an empty value is just nothing "
-                "between two delimiters: a,,c), or fix that line",
-                file=str(path),
-                line=line,
-            )
+            raise _ragged_error(path, short, SHORT_HINT)
     return frame
+
+
+LONG_HINT = "quote fields that contain the delimiter, or fix that line"
+SHORT_HINT = ("write every field of every row (an empty value is just nothing between two "
+              "delimiters: a,,c), or fix that line")
+
+
+def _ragged_error(path: Path, found: tuple[int, int, int], hint: str) -> DataError:
+    line, saw, expected = found
+    return DataError(f"{path}: line {line} has {saw} field{'s' if saw != 1 else ''}, the "
+                     f"header has {expected}", hint=hint, file=str(path), line=line)
 
 
 def _ragged_record(text: str, sep: str, kind: str) -> tuple[int, int, int] | None:
