@@ -14,6 +14,7 @@ import io
 import json
 import re
 import warnings
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -138,24 +139,30 @@ def _read_delimited(path: Path, sep: str | None, encoding: str | None) -> pd.Dat
     if not text.strip():
         raise DataError(f"{path} contains only whitespace", file=str(path))
     sep = sep or _sniff_delimiter(text[:20_000])
+    # index_col=False: with pandas' default, data rows one field longer than the header
+    # (a delimiter at the end of every line) made the first column the index and moved
+    # every value one column left; pandas now drops the extra field and warns
+    read = partial(pd.read_csv, sep=sep, skipinitialspace=True, low_memory=False,
+                   index_col=False)
     try:
-        # index_col=False: with pandas' default, data rows one field longer than the header
-        # (a delimiter at the end of every line) made the first column the index and moved
-        # every value one column left; pandas now drops the extra field and warns
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", pd.errors.ParserWarning)
-            frame = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True,
-                                low_memory=False, index_col=False)
+            frame = read(io.StringIO(text))
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} has no header and no rows", file=str(path)) from None
     except pd.errors.ParserError as exc:
         found = _LINE_RE.search(str(exc))
-        if found:
-            # pandas counts a quoted multi-line record as one line; the scan counts lines
-            expected, line, saw = (int(g) for g in found.groups())
-            raise _ragged_error(path, _ragged_record(text, sep, "long") or (line, saw, expected),
-                                LONG_HINT) from None
-        raise DataError(f"{path}: not a readable CSV file ({exc})", file=str(path)) from None
+        if not found:
+            raise DataError(f"{path}: not a readable CSV file ({exc})", file=str(path)) from None
+        # pandas counts a quoted multi-line record as one line; the scan counts lines
+        expected, line, saw = (int(g) for g in found.groups())
+        with_values = _ragged_record(text, sep, "long-with-values")
+        long = _ragged_record(text, sep, "long")
+        if with_values is not None or long is None:  # None: the scan read it otherwise
+            raise _ragged_error(path, with_values or (line, saw, expected), LONG_HINT) from None
+        # only empty fields beyond the header (a delimiter ending some rows): nothing is lost
+        frame = read(io.StringIO(text), usecols=range(long[2]))
+        caught = []
     if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
         # extra fields that hold a value would be lost: refuse; empty ones are a trailing
         # delimiter and lose nothing

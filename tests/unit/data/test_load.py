@@ -97,6 +97,12 @@ def test_a_delimiter_ending_every_row_moves_no_value(tmp_path: Path) -> None:
     (tmp_path / "v.csv").write_text("a,b\n1,2,\n4,5,6\n")
     with pytest.raises(DataError, match="line 3 has 3 fields, the header has 2"):
         read_table(tmp_path / "v.csv")
+    # a delimiter ending only some rows: pandas refused the file, though nothing is lost
+    (tmp_path / "some.csv").write_text("a,b\n1,2\n4,5,\n")
+    assert read_table(tmp_path / "some.csv").to_dict("list") == {"a": [1, 4], "b": [2, 5]}
+    (tmp_path / "some_value.csv").write_text("a,b\n1,2\n4,5,\n7,8,9\n")
+    with pytest.raises(DataError, match="line 4 has 3 fields, the header has 2"):
+        read_table(tmp_path / "some_value.csv")
     (tmp_path / "all.csv").write_text("a,b\n1,2,3\n4,5,6\n")
     with pytest.raises(DataError, match="line 2 has 3 fields, the header has 2"):
         read_table(tmp_path / "all.csv")
