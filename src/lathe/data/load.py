@@ -169,6 +169,10 @@ def _read_delimited(path: Path, sep: str | None, encoding: str | None) -> pd.Dat
         long = _ragged_record(text, sep, "long-with-values")
         if long is not None:
             raise _ragged_error(path, long, LONG_HINT)
+    # a delimiter ending the header line names no column and holds no data: not a column
+    while (frame.shape[1] > 1 and str(frame.columns[-1]).startswith("Unnamed: ")
+           and frame.iloc[:, -1].isna().all()):
+        frame = frame.iloc[:, :-1]
     # pandas fills a short row with missing values; when a field went missing in the middle
     # of a row, every value after it lands in the wrong column. Only a short row leaves the
     # last column empty, so a file without empty cells there is not scanned.

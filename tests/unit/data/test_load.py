@@ -97,6 +97,9 @@ def test_a_delimiter_ending_every_row_moves_no_value(tmp_path: Path) -> None:
     (tmp_path / "v.csv").write_text("a,b\n1,2,\n4,5,6\n")
     with pytest.raises(DataError, match="line 3 has 3 fields, the header has 2"):
         read_table(tmp_path / "v.csv")
+    # ... the header line too: no empty "Unnamed: 2" column for the checks to block on
+    (tmp_path / "h.csv").write_text("a,b,\n1,2,\n4,5\n")
+    assert read_table(tmp_path / "h.csv").to_dict("list") == {"a": [1, 4], "b": [2, 5]}
     # a delimiter ending only some rows: pandas refused the file, though nothing is lost
     (tmp_path / "some.csv").write_text("a,b\n1,2\n4,5,\n")
     assert read_table(tmp_path / "some.csv").to_dict("list") == {"a": [1, 4], "b": [2, 5]}
