@@ -156,10 +156,12 @@ def _read_delimited(path: Path, sep: str | None, encoding: str | None) -> pd.Dat
             raise DataError(f"{path}: not a readable CSV file ({exc})", file=str(path)) from None
         # pandas counts a quoted multi-line record as one line; the scan counts lines
         expected, line, saw = (int(g) for g in found.groups())
-        with_values = _ragged_record(text, sep, "long-with-values")
         long = _ragged_record(text, sep, "long")
-        if with_values is not None or long is None:  # None: the scan read it otherwise
-            raise _ragged_error(path, with_values or (line, saw, expected), LONG_HINT) from None
+        if long is None:  # the scan read the text otherwise: pandas' numbers
+            raise _ragged_error(path, (line, saw, expected), LONG_HINT) from None
+        with_values = _ragged_record(text, sep, "long-with-values")
+        if with_values is not None:
+            raise _ragged_error(path, with_values, LONG_HINT) from None
         # only empty fields beyond the header (a delimiter ending some rows): nothing is lost
         frame = read(io.StringIO(text), usecols=range(long[2]))
         caught = []

@@ -50,6 +50,21 @@ def _categories_as_text(X: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return out
 
 
+def _text_ranges(features: Any) -> list[tuple[int, int]]:
+    """The fitted ColumnTransformer's output columns of text features (the NB pair weights
+    only these)."""
+    return [(s.start, s.stop) for name, s in features.output_indices_.items()
+            if name.startswith("text_")]
+
+
+def _raw(fitted: Any, X: Any, schema: Schema) -> np.ndarray:
+    """lathe's raw predictions from a fitted pipeline or estimator: values for regression,
+    one probability column per class of the schema otherwise."""
+    if schema.task == "regression":
+        return np.asarray(fitted.predict(X), dtype=float)
+    return full_proba(fitted.predict_proba(X), fitted.classes_, schema.n_classes)
+
+
 @FAMILIES.register("linear")
 class Linear(ModelFamily):
     name = "linear"
@@ -128,8 +143,7 @@ class Linear(ModelFamily):
             # features are fitted
             features = self.pipeline.named_steps["features"]
             matrix = features.fit_transform(X, data.y_train)
-            estimator.weighted = [(s.start, s.stop) for name, s in features.output_indices_.items()
-                                  if name.startswith("text_")]
+            estimator.weighted = _text_ranges(features)
             estimator.fit(matrix, data.y_train, sample_weight=data.sample_weight)
             return self
         fit_params = {}
@@ -169,8 +183,7 @@ class Linear(ModelFamily):
         valid = features.transform(_categories_as_text(data.X_valid, categorical))
         template = pipeline.named_steps["estimator"]
         if isinstance(template, PlainAndNBLogistic):
-            template.weighted = [(s.start, s.stop) for name, s in features.output_indices_.items()
-                                 if name.startswith("text_")]
+            template.weighted = _text_ranges(features)
         out: list[tuple[float, np.ndarray]] = []
         for i, value in enumerate(values):
             if deadline is not None and out and time.monotonic() > deadline:
@@ -180,12 +193,7 @@ class Linear(ModelFamily):
                 cb("round", {"round": i, "total": len(values)})
             estimator = clone(template).set_params(**{key: value})
             estimator.fit(train, data.y_train, sample_weight=data.sample_weight)
-            if data.schema.task == "regression":
-                raw = np.asarray(estimator.predict(valid), dtype=float)
-            else:
-                raw = full_proba(estimator.predict_proba(valid), estimator.classes_,
-                                 data.schema.n_classes)
-            out.append((value, raw))
+            out.append((value, _raw(estimator, valid, data.schema)))
         return out
 
     def _nb_mode(self) -> str | bool:
@@ -201,11 +209,8 @@ class Linear(ModelFamily):
 
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         assert self.pipeline is not None and self.schema is not None
-        frame = _categories_as_text(X, self.schema.names_of("categorical"))
-        if self.schema.task == "regression":
-            return np.asarray(self.pipeline.predict(frame), dtype=float)
-        return full_proba(self.pipeline.predict_proba(frame), self.pipeline.classes_,
-                          self.schema.n_classes)
+        return _raw(self.pipeline, _categories_as_text(X, self.schema.names_of("categorical")),
+                    self.schema)
 
     def feature_importance(self) -> dict[str, float]:
         assert self.pipeline is not None

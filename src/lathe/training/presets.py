@@ -180,7 +180,8 @@ def refit_on_all(model: ModelFamily, data: FitData, budget_s: float | None = Non
     """`model` refitted on all of `data` (train + valid + scored test rows, no validation
     split) within `budget_s`, and a record of what happened for the manifest. The model is
     kept as it is when its refit returns None (no settled rounds or epochs, or the budget would
-    cut the refit short) or when the budget would not cover the refit. A catch-all model refits its classifier and keeps its routing rule.
+    cut the refit short) or when the budget would not cover the refit. A catch-all model
+    refits its classifier and keeps its routing rule.
 
     >>> import pandas as pd, numpy as np
     >>> from lathe.data.infer import infer_schema, encode_labels
@@ -215,10 +216,6 @@ def refit_on_all(model: ModelFamily, data: FitData, budget_s: float | None = Non
 
 
 # ---- shared helpers ------------------------------------------------------------------------
-def _score(schema: Schema, model: ModelFamily, X: pd.DataFrame, y: np.ndarray) -> float:
-    return _score_raw(schema, y, model.predict_raw(X))
-
-
 def _score_raw(schema: Schema, y: np.ndarray, raw: np.ndarray) -> float:
     """Primary metric, oriented so that higher is better."""
     task = schema.task or "regression"
