@@ -13,7 +13,7 @@ from lathe.data.infer import encode_labels, infer_schema
 from lathe.data.split import split_frame
 from lathe.models import FAMILY_NAMES, FitData, ModelFamily, get_family
 
-FAMILIES = [name for name in FAMILY_NAMES if name != "ensemble"] + ["ensemble"]
+FAMILIES = [name for name in FAMILY_NAMES if name != "ensemble"] + ["ensemble", "gbm+counts"]
 
 
 def _dataset(
@@ -33,6 +33,8 @@ def _build(name: str) -> ModelFamily:
         return get_family("ensemble")([get_family("gbm")(n_estimators=50), get_family("linear")()])
     if name == "gbm":
         return get_family("gbm")(n_estimators=200)
+    if name == "gbm+counts":  # the feature `best` blends in: its state must save and refit too
+        return get_family("gbm")(n_estimators=200, value_counts=True)
     return get_family(name)()
 
 
@@ -86,7 +88,7 @@ def test_family_contract(name: str, task_data, tmp_path: Path) -> None:  # noqa:
     assert model.describe()["family"] == model.name
 
 
-@pytest.mark.parametrize("name", [n for n in FAMILIES if n != "ensemble"])
+@pytest.mark.parametrize("name", [n for n in FAMILY_NAMES if n != "ensemble"])
 def test_constructor_takes_only_hyperparameters(name: str) -> None:
     model = get_family(name)()
     assert isinstance(model.params, dict) and model.schema is None
@@ -112,7 +114,7 @@ def test_search_space_suggests_parameters() -> None:
 
 
 # families that refit on every row once the test split is scored (ModelFamily.refit)
-REFITS = {"gbm", "linear", "mlp", "text", "ensemble", "voting", "stacking"}
+REFITS = {"gbm", "gbm+counts", "linear", "mlp", "text", "ensemble", "voting", "stacking"}
 
 
 @pytest.mark.parametrize("name", FAMILIES)

@@ -25,6 +25,7 @@ import pandas as pd
 
 from lathe.errors import DataError, UsageError
 from lathe.explain.shapley import sampling_shapley
+from lathe.models._value_counts import COUNT_SUFFIX
 
 __all__ = ["explain_rows", "global_importance", "METHODS"]
 
@@ -40,8 +41,10 @@ def _explained_class(model: Any, proba: np.ndarray) -> np.ndarray:
 
 
 def _fold(name: str, text_columns: set[str]) -> str:
+    """The input column a booster feature came from: text SVD parts and value counts fold
+    into their column (datetime parts are columns of the conformed frame themselves)."""
     base = name.split("__")[0]
-    return base if base in text_columns else name
+    return base if base in text_columns or name.endswith(COUNT_SUFFIX) else name
 
 
 def _tree_contributions(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str], str]:

@@ -26,8 +26,12 @@ import pandas as pd
 from lathe.data.schema import Schema
 from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily, without_validation
 from lathe.models._text_features import TextSVD
+from lathe.models._value_counts import ValueCounts
 
 __all__ = ["GBM"]
+
+# Parameters lathe reads itself; the rest go to LightGBM.
+LATHE_ONLY_PARAMS = ("n_estimators", "early_stopping_rounds", "value_counts")
 
 
 @FAMILIES.register("gbm")
@@ -49,12 +53,15 @@ class GBM(ModelFamily):
             "max_bin": 255,
             "cat_smooth": 10.0,
             "min_data_per_group": 100,
+            # add how often each value occurs as a feature (see _value_counts.py)
+            "value_counts": False,
         }
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.booster: Any = None
         self.text: TextSVD | None = None
+        self.counts: ValueCounts | None = None
         self.best_iteration: int = 0
 
     def _lgb_params(self, data: FitData) -> dict[str, Any]:
@@ -62,7 +69,7 @@ class GBM(ModelFamily):
         params = {
             k: v
             for k, v in self.params.items()
-            if k not in ("n_estimators", "early_stopping_rounds")
+            if k not in LATHE_ONLY_PARAMS
         }
         if schema.task == "binary":
             params.update(objective="binary", metric="binary_logloss")
@@ -82,6 +89,8 @@ class GBM(ModelFamily):
         return params
 
     def _features(self, X: pd.DataFrame) -> pd.DataFrame:
+        if self.counts is not None:
+            X = self.counts.transform(X)
         return self.text.transform(X) if self.text is not None else X
 
     def fit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Self:
@@ -91,6 +100,9 @@ class GBM(ModelFamily):
         self.rows_fitted = len(data.X_train)
         if data.schema.names_of("text"):
             self.text = TextSVD(data.schema, seed=data.seed).fit(data.X_train)
+        self.counts = None
+        if self.params.get("value_counts"):
+            self.counts = ValueCounts.fit(data.X_train, data.schema)
         X_train = self._features(data.X_train)
         train_set = lgb.Dataset(
             X_train, data.y_train, weight=data.sample_weight, free_raw_data=False
@@ -186,6 +198,8 @@ class GBM(ModelFamily):
         )
         if self.text is not None:
             joblib.dump(self.text, directory / "text_features.joblib")
+        if self.counts is not None:
+            self.counts.save(directory)
 
     @classmethod
     def load(cls, directory: Path, schema: Schema) -> Self:
@@ -201,6 +215,7 @@ class GBM(ModelFamily):
         model.learning_curve_metric = meta.get("learning_curve_metric", "")
         if (directory / "text_features.joblib").exists():
             model.text = joblib.load(directory / "text_features.joblib")
+        model.counts = ValueCounts.load(directory)
         return model
 
     @classmethod

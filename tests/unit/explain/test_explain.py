@@ -42,6 +42,19 @@ def test_gbm_tree_shap_adds_up_to_the_log_odds(gbm: lathe.api.Model, sample: pd.
     assert contrib.attrs["explained_class"] == [">50K"] * 10
 
 
+def test_value_count_features_fold_into_their_column(sample: pd.DataFrame) -> None:
+    """A booster that also saw `age__count` explains in input columns, and still adds up."""
+    model = lathe.api.train(sample, "income", threads=1,
+                            params={"n_estimators": 80, "value_counts": True})
+    assert "age__count" in model.family.booster.feature_name()
+    rows = sample.iloc[100:110]
+    contrib = explain_rows(model, rows)
+    assert list(contrib.columns) == model.schema.feature_names
+    p = model.predict_proba(rows).iloc[:, 1].to_numpy()
+    log_odds = contrib.sum(axis=1).to_numpy() + np.array(contrib.attrs["base_value"])
+    assert np.allclose(1 / (1 + np.exp(-log_odds)), p)
+
+
 def test_other_families_get_sampled_shapley_in_probability_units(
         linear: lathe.api.Model, sample: pd.DataFrame) -> None:
     rows = sample.iloc[:12]
