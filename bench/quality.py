@@ -125,7 +125,10 @@ def _as_categoricals(fit_X: pd.DataFrame, held_X: pd.DataFrame) -> tuple[pd.Data
         if not pd.api.types.is_numeric_dtype(fit_X[col]):
             cats = pd.Categorical(fit_X[col]).categories
             fit_X[col] = pd.Categorical(fit_X[col], categories=cats)
-            held_X[col] = pd.Categorical(held_X[col], categories=cats)
+            # a category training never saw is missing (as LightGBM treats it), said outright:
+            # pandas 4 will refuse values outside the given categories
+            seen = held_X[col].where(held_X[col].isin(cats))
+            held_X[col] = pd.Categorical(seen, categories=cats)
     return fit_X, held_X
 
 
