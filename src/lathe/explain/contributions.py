@@ -25,7 +25,6 @@ import pandas as pd
 
 from lathe.errors import DataError, UsageError
 from lathe.explain.shapley import sampling_shapley
-from lathe.models._value_counts import COUNT_SUFFIX
 
 __all__ = ["explain_rows", "global_importance", "METHODS"]
 
@@ -38,13 +37,6 @@ def _explained_class(model: Any, proba: np.ndarray) -> np.ndarray:
     if model.schema.task == "binary":
         return np.ones(len(proba), dtype=int)
     return proba.argmax(axis=1)
-
-
-def _fold(name: str, text_columns: set[str]) -> str:
-    """The input column a booster feature came from: text SVD parts and value counts fold
-    into their column (datetime parts are columns of the conformed frame themselves)."""
-    base = name.split("__")[0]
-    return base if base in text_columns or name.endswith(COUNT_SUFFIX) else name
 
 
 def _tree_contributions(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str], str]:
@@ -63,8 +55,9 @@ def _tree_contributions(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, np.nda
     else:
         chosen = raw
         units = "log-odds" if model.schema.task == "binary" else "prediction"
-    texts = set(model.schema.names_of("text"))
-    folded = [_fold(n, texts) for n in names]
+    # text SVD parts and value counts fold into their column; date parts stay apart, as
+    # they are columns of the conformed frame themselves
+    folded = [family.input_column(n) for n in names]
     out = pd.DataFrame(chosen[:, :-1], columns=names).T.groupby(folded, sort=False).sum().T
     order = [c for c in X.columns if c in out.columns]
     return out[order].to_numpy(), chosen[:, -1], order, units

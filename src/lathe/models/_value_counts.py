@@ -10,16 +10,18 @@ exactly, it did not help, which is why `best` blends bags with and without it on
 out-of-fold predictions instead of always adding it.
 
 Rows are counted where the model is fitted, on its training rows only, so out-of-fold and
-validation rows get the counts an unseen row gets. A value the training rows never had
-counts 0; a missing value has no count (NaN).
+validation rows get the counts an unseen row gets. Only values that repeat are kept: a value
+held by one training row counts 0, as an unseen value does (to that row, no *other* row
+shares it; and a column of distinct measurements stores nothing). A missing value has no
+count (NaN); so has a category unknown to the schema, which `Schema.conform` makes missing.
 
 >>> import pandas as pd
 >>> from lathe.data.infer import infer_schema
->>> frame = pd.DataFrame({"hours": [40, 40, 40, 38, 45, 40] * 5, "y": [0, 1] * 15})
+>>> frame = pd.DataFrame({"hours": [40, 40, 40, 38, 45, 40] * 5 + [37], "y": [0, 1] * 15 + [0]})
 >>> schema = infer_schema(frame, "y"); X, _ = schema.conform(frame)
 >>> counts = ValueCounts.fit(X, schema)
->>> counts.transform(pd.DataFrame({"hours": [40.0, 41.0, None]}))["hours__count"].tolist()
-[20.0, 0.0, nan]
+>>> counts.transform(pd.DataFrame({"hours": [40.0, 37.0, 41.0, None]}))["hours__count"].tolist()
+[20.0, 0.0, 0.0, nan]
 """
 
 from __future__ import annotations
@@ -33,34 +35,48 @@ import pandas as pd
 
 from lathe.data.schema import Schema
 
-__all__ = ["ValueCounts", "COUNT_SUFFIX"]
+__all__ = ["ValueCounts", "COUNT_SUFFIX", "MIN_COUNT"]
 
 COUNT_SUFFIX = "__count"
 FILE = "value_counts.json"
+# Values held by fewer training rows are not stored (they count 0, like unseen values).
+MIN_COUNT = 2
 
 
 class ValueCounts:
-    """Per column: the values seen in training and how many rows held each."""
+    """Per column: the values that repeat in the training rows and how many rows held each."""
 
     def __init__(self, tables: dict[str, tuple[list[Any], list[int]]]) -> None:
         self.tables = tables
         # lookups built once: predict_raw may run on several threads, and these are read-only
         self._index = {col: (pd.Index(values), np.asarray(counts, dtype=np.float64))
                        for col, (values, counts) in tables.items()}
-        # per (column, category list): the count of each category in that list's order, so a
-        # Categorical is looked up by its codes (a race here only computes the same array twice)
-        self._by_categories: dict[tuple[str, tuple[Any, ...]], np.ndarray] = {}
+        # per column: (the category list last seen, the count of each category in its order),
+        # so a Categorical is looked up by its codes. A race only computes the same array twice.
+        self._by_categories: dict[str, tuple[pd.Index, np.ndarray]] = {}
 
     @classmethod
     def fit(cls, X: pd.DataFrame, schema: Schema) -> ValueCounts:
         """Count every numeric and categorical column with more than two distinct values
-        (a two-valued column's count is a function of the value itself: nothing new)."""
+        (a two-valued column's count is a function of the value itself: nothing new).
+        A column whose count would take the name of a column already in `X` is skipped."""
         tables: dict[str, tuple[list[Any], list[int]]] = {}
+        taken = {str(c) for c in X.columns}
         for col in schema.names_of("numeric", "categorical"):
+            if col + COUNT_SUFFIX in taken:
+                continue
             counts = _keys(X[col]).value_counts(dropna=True)
-            if len(counts) > 2:
-                tables[col] = ([_plain(v) for v in counts.index], [int(n) for n in counts])
+            repeated = counts[counts >= MIN_COUNT]
+            if len(counts) > 2 and len(repeated):
+                tables[col] = ([_plain(v) for v in repeated.index], [int(n) for n in repeated])
         return cls(tables)
+
+    def source_column(self, feature: str) -> str | None:
+        """The column a `<column>__count` feature counts, or None for any other name."""
+        if feature.endswith(COUNT_SUFFIX):
+            column = feature[: -len(COUNT_SUFFIX)]
+            return column if column in self.tables else None
+        return None
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         """`X` with a `<column>__count` column after it for every counted column."""
@@ -77,14 +93,16 @@ class ValueCounts:
         return pd.concat([X, pd.DataFrame(added, index=X.index)], axis=1)
 
     def _category_counts(self, col: str, values: pd.Series) -> np.ndarray:
-        key = (col, tuple(values.cat.categories))
-        per_category = self._by_categories.get(key)
-        if per_category is None:
+        categories = values.cat.categories
+        cached = self._by_categories.get(col)
+        # conformed frames always carry the schema's categories: an equality check (C speed;
+        # LightGBM re-sets the same categories on every call anyway) instead of a lookup by text
+        if cached is None or not (cached[0] is categories or cached[0].equals(categories)):
             index, counts = self._index[col]
-            per_category = _counts_at(index.get_indexer(list(key[1])), counts)
-            self._by_categories[key] = per_category
+            cached = (categories, _counts_at(index.get_indexer(categories.astype(object)), counts))
+            self._by_categories[col] = cached
         codes = values.cat.codes.to_numpy()
-        return np.where(codes >= 0, per_category[codes], np.nan)
+        return np.where(codes >= 0, cached[1][codes], np.nan)
 
     def save(self, directory: Path) -> None:
         tables = {col: {"values": values, "counts": counts}
@@ -109,9 +127,9 @@ def _keys(values: pd.Series) -> pd.Series:
 
 
 def _number_counts(values: pd.Series, index: pd.Index, counts: np.ndarray) -> np.ndarray:
-    """The count of each number: 0 where training never saw it, NaN where it is missing.
-    On numpy arrays, as predict_raw runs it per member and per request (pandas' per-column
-    machinery cost 2 ms a call for one row)."""
+    """The count of each number: 0 where training never saw it (or saw it once), NaN where
+    it is missing. On numpy arrays, as predict_raw runs it per member and per request
+    (pandas' per-column machinery cost 2 ms a call for one row)."""
     numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
     found = _counts_at(index.get_indexer(numbers), counts)
     found[np.isnan(numbers)] = np.nan

@@ -23,7 +23,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from lathe.data.schema import Schema
+from lathe.data.schema import DATETIME_PARTS, Schema
 from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily, without_validation
 from lathe.models._text_features import TextSVD
 from lathe.models._value_counts import ValueCounts
@@ -176,10 +176,26 @@ class GBM(ModelFamily):
         names = self.booster.feature_name()
         out: dict[str, float] = {}
         for name, gain in zip(names, gains, strict=True):
-            base = name.split("__")[0]  # text SVD components and date parts fold into their column
+            base = self.input_column(name, fold_dates=True)
             out[base] = out.get(base, 0.0) + float(gain)
         total = sum(out.values()) or 1.0
         return dict(sorted(((k, v / total) for k, v in out.items()), key=lambda kv: -kv[1]))
+
+    def input_column(self, feature: str, *, fold_dates: bool = False) -> str:
+        """The input column a booster feature comes from: text SVD components and value
+        counts fold into their column, date parts too with `fold_dates`; anything else is
+        its own column (names with `__` in them included)."""
+        if self.counts is not None and (counted := self.counts.source_column(feature)):
+            return counted
+        column, sep, part = feature.rpartition("__")
+        if not sep or self.schema is None or column not in self.schema.feature_names:
+            return feature
+        kind = self.schema.column(column).kind
+        if kind == "text" and part.startswith("svd") and part[3:].isdigit():
+            return column
+        if kind == "datetime" and fold_dates and part in DATETIME_PARTS:
+            return column
+        return feature
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)

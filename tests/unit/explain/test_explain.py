@@ -55,6 +55,24 @@ def test_value_count_features_fold_into_their_column(sample: pd.DataFrame) -> No
     assert np.allclose(1 / (1 + np.exp(-log_odds)), p)
 
 
+@pytest.mark.parametrize("counted", [True, False])
+def test_column_names_with_double_underscores_explain_as_themselves(
+        sample: pd.DataFrame, counted: bool) -> None:
+    """`hours__per_week` is counted into `hours__per_week__count`, which folds back into it;
+    a real column named `visits__count` stays its own column, counted or not."""
+    frame = sample.rename(columns={"hours_per_week": "hours__per_week"})
+    frame["visits__count"] = np.arange(len(frame)) % 7
+    model = lathe.api.train(frame, "income", threads=1,
+                            params={"n_estimators": 80, "value_counts": counted})
+    rows = frame.iloc[100:110]
+    contrib = explain_rows(model, rows)
+    assert list(contrib.columns) == model.schema.feature_names
+    assert {"hours__per_week", "visits__count"} <= set(contrib.columns)
+    p = model.predict_proba(rows).iloc[:, 1].to_numpy()
+    log_odds = contrib.sum(axis=1).to_numpy() + np.array(contrib.attrs["base_value"])
+    assert np.allclose(1 / (1 + np.exp(-log_odds)), p)
+
+
 def test_other_families_get_sampled_shapley_in_probability_units(
         linear: lathe.api.Model, sample: pd.DataFrame) -> None:
     rows = sample.iloc[:12]

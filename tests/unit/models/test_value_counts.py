@@ -72,3 +72,57 @@ def test_a_gbm_with_counts_learns_what_only_the_counts_show() -> None:
         model.fit(FitData(schema, X.iloc[:5000], y[:5000], X.iloc[5000:], y[5000:], threads=1))
         aucs[counted] = roc_auc_score(yt, model.predict_raw(Xt)[:, 1])
     assert aucs[True] > 0.75 and aucs[True] > aucs[False] + 0.1, aucs
+
+
+def test_values_held_once_count_zero_and_distinct_columns_store_nothing() -> None:
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"k": [1.0, 1.0, 2.0, 2.0, 2.0, 3.0] * 20 + [9.0],
+                          "measured": rng.normal(size=121), "y": rng.integers(0, 2, 121)})
+    X, schema = _conformed(frame, "y")
+    counts = ValueCounts.fit(X, schema)
+    assert "measured" not in counts.tables  # every value distinct: no table, no feature
+    assert 9.0 not in counts.tables["k"][0]
+    out = counts.transform(X)
+    assert "measured__count" not in out
+    assert out["k__count"].iloc[-1] == 0.0  # the row holding 9 alone: as if unseen
+    assert out["k__count"].iloc[0] == 40.0
+
+
+def test_a_column_already_named_like_a_count_is_left_alone() -> None:
+    """`x` and `x__count` both in the data: `x` is not counted, so no name is taken twice."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 20, 600).astype(float)
+    frame = pd.DataFrame({"x": x, "x__count": rng.integers(0, 5, 600).astype(float),
+                          "z": rng.integers(0, 7, 600).astype(float), "y": (x > 9).astype(int)})
+    X, schema = _conformed(frame, "y")
+    assert set(ValueCounts.fit(X, schema).tables) == {"x__count", "z"}
+    y = encode_labels(frame["y"], schema)
+    model = get_family("gbm")(n_estimators=30, value_counts=True)
+    model.fit(FitData(schema, X, y, threads=1))
+    names = model.booster.feature_name()
+    assert len(names) == len(set(names)) and "x__count__count" in names
+    assert set(model.feature_importance()) <= set(schema.feature_names)
+
+
+def test_category_lookups_follow_the_category_list_they_are_given() -> None:
+    X, schema = _conformed(pd.DataFrame({"c": list("aabbbc") * 10, "y": [0, 1] * 30}), "y")
+    counts = ValueCounts.fit(X, schema)
+    assert counts.transform(X)["c__count"].tolist()[:6] == [20.0, 20.0, 30.0, 30.0, 30.0, 10.0]
+    reordered = pd.DataFrame({"c": pd.Categorical(["c", "a", "zz"], categories=["zz", "c", "b", "a"])})
+    assert counts.transform(reordered)["c__count"].tolist() == [10.0, 20.0, 0.0]
+
+
+def test_text_and_counts_in_one_gbm_save_and_load(tmp_path: Path, adult_small: pd.DataFrame) -> None:
+    frame = adult_small.head(1500).copy()
+    frame["note"] = ("works as " + frame["occupation"].fillna("unknown").astype(str) + " in "
+                     + frame["workclass"].fillna("unknown").astype(str))
+    schema = infer_schema(frame, "income", text_columns=["note"])
+    X, y = schema.conform(frame)[0], encode_labels(frame["income"], schema)
+    model = get_family("gbm")(n_estimators=60, value_counts=True)
+    model.fit(FitData(schema, X.iloc[:1200], y[:1200], X.iloc[1200:], y[1200:], threads=1))
+    names = model.booster.feature_name()
+    assert "age__count" in names and any(n.startswith("note__svd") for n in names)
+    assert set(model.feature_importance()) <= set(schema.feature_names)
+    model.save(tmp_path / "m")
+    again = get_family("gbm").load(tmp_path / "m", schema)
+    np.testing.assert_allclose(again.predict_raw(X.iloc[1200:]), model.predict_raw(X.iloc[1200:]))
