@@ -44,7 +44,7 @@ def _tree_contributions(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, np.nda
     features = family._features(X)  # text columns become SVD parts, as the booster saw them
     raw = family.booster.predict(features, pred_contrib=True,
                                  num_iteration=family.best_iteration or None)
-    names = list(family.booster.feature_name())
+    names = family.feature_names()
     width = len(names) + 1
     raw = np.asarray(raw)
     if model.schema.task == "multiclass":

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -62,6 +63,10 @@ class GBM(ModelFamily):
         self.booster: Any = None
         self.text: TextSVD | None = None
         self.counts: ValueCounts | None = None
+        # the feature frame's column names, and the names LightGBM was given where they
+        # differ (it rejects JSON characters and rewrites whitespace in feature names)
+        self.feature_columns: list[str] | None = None
+        self.booster_names: list[str] | None = None
         self.best_iteration: int = 0
 
     def _lgb_params(self, data: FitData) -> dict[str, Any]:
@@ -89,9 +94,16 @@ class GBM(ModelFamily):
         return params
 
     def _features(self, X: pd.DataFrame) -> pd.DataFrame:
+        """`X` as the booster sees it: value counts, text SVD parts, LightGBM-safe names."""
         if self.counts is not None:
             X = self.counts.transform(X)
-        return self.text.transform(X) if self.text is not None else X
+        if self.text is not None:
+            X = self.text.transform(X)
+        return X.set_axis(self.booster_names, axis=1) if self.booster_names else X
+
+    def feature_names(self) -> list[str]:
+        """The booster's features, in its order, under the feature frame's own names."""
+        return self.feature_columns or list(self.booster.feature_name())
 
     def fit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Self:
         import lightgbm as lgb
@@ -103,7 +115,13 @@ class GBM(ModelFamily):
         self.counts = None
         if self.params.get("value_counts"):
             self.counts = ValueCounts.fit(data.X_train, data.schema)
+        self.booster_names = None
         X_train = self._features(data.X_train)
+        self.feature_columns = [str(c) for c in X_train.columns]
+        safe = lightgbm_names(self.feature_columns)
+        if safe != self.feature_columns:
+            self.booster_names = safe
+            X_train = X_train.set_axis(safe, axis=1)
         train_set = lgb.Dataset(
             X_train, data.y_train, weight=data.sample_weight, free_raw_data=False
         )
@@ -173,7 +191,7 @@ class GBM(ModelFamily):
 
     def feature_importance(self) -> dict[str, float]:
         gains = self.booster.feature_importance(importance_type="gain")
-        names = self.booster.feature_name()
+        names = self.feature_names()
         out: dict[str, float] = {}
         for name, gain in zip(names, gains, strict=True):
             base = self.input_column(name, fold_dates=True)
@@ -206,6 +224,8 @@ class GBM(ModelFamily):
                     "params": self.params,
                     "best_iteration": self.best_iteration,
                     "rows_fitted": self.rows_fitted,
+                    "feature_columns": self.feature_columns,
+                    "booster_names": self.booster_names,
                     "learning_curve": self.learning_curve,
                     "learning_curve_metric": self.learning_curve_metric,
                 },
@@ -227,6 +247,8 @@ class GBM(ModelFamily):
         model.booster = lgb.Booster(model_file=str(directory / "lightgbm.txt"))
         model.best_iteration = 0  # the saved file holds exactly the best iterations
         model.rows_fitted = int(meta.get("rows_fitted", 0))
+        model.feature_columns = meta.get("feature_columns")  # None in artifacts saved before names were kept
+        model.booster_names = meta.get("booster_names")
         model.learning_curve = meta.get("learning_curve", [])
         model.learning_curve_metric = meta.get("learning_curve_metric", "")
         if (directory / "text_features.joblib").exists():
@@ -245,3 +267,29 @@ class GBM(ModelFamily):
             "bagging_freq": 1,
             "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True),
         }
+
+
+_UNSAFE = re.compile(r'[\s",:\[\]{}]')
+
+
+def lightgbm_names(columns: Sequence[str]) -> list[str]:
+    """Feature names LightGBM accepts as they are: it refuses JSON characters and rewrites
+    whitespace to `_` (so `a b` and `a_b` would collide). Unsafe characters become `_`, and a
+    name taken already gets a number.
+
+    >>> lightgbm_names(["price, usd", "a b", "a_b", "ok"])
+    ['price__usd', 'a_b_2', 'a_b', 'ok']
+    """
+    out: list[str] = []
+    taken = {c for c in columns if not _UNSAFE.search(c)}
+    for column in columns:
+        if not _UNSAFE.search(column):
+            out.append(column)
+            continue
+        name, n = _UNSAFE.sub("_", column), 1
+        while name in taken:
+            n += 1
+            name = f"{_UNSAFE.sub('_', column)}_{n}"
+        taken.add(name)
+        out.append(name)
+    return out

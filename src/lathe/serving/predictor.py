@@ -130,7 +130,7 @@ class _NativeGBM:
         if any(c.kind not in ("numeric", "boolean", "categorical") for c in schema.columns):
             return None
         booster = family.booster
-        if list(booster.feature_name()) != schema.model_columns():
+        if family.feature_names() != schema.model_columns():
             return None
         categorical = schema.names_of("categorical")
         tables = getattr(booster, "pandas_categorical", None) or []

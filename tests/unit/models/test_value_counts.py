@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+import lathe.api
 from lathe.data.infer import encode_labels, infer_schema
+from lathe.explain import explain_rows
 from lathe.models import FitData, get_family
 from lathe.models._value_counts import ValueCounts
 
@@ -126,3 +128,30 @@ def test_text_and_counts_in_one_gbm_save_and_load(tmp_path: Path, adult_small: p
     model.save(tmp_path / "m")
     again = get_family("gbm").load(tmp_path / "m", schema)
     np.testing.assert_allclose(again.predict_raw(X.iloc[1200:]), model.predict_raw(X.iloc[1200:]))
+
+
+def test_column_names_lightgbm_would_refuse_or_rewrite_train_and_explain(tmp_path: Path) -> None:
+    """`price, usd` has JSON characters LightGBM refuses; `a b` it would rewrite into `a_b`,
+    a name the data already has (and with counts, `a b__count` into `a_b__count`)."""
+    rng = np.random.default_rng(4)
+    n = 800
+    frame = pd.DataFrame({"price, usd": rng.integers(0, 30, n).astype(float),
+                          "a b": rng.integers(0, 9, n).astype(float),
+                          "a_b__count": rng.integers(0, 4, n).astype(float),
+                          "kind": rng.choice(["x y", "z"], n)})
+    frame["label"] = np.where(frame["price, usd"] + 3 * (frame["a b"] > 4) > 17, "hi", "lo")
+    for counted in (False, True):
+        model = lathe.api.train(frame, "label", threads=1,
+                                params={"n_estimators": 40, "value_counts": counted})
+        booster_names = model.family.booster.feature_name()
+        assert len(set(booster_names)) == len(booster_names)
+        assert set(model.family.feature_importance()) <= set(model.schema.feature_names)
+        contrib = explain_rows(model, frame.head(5))
+        assert list(contrib.columns) == model.schema.feature_names
+        p = model.predict_proba(frame.head(5)).iloc[:, 1].to_numpy()
+        log_odds = contrib.sum(axis=1).to_numpy() + np.array(contrib.attrs["base_value"])
+        assert np.allclose(1 / (1 + np.exp(-log_odds)), p)
+        model.save(tmp_path / str(counted))
+        again = lathe.api.load(tmp_path / str(counted))
+        np.testing.assert_allclose(again.predict_proba(frame).to_numpy(),
+                                   model.predict_proba(frame).to_numpy())
