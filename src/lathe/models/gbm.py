@@ -273,23 +273,32 @@ _UNSAFE = re.compile(r'[\s",:\[\]{}]')
 
 
 def lightgbm_names(columns: Sequence[str]) -> list[str]:
-    """Feature names LightGBM accepts as they are: it refuses JSON characters and rewrites
-    whitespace to `_` (so `a b` and `a_b` would collide). Unsafe characters become `_`, and a
-    name taken already gets a number.
+    """Feature names LightGBM accepts as they are: it refuses JSON characters, rewrites
+    whitespace to `_` (so `a b` and `a_b` would collide) and refuses a name twice (a numeric
+    column `t__svd0` beside the SVD parts of a text column `t`). Unsafe characters become
+    `_`, and a name taken already gets a number.
 
-    >>> lightgbm_names(["price, usd", "a b", "a_b", "ok"])
-    ['price__usd', 'a_b_2', 'a_b', 'ok']
+    >>> lightgbm_names(["price, usd", "a b", "a_b", "ok", "ok"])
+    ['price__usd', 'a_b_2', 'a_b', 'ok', 'ok_2']
     """
     out: list[str] = []
-    taken = {c for c in columns if not _UNSAFE.search(c)}
+    # names that stay as they are keep them, first come first served
+    taken: set[str] = set()
+    keeps = []
     for column in columns:
-        if not _UNSAFE.search(column):
+        keep = not _UNSAFE.search(column) and column not in taken
+        keeps.append(keep)
+        if keep:
+            taken.add(column)
+    for column, keep in zip(columns, keeps, strict=True):
+        if keep:
             out.append(column)
             continue
-        name, n = _UNSAFE.sub("_", column), 1
+        base = _UNSAFE.sub("_", column)
+        name, n = base, 1
         while name in taken:
             n += 1
-            name = f"{_UNSAFE.sub('_', column)}_{n}"
+            name = f"{base}_{n}"
         taken.add(name)
         out.append(name)
     return out

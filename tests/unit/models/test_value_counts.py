@@ -155,3 +155,17 @@ def test_column_names_lightgbm_would_refuse_or_rewrite_train_and_explain(tmp_pat
         again = lathe.api.load(tmp_path / str(counted))
         np.testing.assert_allclose(again.predict_proba(frame).to_numpy(),
                                    model.predict_proba(frame).to_numpy())
+
+
+def test_a_number_named_like_a_text_part_still_trains() -> None:
+    """`t__svd0` (a number) beside the SVD parts of text `t`: two features of one name,
+    which LightGBM refuses; the booster gets unique names and the model predicts."""
+    rng = np.random.default_rng(5)
+    words = rng.choice(["good fast service", "slow rude staff", "fine okay"], 400)
+    frame = pd.DataFrame({"t": words, "t__svd0": rng.normal(size=400)})
+    frame["y"] = np.where(pd.Series(words).str.contains("good"), "pos", "neg")
+    model = lathe.api.train(frame, "y", model="gbm", threads=1, text_columns=["t"],
+                            params={"n_estimators": 20})
+    names = model.family.booster.feature_name()
+    assert len(names) == len(set(names)) and "t__svd0" in names
+    assert model.predict_proba(frame.head(3)).shape == (3, 2)
