@@ -16,7 +16,9 @@ from sklearn.pipeline import FeatureUnion
 
 from lathe.data.schema import Schema
 
-__all__ = ["make_vectorizer", "TextVectorizer", "TextSVD"]
+__all__ = ["make_vectorizer", "TextVectorizer", "TextSVD", "SVD_PART"]
+
+SVD_PART = "__svd"  # component i of text column c is named f"{c}__svd{i}"
 
 
 def make_vectorizer(language: str | None, max_features: int = 50_000) -> Any:
@@ -112,11 +114,16 @@ class TextSVD:
             self.fitted[col] = (vectorizer, svd)
         return self
 
+    def source_column(self, feature: str) -> str | None:
+        """The text column an SVD component (`<column>__svd<i>`) comes from, else None."""
+        column, sep, number = feature.rpartition(SVD_PART)
+        return column if sep and column in self.fitted and number.isdigit() else None
+
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         parts = [X.drop(columns=self.columns)]
         for col in self.columns:
             vectorizer, svd = self.fitted[col]
             dense = svd.transform(vectorizer.transform(X[col]))
-            names = [f"{col}__svd{i}" for i in range(dense.shape[1])]
+            names = [f"{col}{SVD_PART}{i}" for i in range(dense.shape[1])]
             parts.append(pd.DataFrame(dense, columns=names, index=X.index))
         return pd.concat(parts, axis=1)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from lathe.data.schema import DATETIME_PARTS, Schema
+from lathe.errors import ConfigError
 from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily, without_validation
 from lathe.models._text_features import TextSVD
 from lathe.models._value_counts import ValueCounts
@@ -60,6 +61,13 @@ class GBM(ModelFamily):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
+        # LightGBM checks its own parameters; this one it never sees
+        if not isinstance(self.params["value_counts"], bool):
+            raise ConfigError(
+                f"gbm parameter value_counts must be true or false, "
+                f"got {self.params['value_counts']!r}",
+                hint="write value_counts: true (or false) under train.params",
+                field="value_counts")
         self.booster: Any = None
         self.text: TextSVD | None = None
         self.counts: ValueCounts | None = None
@@ -205,13 +213,11 @@ class GBM(ModelFamily):
         its own column (names with `__` in them included)."""
         if self.counts is not None and (counted := self.counts.source_column(feature)):
             return counted
+        if self.text is not None and (text := self.text.source_column(feature)):
+            return text
         column, sep, part = feature.rpartition("__")
-        if not sep or self.schema is None or column not in self.schema.feature_names:
-            return feature
-        kind = self.schema.column(column).kind
-        if kind == "text" and part.startswith("svd") and part[3:].isdigit():
-            return column
-        if kind == "datetime" and fold_dates and part in DATETIME_PARTS:
+        if (fold_dates and sep and self.schema is not None and part in DATETIME_PARTS
+                and column in self.schema.names_of("datetime")):
             return column
         return feature
 

@@ -285,7 +285,8 @@ class MLP(TorchRuntime, ModelFamily):
         extra: list[str] = []
         if schema.names_of("text"):
             self.text = TextSVD(schema, seed=data.seed).fit(data.X_train)
-            extra = [c for c in self._features(data.X_train.head(1)).columns if "__svd" in c]
+            extra = [c for c in self._features(data.X_train.head(1)).columns
+                     if self.text.source_column(c)]
         self.prep = TabularPrep(schema, extra).fit(self._features(data.X_train))
         y = np.asarray(data.y_train)
         if task == "regression":

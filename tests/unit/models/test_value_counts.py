@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.metrics import roc_auc_score
 
 import lathe.api
 from lathe.data.infer import encode_labels, infer_schema
+from lathe.errors import ConfigError
 from lathe.explain import explain_rows
 from lathe.models import FitData, get_family
 from lathe.models._value_counts import ValueCounts
@@ -169,3 +171,8 @@ def test_a_number_named_like_a_text_part_still_trains() -> None:
     names = model.family.booster.feature_name()
     assert len(names) == len(set(names)) and "t__svd0" in names
     assert model.predict_proba(frame.head(3)).shape == (3, 2)
+
+
+def test_value_counts_that_is_not_true_or_false_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match="value_counts must be true or false, got 'yes please'"):
+        get_family("gbm")(value_counts="yes please")
