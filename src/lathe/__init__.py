@@ -15,8 +15,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Model": "lathe.api",
-    "Metrics": "lathe.api",
+    "Model": "lathe.model",
+    "Metrics": "lathe.model",
     "train": "lathe.api",
     "load": "lathe.api",
     "evaluate": "lathe.api",

@@ -1,7 +1,7 @@
 """The compression contract: a `Compressor` turns a parent model into a smaller child.
 
 Rules for implementations (one module per method, registered by name in `COMPRESSORS`):
-  * `compress(parent, job)` returns a new, unsaved `lathe.api.Model` (its own family object,
+  * `compress(parent, job)` returns a new, unsaved `lathe.Model` (its own family object,
     schema and manifest copy); it must not mutate `parent` — the parent is measured next to
     the child afterwards, on the same rows.
   * It may fit on `job.fit_frame` (labelled rows the caller held out from evaluation) and must
@@ -27,7 +27,7 @@ import pandas as pd
 from lathe.plugins import Registry
 
 if TYPE_CHECKING:
-    from lathe.api import Model
+    from lathe.model import Model
 
 __all__ = ["Compressor", "CompressionJob", "COMPRESSORS", "COMPRESSORS_MODULES", "get_compressor",
            "child_manifest"]

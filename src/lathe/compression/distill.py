@@ -32,7 +32,7 @@ from lathe.errors import UsageError
 from lathe.models import FitData, get_family
 
 if TYPE_CHECKING:
-    from lathe.api import Model
+    from lathe.model import Model
 
 __all__ = ["Distill", "soft_targets", "expand_soft_rows", "STUDENTS", "BLENDS"]
 
@@ -85,7 +85,7 @@ class Distill(Compressor):
     max_drop = {"roc_auc": 0.03, "accuracy": 0.015, "accuracy_small_sample": 0.15}
 
     def compress(self, parent: Model, job: CompressionJob) -> Model:
-        from lathe.api import Model
+        from lathe.model import Model
 
         schema = parent.schema
         if job.fit_frame is None or len(job.fit_frame) < 10:

@@ -33,7 +33,7 @@ from lathe.errors import MissingDependency, UsageError
 from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily
 
 if TYPE_CHECKING:
-    from lathe.api import Model
+    from lathe.model import Model
 
 __all__ = ["Int8", "OnnxInt8", "TorchInt8", "quantize_onnx"]
 
@@ -381,7 +381,7 @@ class Int8(Compressor):
         return "onnxruntime"
 
     def compress(self, parent: Model, job: CompressionJob) -> Model:
-        from lathe.api import Model
+        from lathe.model import Model
         from lathe.models.catch_all import CatchAll
 
         wrapper = parent.family if isinstance(parent.family, CatchAll) else None

@@ -24,7 +24,7 @@ from lathe.data.infer import encode_labels
 from lathe.evaluation.metrics import compute_metrics
 
 if TYPE_CHECKING:
-    from lathe.api import Model
+    from lathe.model import Model
 
 __all__ = ["measure", "comparison_table", "artifact_size", "format_table", "agreement"]
 

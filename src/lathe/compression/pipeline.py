@@ -87,11 +87,12 @@ def compress(
     recovery fine-tune after pruning.
     `timing_calls` = (single-row calls, 64-row calls) timed per model for the latency rows.
     """
-    from lathe.api import Model, load
     from lathe.artifact import artifact_sha256
+    from lathe.model import Model
+    from lathe.registry.refs import load_model
 
     compressor = get_compressor(method)  # unknown methods fail before any work
-    parent = model if isinstance(model, Model) else load(model)
+    parent = model if isinstance(model, Model) else load_model(model)
     if out is None:
         if parent.path is None:
             raise UsageError("the parent model has no directory", hint="pass --out DIR")

@@ -45,7 +45,7 @@ from lathe.errors import UsageError
 from lathe.evaluation.metrics import compute_metrics, higher_is_better, primary_metric
 
 if TYPE_CHECKING:
-    from lathe.api import Model
+    from lathe.model import Model
 
 __all__ = ["Prune", "KINDS", "tree_prefix", "magnitude_prune", "magnitude_masks", "remove_masks"]
 
@@ -147,7 +147,7 @@ class Prune(Compressor):
     max_drop = {"roc_auc": 0.01, "accuracy": 0.02, "accuracy_small_sample": 0.05}
 
     def compress(self, parent: Model, job: CompressionJob) -> Model:
-        from lathe.api import Model
+        from lathe.model import Model
 
         name = parent.family.name
         if job.sparsity is not None and not 0.0 <= job.sparsity < 1.0:

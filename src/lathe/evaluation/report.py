@@ -31,7 +31,7 @@ from lathe.evaluation import curves
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from lathe.api import Model
+    from lathe.model import Model
 
 __all__ = ["write_report", "render_report"]
 

@@ -27,13 +27,14 @@ if TYPE_CHECKING:
         ModelVersion,
         parse_ref,
     )
-    from lathe.registry.refs import resolve_model_ref
+    from lathe.registry.refs import load_model, resolve_model_ref
     from lathe.registry.registry import ModelRegistry, open_registry
 
 _EXPORTS = {
     "ModelRegistry": "lathe.registry.registry",
     "open_registry": "lathe.registry.registry",
     "resolve_model_ref": "lathe.registry.refs",
+    "load_model": "lathe.registry.refs",
     "ModelVersion": "lathe.registry.records",
     "AliasChange": "lathe.registry.records",
     "AuditEvent": "lathe.registry.records",
@@ -47,6 +48,7 @@ __all__ = [
     "ModelRegistry",
     "ModelSummary",
     "ModelVersion",
+    "load_model",
     "open_registry",
     "parse_ref",
     "resolve_model_ref",

@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lathe.errors import NotFound
 
-__all__ = ["resolve_model_ref", "looks_like_path"]
+if TYPE_CHECKING:
+    from lathe.model import Model
+
+__all__ = ["resolve_model_ref", "looks_like_path", "load_model"]
 
 
 def looks_like_path(ref: str) -> bool:
@@ -52,3 +56,13 @@ def resolve_model_ref(
         )
     with open_registry(url.given, blob_root) as registry:
         return registry.materialize(registry.resolve(text))
+
+
+def load_model(
+    ref: str | os.PathLike[str], *, check: bool = True, store: str | None = None
+) -> Model:
+    """Load an artifact directory or a registry reference (verifying every file's hash
+    unless check=False). This is `lathe.load` for code below the API."""
+    from lathe.model import Model
+
+    return Model.load(resolve_model_ref(os.fspath(ref), store), check=check)

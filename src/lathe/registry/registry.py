@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,15 @@ __all__ = ["ModelRegistry", "open_registry", "default_blob_root"]
 
 CHAMPION = "champion"
 _SUMMARY_COLUMNS = [c for c in versions.c if c.name != "manifest"]
+
+Evaluate = Callable[[Path, Any], Mapping[str, Any]]
+"""Scores an artifact directory on data: `evaluate(artifact_dir, data) -> metrics`."""
+
+
+def _evaluate_artifact(path: Path, data: Any) -> Mapping[str, Any]:
+    from lathe.model import Model
+
+    return Model.load(path).evaluate(data)
 
 
 def default_blob_root(store: Store) -> Path:
@@ -295,11 +305,15 @@ class ModelRegistry:
         reason: str | None = None,
         metric: str | None = None,
         tolerance: float = gates.DEFAULT_TOLERANCE,
+        evaluate: Evaluate | None = None,
     ) -> AliasChange:
         """Point `alias` at NAME:VERSION. For the champion, the gate must pass unless forced.
 
         The gate compares the recorded test metrics of candidate and champion, or, with
-        `on=DATA`, evaluates both on that data. `force=True` needs a `reason` (audited).
+        `on=DATA`, evaluates both on that data with `evaluate(artifact_dir, DATA)` (a
+        callable returning a metrics mapping, such as `lathe.evaluate`; by default the
+        artifact is loaded as a `lathe.model.Model` and evaluated). `force=True` needs a
+        `reason` (audited).
         """
         check_name(alias, "alias")
         version = int(version)
@@ -314,7 +328,7 @@ class ModelRegistry:
                 expected = self._alias_version(conn, name, alias)
             fresh: dict[int, float] = {}
             if gated and on is not None and expected not in (None, version):
-                fresh = self._evaluate_on(on, candidate, expected, metric)
+                fresh = self._evaluate_on(on, candidate, expected, metric, evaluate)
             with self.store.write() as conn:
                 self.store.lock_model(conn, name)
                 self._version_row(conn, name, version)  # still there?
@@ -380,14 +394,14 @@ class ModelRegistry:
         return gates.compare_metric(name, candidate=ours, champion=theirs, tolerance=tolerance)
 
     def _evaluate_on(
-        self, data: Any, candidate: ModelVersion, champion_version: int, metric: str | None
+        self, data: Any, candidate: ModelVersion, champion_version: int, metric: str | None,
+        evaluate: Evaluate | None,
     ) -> dict[int, float]:
-        from lathe import api
-
         name = gates.gate_metric(candidate.task, metric)
+        score = evaluate or _evaluate_artifact
         out = {}
         for record in (candidate, self.get(candidate.name, champion_version)):
-            metrics = api.load(self.materialize(record)).evaluate(data)
+            metrics = score(self.materialize(record), data)
             if not isinstance(metrics.get(name), (int, float)):
                 raise GateFailed(
                     f"promotion gate: evaluating {record.ref} on {_source(data)} gave no {name}",

@@ -306,8 +306,8 @@ def _plain(value: Any) -> Any:
 
 def load_predictor(name: str, version: str, path: Path) -> Predictor:
     """Load (verifying hashes) and warm up with one prediction, so the first request is fast."""
-    from lathe.api import load
+    from lathe.model import Model
 
-    predictor = Predictor(name, version, load(path))
+    predictor = Predictor(name, version, Model.load(path))
     predictor.predict_rows([predictor.example_row()])
     return predictor

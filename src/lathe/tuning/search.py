@@ -1,5 +1,5 @@
 """`tune`: an Optuna study over a family's search space, shared through a storage URL, with
-the best model refitted and returned as a `lathe.api.Model`.
+the best model refitted and returned as a `lathe.Model`.
 
 * The study lives in an RDB storage: a SQLite file under `.lathe/` by default, or any URL
   (`postgresql+psycopg://user@host:5432/db`) so processes on other machines join it.
@@ -73,7 +73,7 @@ class TuneResult:
     directions: list[str]
     trials: pd.DataFrame
     pareto_front: list[dict[str, Any]]
-    model: Any  # lathe.api.Model, or None when refit=False
+    model: Any  # lathe.Model, or None when refit=False
     study_name: str
     storage: str
     counts: dict[str, int]
@@ -382,16 +382,16 @@ def _bagged(prepared: Prepared, family: type[ModelFamily], params: dict[str, Any
 
 
 def build_model(result: TuneResult, params: dict[str, Any], refit_all: bool = False) -> Any:
-    """The refitted model as a `lathe.api.Model`, with the tuning summary in its manifest.
+    """The refitted model as a `lathe.Model`, with the tuning summary in its manifest.
 
     With `refit_all` (the single best model of a one-objective study), once the test split
     is scored the model is refitted on every labelled row, as `lathe train` does; Pareto
     front models keep the fit their latency and size were measured on.
     """
     from lathe import __version__
-    from lathe.api import Model
     from lathe.artifact import git_commit
     from lathe.config import load_config
+    from lathe.model import Model
 
     prepared: Prepared = result._context["prepared"]
     schema = prepared.schema
