@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -159,23 +158,21 @@ def check(
 
 
 def write_table_atomic(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write CSV/Parquet/JSONL by suffix via a temp file + rename: never half-written."""
+    """Write CSV/Parquet/JSONL by suffix via a temp file + rename: never half-written, and
+    readable as the user's umask says (0644 under umask 022), like any file they write."""
+    from lathe.atomic import atomic_write
     from lathe.data.load import table_format
 
     target = Path(path)
     fmt = table_format(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(handle)
-    try:
+
+    def write(tmp: Path) -> None:
         if fmt == "parquet":
             frame.to_parquet(tmp, index=False)
         elif fmt == "jsonl":
             frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
         else:
             frame.to_csv(tmp, index=False, sep="\t" if fmt == "tsv" else ",")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+
+    return atomic_write(target, write, what="the predictions",
+                        hint="choose a writable location for --out")

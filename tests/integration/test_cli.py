@@ -112,6 +112,32 @@ def test_predict_writes_probabilities(
     assert ((scored["proba_>50K"] + scored["proba_<=50K"]).round(6) == 1).all()
 
 
+@pytest.fixture
+def umask_022():  # noqa: ANN201
+    import os
+
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet", "jsonl"])
+def test_predict_output_follows_the_umask_like_the_report(
+    capsys: pytest.CaptureFixture[str], artifact: Path, tmp_path: Path, suffix: str,
+    umask_022: None,
+) -> None:
+    """Issue #19 item 10: predictions were written 0600 (the temporary file's mode); under
+    umask 022 they are 0644, as report.html is, and no temporary file is left behind."""
+    out_file = tmp_path / f"scored.{suffix}"
+    report = tmp_path / "report.html"
+    assert run(capsys, "predict", artifact, EXAMPLES / "adult_new.csv", "--out", out_file)[0] == 0
+    assert run(capsys, "evaluate", artifact, EXAMPLES / "adult_holdout.csv",
+               "--report", report)[0] == 0
+    assert out_file.stat().st_mode & 0o777 == 0o644
+    assert report.stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out_file.name, report.name])
+
+
 def test_help_is_fast_and_lists_commands() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "lathe.cli", "--help"], capture_output=True, text=True, timeout=30

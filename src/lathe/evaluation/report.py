@@ -16,8 +16,6 @@ import base64
 import functools
 import html
 import io
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lathe.atomic import write_text_atomic
 from lathe.errors import UsageError
 from lathe.evaluation import curves
 
@@ -51,22 +50,8 @@ def write_report(path: Path, *, model: Model, y_true: np.ndarray, raw: np.ndarra
         raise UsageError(f"report path {target} is a directory",
                          hint="pass a file name such as report.html")
     page = render_report(model=model, y_true=y_true, raw=raw, metrics=metrics, source=source)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as err:
-        raise UsageError(f"cannot write the report to {target}: {err.strerror}",
-                         hint="choose a writable location for --report", path=str(target)) from err
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(page)
-        # mkstemp makes the file private (0600); a report is meant to be shared and opened
-        os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_text_atomic(target, page, what="the report",
+                             hint="choose a writable location for --report")
 
 
 def render_report(*, model: Model, y_true: np.ndarray, raw: np.ndarray,

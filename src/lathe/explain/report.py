@@ -15,7 +15,6 @@ import base64
 import html
 import io
 import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from lathe.atomic import write_text_atomic
 from lathe.errors import UsageError
 from lathe.explain.contributions import explain_rows, global_importance
 
@@ -156,14 +156,5 @@ def write_explain_report(path: str | os.PathLike[str], model: Any, frame: pd.Dat
     if target.is_dir():
         raise UsageError(f"report path {target} is a directory", hint="pass e.g. explain.html")
     page = render_explain_report(model, frame, rows=rows, seed=seed)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(page)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_text_atomic(target, page, what="the report",
+                             hint="choose a writable location for --report")

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from lathe.atomic import atomic_write
 from lathe.errors import MissingDependency, NotFound
 
 __all__ = [
@@ -200,8 +201,9 @@ def cached_embeddings(
             pass  # a truncated cache file is recomputed and rewritten below
     values = embed_texts(texts, tokenizer, model, batch_size=batch_size,
                          max_length=max_length, bf16=bf16)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-    np.save(tmp, values)
-    os.replace(tmp, path)
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as handle:
+            np.save(handle, values)
+
+    atomic_write(path, write, what="the embedding cache", hint="set LATHE_CACHE_DIR")
     return values

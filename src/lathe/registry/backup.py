@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from lathe.atomic import atomic_write
 from lathe.errors import Conflict, IntegrityError, NotFound, UsageError
 from lathe.registry.migrations import current_version
 from lathe.registry.records import utc_now
@@ -76,10 +77,7 @@ def backup(registry: ModelRegistry, file: str | os.PathLike[str]) -> Path:
                 f"cannot back up: {label} (blob {digest[:12]}…) is missing or altered",
                 hint="restore that blob from an earlier backup, or delete the version",
             )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(handle)
-    try:
+    def write(tmp: Path) -> None:
         with tarfile.open(tmp, "w:gz") as tar:
             payload = json.dumps(snapshot, sort_keys=True).encode()
             info = tarfile.TarInfo(ROWS)
@@ -87,11 +85,8 @@ def backup(registry: ModelRegistry, file: str | os.PathLike[str]) -> Path:
             tar.addfile(info, io.BytesIO(payload))
             for digest in sorted(needed):
                 tar.add(registry.blobs.path(digest), arcname=f"blobs/{digest}", recursive=False)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+
+    return atomic_write(target, write, what="the backup", hint="choose a writable location")
 
 
 def read_backup(file: str | os.PathLike[str]) -> dict[str, Any]:
