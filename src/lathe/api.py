@@ -55,6 +55,7 @@ def train(
     catch_all: str | None = None,
     abstain_rate: float | None = None,
     refit: bool | None = None,
+    positive_class: str | None = None,
 ) -> Model:
     """Read, infer the schema, split, fit under the preset and score the held-out test split.
 
@@ -67,6 +68,8 @@ def train(
     With `refit` (the default) the model is refitted on every labelled row once the test
     split has been scored: the saved model has learned from all of them, and the manifest's
     test metrics (measured before) are a slightly pessimistic estimate of it.
+    For a binary label, `positive_class` is the class plain precision/recall/f1 describe
+    (default: the second of the sorted classes).
     """
     cfg = _resolve_config(
         config,
@@ -85,6 +88,7 @@ def train(
         data__catch_all=catch_all,
         train__abstain_rate=abstain_rate,
         train__refit=refit,
+        data__positive_class=positive_class,
     )
     if cfg.data.target is None:
         raise UsageError(

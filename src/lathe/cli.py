@@ -92,6 +92,8 @@ def _metrics_table(metrics: dict[str, Any], title: str) -> Any:
     for key, value in metrics.items():
         if isinstance(value, (int, float)) or value is None:
             table.add_row(key, _fmt(value))
+    if metrics.get("positive_class") is not None:
+        table.caption = f"precision, recall, f1: positive class {metrics['positive_class']!r}"
     return table
 
 

@@ -34,6 +34,16 @@ class DataConfig(_Strict):
     # the label meaning "none of the others" (intent data's "oos"): auto finds a known name
     # (lathe.models.catch_all.CATCH_ALL_NAMES), off turns the routing off
     catch_all: str = "auto"
+    # binary labels: the class plain precision/recall/f1 describe (default: the second of the
+    # sorted classes, scikit-learn's convention)
+    positive_class: str | None = None
+
+    @field_validator("positive_class", mode="before")
+    @classmethod
+    def _label_as_text(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # YAML 1.1 reads yes/no/on/off/true/false as booleans
+            raise ValueError("a class label must be quoted in YAML (e.g. positive_class: 'yes')")
+        return None if value is None else str(value)
 
     @field_validator("catch_all", mode="before")
     @classmethod

@@ -189,7 +189,8 @@ class Model:
         raw = self.family.predict_raw(X)
         seconds = max(time.perf_counter() - started, 1e-9)
         metrics = Metrics(compute_metrics(self.task, y, raw, self.classes,
-                                          catch_all_index(self.family)))
+                                          catch_all_index(self.family),
+                                          self.schema.positive_index))
         metrics.update(
             task=self.task,
             primary_metric=primary_metric(self.task),

@@ -96,6 +96,12 @@ def test_evaluate_json_has_the_design_keys(
         assert key in metrics, key
     assert metrics["n_rows"] == 2000 and metrics["roc_auc"] > 0.88
     assert sum(map(sum, metrics["confusion_matrix"])) == 2000
+    # binary: plain precision/recall/f1 are the positive class's (the second sorted label)
+    assert metrics["positive_class"] == ">50K"
+    positive = next(row for row in metrics["per_class"] if row["class"] == ">50K")
+    for key in ("precision", "recall", "f1"):
+        assert metrics[key] == pytest.approx(positive[key]), key
+    assert metrics["f1"] != pytest.approx(metrics["f1_macro"])
 
 
 def test_predict_writes_probabilities(

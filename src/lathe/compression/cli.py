@@ -64,6 +64,9 @@ def compress(
                   f" on {report['evaluation']['rows']} held-out rows of "
                   f"{report['evaluation']['source']}")
     console.print(format_table(report["table"]), markup=False)
+    if report["evaluation"].get("positive_class") is not None:
+        console.print(f"precision, recall and f1 are those of the positive class "
+                      f"{report['evaluation']['positive_class']!r}", markup=False)
     console.print(f"agreement with the parent: {report['agreement']:.2%}")
     console.print(f"[green]wrote[/] [bold]{report['artifact']}[/]")
 

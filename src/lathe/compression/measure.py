@@ -65,7 +65,8 @@ def measure(model: Model, frame: pd.DataFrame, *, calls_batch1: int = 50,
     seconds = max(time.perf_counter() - began, 1e-9)
     one = _latencies(model, X, 1, calls_batch1)
     many = _latencies(model, X, 64, calls_batch64)
-    metrics = compute_metrics(model.task, y, raw, model.classes)
+    metrics = compute_metrics(model.task, y, raw, model.classes,
+                              positive=model.schema.positive_index)
     row: dict[str, Any] = {
         "family": model.family.name,
         "size_bytes": artifact_size(model.path),

@@ -42,6 +42,11 @@ def _eval_data(parent: Any, data: str | os.PathLike[str] | pd.DataFrame | None
     return read_table(data), str(data)
 
 
+def _positive_class(model: Any) -> str | None:
+    index = model.schema.positive_index
+    return None if index is None else str((model.classes or [])[index])
+
+
 def _split(frame: pd.DataFrame, parent: Any, eval_size: float, seed: int,
            source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     from lathe.data.split import split_frame
@@ -128,7 +133,9 @@ def compress(
         "method": method,
         "settings": job.settings,
         "evaluation": {"source": source, "rows": len(eval_frame), "fit_rows": len(fit_frame),
-                       "eval_size": eval_size, "seed": seed},
+                       "eval_size": eval_size, "seed": seed,
+                       # binary: the class the table's plain precision/recall/f1 describe
+                       "positive_class": _positive_class(parent)},
         "agreement": agreement(parent_row.pop("_raw"), child_row.pop("_raw")),
         "parent": {"family": parent_row["family"], "path": lineage["parent"]["path"]},
         "child": {"family": child_row["family"]},

@@ -81,7 +81,8 @@ def tree_prefix(family: Any, X: Any, y: np.ndarray | None, *, tolerance: float,
     def score(k: int) -> dict[str, float]:
         family.best_iteration = k
         try:
-            metrics = compute_metrics(task, y, family.predict_raw(X), classes)
+            metrics = compute_metrics(task, y, family.predict_raw(X), classes,
+                                      positive=family.schema.positive_index)
         finally:
             family.best_iteration = 0
         return {m: float(metrics[m]) for m in watched}

@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 from lathe.data.schema import Column, Schema, Task, _as_str
-from lathe.errors import DataError, UsageError, did_you_mean
+from lathe.errors import ConfigError, DataError, UsageError, did_you_mean
 
-__all__ = ["infer_schema", "infer_task", "encode_labels", "detect_language"]
+__all__ = ["infer_schema", "infer_task", "encode_labels", "detect_language", "declare_positive_class"]
 
 MAX_CLASSES_FOR_INTEGER_LABEL = 20
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -112,6 +112,39 @@ def encode_labels(label: pd.Series, schema: Schema, *, source: str = "data") -> 
         position = int(np.flatnonzero(codes.isna().to_numpy())[0])
         raise DataError(f"{source}: row {position + 1} has no label", column=str(label.name))
     return codes.astype("int64").to_numpy()
+
+
+def declare_positive_class(schema: Schema, declared: Any | None, *,
+                           option: str = "--positive-class") -> Schema:
+    """Record the binary positive class on `schema`: `declared`, or the second sorted class.
+
+    Plain precision/recall/f1 describe it (`lathe.evaluation.metrics`). A declared class
+    must be one of the label's classes, and only a binary label has one.
+
+    >>> schema = Schema([], target="y", task="binary", classes=["no", "yes"])
+    >>> declare_positive_class(schema, None).positive_class
+    'yes'
+    >>> declare_positive_class(schema, "no").positive_index
+    0
+    """
+    if schema.task != "binary":
+        if declared is not None:
+            raise ConfigError(
+                f"{option} {declared!r} needs a binary label; {schema.target!r} is "
+                f"{schema.task}", hint=f"drop {option}", field="data.positive_class")
+        schema.positive_class = None
+        return schema
+    classes = [str(c) for c in schema.classes or []]
+    if declared is None:
+        schema.positive_class = classes[1]
+        return schema
+    if str(declared) not in classes:
+        raise ConfigError(
+            f"{option} {declared!r} is not a class of {schema.target!r} (classes: "
+            f"{', '.join(map(repr, classes))})",
+            hint=did_you_mean(str(declared), classes), field="data.positive_class")
+    schema.positive_class = str(declared)
+    return schema
 
 
 def _classes(label: pd.Series) -> list[Any]:

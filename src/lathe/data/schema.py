@@ -73,6 +73,9 @@ class Schema:
     classes: list[Any] | None = None
     dropped: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # binary only: the class that plain precision/recall/f1 describe; None means the second
+    # of the sorted classes (scikit-learn's convention), as in artifacts saved before it existed
+    positive_class: Any | None = None
 
     # ---- introspection -------------------------------------------------------------------
     @property
@@ -93,6 +96,22 @@ class Schema:
         return len(self.classes or [])
 
     @property
+    def positive_index(self) -> int | None:
+        """Index of the positive class of a binary label (declared, else the second class).
+
+        >>> Schema([], task="binary", classes=["no", "yes"]).positive_index
+        1
+        >>> Schema([], task="binary", classes=["no", "yes"], positive_class="no").positive_index
+        0
+        """
+        if self.task != "binary" or len(self.classes or []) != 2:
+            return None
+        classes = [str(c) for c in self.classes or []]
+        if self.positive_class is None or str(self.positive_class) not in classes:
+            return 1
+        return classes.index(str(self.positive_class))
+
+    @property
     def is_classification(self) -> bool:
         return self.task in ("binary", "multiclass")
 
@@ -104,6 +123,7 @@ class Schema:
             "classes": _plain(self.classes),
             "dropped": dict(self.dropped),
             "notes": list(self.notes),
+            "positive_class": None if self.positive_class is None else str(self.positive_class),
         }
 
     @classmethod
@@ -115,6 +135,7 @@ class Schema:
             classes=data.get("classes"),
             dropped=dict(data.get("dropped", {})),
             notes=list(data.get("notes", [])),
+            positive_class=data.get("positive_class"),
         )
 
     # ---- enforcement ---------------------------------------------------------------------

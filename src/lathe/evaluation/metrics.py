@@ -1,10 +1,17 @@
 """Pure metric functions: labels and predictions in, plain numbers and lists out.
 
+For a binary label, plain `precision`, `recall` and `f1` are those of the positive class
+(scikit-learn's `average="binary"`), named in `positive_class`: the second of the classes
+(sorted at training time) unless the model declares another. `_macro` and `_weighted` average
+over the classes. For a multiclass label the plain names are the macro averages.
+
 >>> import numpy as np
 >>> m = classification_metrics(np.array([0, 1, 1, 0]),
 ...                            np.array([[.9, .1], [.2, .8], [.6, .4], [.7, .3]]), ["no", "yes"])
 >>> m["accuracy"], m["roc_auc"], m["confusion_matrix"]
 (0.75, 1.0, [[2, 0], [1, 1]])
+>>> m["positive_class"], m["precision"], m["recall"], round(m["f1_macro"], 4)
+('yes', 1.0, 0.5, 0.7333)
 >>> regression_metrics(np.array([1.0, 2.0]), np.array([1.0, 4.0]))["mae"]
 1.0
 """
@@ -67,8 +74,9 @@ def calibration_table(y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> 
 
 
 def classification_metrics(
-    y_true: np.ndarray, proba: np.ndarray, classes: list[Any]
+    y_true: np.ndarray, proba: np.ndarray, classes: list[Any], positive: int | None = None
 ) -> dict[str, Any]:
+    """Every classification metric; `positive` is the binary positive class's index (default 1)."""
     y_true = np.asarray(y_true, dtype=int)
     proba = _clip_proba(proba)
     k = len(classes)
@@ -84,18 +92,25 @@ def classification_metrics(
             float(r),
             float(f),
         )
-    out["precision"], out["recall"], out["f1"] = (
-        out["precision_macro"],
-        out["recall_macro"],
-        out["f1_macro"],
-    )
+    pos = (1 if positive is None else int(positive)) if k == 2 else None
+    if pos is None:
+        out["precision"], out["recall"], out["f1"] = (
+            out["precision_macro"], out["recall_macro"], out["f1_macro"])
+    else:
+        if pos not in (0, 1):
+            raise ValueError(f"positive class index {pos} is not 0 or 1")
+        p, r, f, _ = skm.precision_recall_fscore_support(
+            y_true, y_pred, labels=labels, pos_label=pos, average="binary", zero_division=0)
+        out["precision"], out["recall"], out["f1"] = float(p), float(r), float(f)
+        out["positive_class"] = str(classes[pos]) if len(classes) == 2 else str(pos)
     present = np.unique(y_true)
     if len(present) < 2:
         out["roc_auc"] = None
-    elif k == 2:
-        out["roc_auc"] = float(skm.roc_auc_score(y_true, proba[:, 1]))
-        out["average_precision"] = float(skm.average_precision_score(y_true, proba[:, 1]))
-        out["brier"] = float(np.mean((proba[:, 1] - y_true) ** 2))
+    elif pos is not None:
+        hit = (y_true == pos).astype(int)
+        out["roc_auc"] = float(skm.roc_auc_score(hit, proba[:, pos]))
+        out["average_precision"] = float(skm.average_precision_score(hit, proba[:, pos]))
+        out["brier"] = float(np.mean((proba[:, pos] - hit) ** 2))
     else:
         # one-vs-rest macro over the classes present in y_true
         aucs = [skm.roc_auc_score(y_true == c, proba[:, c]) for c in present]
@@ -151,12 +166,15 @@ def catch_all_metrics(y_true: np.ndarray, y_pred: np.ndarray, catch_all: int,
 
 def compute_metrics(
     task: str, y_true: np.ndarray, raw: np.ndarray, classes: list[Any] | None,
-    catch_all: int | None = None,
+    catch_all: int | None = None, positive: int | None = None,
 ) -> dict[str, Any]:
-    """Every metric of the task; with a catch-all class index, also `catch_all_metrics`."""
+    """Every metric of the task; with a catch-all class index, also `catch_all_metrics`.
+
+    `positive` is the binary positive class's index (`Schema.positive_index`; default 1).
+    """
     if task == "regression":
         return regression_metrics(y_true, raw)
-    out = classification_metrics(y_true, raw, list(classes or []))
+    out = classification_metrics(y_true, raw, list(classes or []), positive)
     if catch_all is not None:
         out["catch_all"] = catch_all_metrics(y_true, _clip_proba(raw).argmax(axis=1), catch_all,
                                              list(classes or []))

@@ -75,7 +75,9 @@ def render_report(*, model: Model, y_true: np.ndarray, raw: np.ndarray,
         labels = _class_labels(model.classes, predictions.shape[1])
         if metrics.get("per_class"):
             sections.append(("classes", "Per class", _per_class(metrics["per_class"])))
-        sections.append(("plots", "Plots", _classification_plots(y.astype(int), predictions, labels)))
+        pos = schema.positive_index
+        sections.append(("plots", "Plots", _classification_plots(
+            y.astype(int), predictions, labels, 1 if pos is None else pos)))
     sections.append(("training", "Training", _training_plots(model)))
     sections.append(("schema", "Schema", _schema(schema)))
     provenance = _provenance(model.manifest)
@@ -142,6 +144,10 @@ def _summary(metrics: dict[str, Any]) -> str:
         f"<tr{highlight if k == primary else ''}><th>{_e(k)}</th>"
         f"<td>{_e(_format_value(k, v))}</td></tr>" for k, v in scalars)
     note = f"<p>Primary metric: <b>{_e(primary)}</b>.</p>" if primary else ""
+    if metrics.get("positive_class") is not None:
+        note += (f"<p>precision, recall and f1 are those of the positive class "
+                 f"<b>{_e(metrics['positive_class'])}</b>; the _macro and _weighted ones "
+                 "average over both classes.</p>")
     return f'{note}<table class="kv">{rows}</table>'
 
 
@@ -239,10 +245,12 @@ def _note(text: str) -> str:
     return f'<p class="note">{_e(text)}</p>'
 
 
-def _classification_plots(y: np.ndarray, proba: np.ndarray, labels: list[str]) -> str:
+def _classification_plots(y: np.ndarray, proba: np.ndarray, labels: list[str],
+                          pos: int = 1) -> str:
+    """Curves, confusion matrices and reliability; `pos` is a binary label's positive class."""
     k = proba.shape[1]
     if k == 2:
-        chosen, positive = [1], labels[1]
+        chosen, positive = [pos], labels[pos]
         scope = f"positive class {positive!r}"
     else:
         chosen = [c for c in curves.top_classes(y, MAX_CURVE_CLASSES) if (y != c).any()]
@@ -267,12 +275,13 @@ def _classification_plots(y: np.ndarray, proba: np.ndarray, labels: list[str]) -
                  + _confusion_plot(curves.normalise_rows(counts), labels, normalised=True)
                  + "</div>")
     if k == 2:
-        reliability = curves.reliability_points(proba[:, 1], y == 1)
-        axis = f"predicted probability of {labels[1]!r}", f"observed share of {labels[1]!r}"
+        reliability = curves.reliability_points(proba[:, pos], y == pos)
+        axis = f"predicted probability of {labels[pos]!r}", f"observed share of {labels[pos]!r}"
     else:
         reliability = curves.reliability_points(proba.max(axis=1), predicted == y)
         axis = "confidence of the predicted class", "accuracy"
-    parts.append(_reliability_plot(reliability, proba[:, 1] if k == 2 else proba.max(axis=1), axis))
+    parts.append(_reliability_plot(reliability, proba[:, pos] if k == 2 else proba.max(axis=1),
+                                   axis))
     return "\n".join(parts)
 
 

@@ -104,7 +104,16 @@ class ModelVersion:
         return f"{self.name}:{self.version}"
 
     def test_metric(self, metric: str) -> float | None:
-        value = (self.metrics.get("test") or {}).get(metric)
+        """The recorded test value of `metric`, or None when there is none to compare.
+
+        A binary model's plain precision/recall/f1 recorded before they meant the positive
+        class (no `positive_class` beside them) were macro averages: not comparable, None.
+        """
+        test = self.metrics.get("test") or {}
+        if (self.task == "binary" and metric in ("precision", "recall", "f1")
+                and "positive_class" not in test):
+            return None
+        value = test.get(metric)
         return float(value) if isinstance(value, (int, float)) else None
 
     def to_dict(self) -> dict[str, Any]:

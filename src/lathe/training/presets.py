@@ -230,7 +230,7 @@ def _score_raw(schema: Schema, y: np.ndarray, raw: np.ndarray) -> float:
     """Primary metric, oriented so that higher is better."""
     task = schema.task or "regression"
     metric = primary_metric(task)
-    value = compute_metrics(task, y, raw, schema.classes)
+    value = compute_metrics(task, y, raw, schema.classes, positive=schema.positive_index)
     score = value.get(metric)
     if score is None:
         score = value["accuracy"]

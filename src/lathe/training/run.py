@@ -30,7 +30,7 @@ import pandas as pd
 from lathe import __version__
 from lathe.artifact import git_commit
 from lathe.config import LatheConfig
-from lathe.data.infer import encode_labels, infer_schema
+from lathe.data.infer import declare_positive_class, encode_labels, infer_schema
 from lathe.data.schema import Schema
 from lathe.data.split import content_hash, split_frame
 from lathe.errors import ConfigError, DataError
@@ -88,6 +88,7 @@ def run_training(
         drop_columns=cfg.data.drop_columns,
         source=source,
     )
+    declare_positive_class(schema, cfg.data.positive_class)
     catch_all_class = _catch_all_class(schema, cfg)
     _note_leaks(frame, schema, source)
     frame = labelled_rows(frame, schema, source)
@@ -154,7 +155,7 @@ def _score_test(family: ModelFamily, splits: Splits) -> dict[str, Any]:
     X_test, y_test = splits.xy(splits.test)
     test_metrics = compute_metrics(schema.task or "regression", y_test,
                                    family.predict_raw(X_test), schema.classes,
-                                   catch_all_index(family))
+                                   catch_all_index(family), schema.positive_index)
     test_metrics["n_rows"] = int(len(splits.test))
     return {"test": test_metrics}
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lathe.data.infer import infer_schema
+from lathe.data.infer import declare_positive_class, infer_schema
 from lathe.data.load import read_table
 from lathe.data.schema import Schema
 from lathe.data.split import content_hash, split_frame
@@ -50,6 +50,7 @@ def prepare(
     threads: int | None = None,
     task: str | None = None,
     encoding: str | None = None,
+    positive_class: str | None = None,
 ) -> Prepared:
     if not target:
         raise UsageError("no target column given", hint="pass --target COLUMN")
@@ -57,6 +58,7 @@ def prepare(
     frame = data.copy() if isinstance(data, pd.DataFrame) else read_table(data, encoding=encoding)
     frame.columns = [str(c) for c in frame.columns]
     schema = infer_schema(frame, target, task=task, source=source)  # type: ignore[arg-type]
+    declare_positive_class(schema, positive_class)
     frame = labelled_rows(frame, schema, source, minimum=20, purpose="tune")
     parts = split_frame(frame, target, valid_size=valid_size, test_size=test_size, seed=seed,
                         stratify=schema.is_classification)

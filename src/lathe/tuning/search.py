@@ -162,6 +162,7 @@ def tune(
     bag_folds: int | None = None,
     progress: Progress | None = None,
     refit_all: bool = True,
+    positive_class: str | None = None,
 ) -> TuneResult:
     """Search hyperparameters of `model` on `data`; returns the best (refitted) model too.
 
@@ -169,6 +170,7 @@ def tune(
     sampler's draws, so repeated searches of one problem can differ in nothing else.
     `refit` builds the best model; `refit_all` then refits it on every labelled row once
     the test split is scored (one objective only; within what `timeout_s` leaves).
+    `positive_class`: a binary label's class that plain precision/recall/f1 describe.
     """
     require_optuna()
     objective_names = _normalise_objectives(objectives)
@@ -193,7 +195,8 @@ def tune(
     overrides = dict(space_overrides or {})
     if cv_folds and model == "gbm" and "n_estimators" not in overrides:
         overrides["n_estimators"] = dict(CV_GBM_ROUNDS)
-    prepared = prepare(data, target, seed=seed, threads=threads)
+    prepared = prepare(data, target, seed=seed, threads=threads,
+                       positive_class=positive_class)
     metric = primary_metric(prepared.schema.task or "regression")
     quality_direction = "maximize" if higher_is_better(metric) else "minimize"
     directions = [quality_direction if o == "quality" else "minimize" for o in objective_names]
@@ -400,7 +403,8 @@ def build_model(result: TuneResult, params: dict[str, Any], refit_all: bool = Fa
     metrics: dict[str, Any] = {}
     if len(prepared.X_test):
         test = compute_metrics(schema.task or "regression", prepared.y_test,
-                               fitted.predict_raw(prepared.X_test), schema.classes)
+                               fitted.predict_raw(prepared.X_test), schema.classes,
+                               positive=schema.positive_index)
         test["n_rows"] = int(len(prepared.X_test))
         metrics["test"] = test
     refit_record: dict[str, Any] = {"rows": None, "skipped": "a Pareto front model keeps the "
