@@ -180,3 +180,48 @@ def write_table_atomic(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Pat
 
     return atomic_write(target, write, what="the predictions",
                         hint="choose a writable location for --out")
+
+
+# ---- experiments -------------------------------------------------------------------------
+
+
+def experiment_analyze(
+    source: str | os.PathLike[str],
+    *,
+    variant: str | None = None,
+    metrics: list[str] | None = None,
+    control: str | None = None,
+    test: str | None = None,
+    split: str | None = None,
+    covariate: str | None = None,
+    kind: str | None = None,
+    report: str | os.PathLike[str] | None = None,
+    alpha: float = 0.05,
+) -> dict[str, Any]:
+    """Analyse an A/B test from a CSV/Parquet of outcomes: SRM, tests, intervals, decision."""
+    from lathe.experiments.service import analyze_file
+
+    if variant is None or control is None:
+        raise UsageError(
+            "analysing a file needs --variant COL and --control VALUE",
+            hint="e.g. --variant group --metric converted --control control",
+        )
+    return analyze_file(
+        source, variant=variant, metrics=list(metrics or []), control=control, test=test,
+        split=split, covariate=covariate, kind=kind, report=report, alpha=alpha,
+    )
+
+
+def experiment_plan(
+    metric_kind: str,
+    *,
+    baseline: float | None,
+    mde: float,
+    sd: float | None = None,
+    power: float = 0.8,
+    alpha: float = 0.05,
+) -> dict[str, Any]:
+    """Units per arm to detect an absolute lift of `mde` (statsmodels' NormalIndPower)."""
+    from lathe.experiments.service import plan
+
+    return plan(metric_kind, baseline=baseline, mde=mde, sd=sd, power=power, alpha=alpha)

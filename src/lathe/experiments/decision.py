@@ -64,7 +64,7 @@ def decide(result: dict[str, Any], *, alpha: float = 0.05,
     if worse and len(worse) == len(comps):
         v, c = next(iter(worse.items()))
         return {"verdict": "roll back", "variant": v, "sentence": (
-            f"Roll back {v}: it lowers {metric} by {_pct(-c['lift'])} "
+            f"Roll back {v}: it lowers {metric} by {abs(c['lift']) * 100:.2f} % "
             f"({_interval(c['ci'])} absolute, p = {c['p_adjusted']:.2g})."),
             "needed_per_arm": None}
     variants = block["variants"]

@@ -27,4 +27,4 @@ def holm(p_values: Sequence[float]) -> list[float]:
     order = valid[np.argsort(p[valid], kind="stable")]
     scaled = (m - np.arange(m)) * p[order]
     out[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
-    return [round(v, 15) if v == v else v for v in out.tolist()]
+    return out.tolist()
