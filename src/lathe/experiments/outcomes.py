@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lathe.errors import DataError, NotFound, UsageError, did_you_mean
+from lathe.errors import DataError, NotFound, did_you_mean
 from lathe.experiments.analysis import Metric
 
-__all__ = ["Outcomes", "read_outcomes", "metric_from_column"]
+__all__ = ["Outcomes", "read_outcomes", "outcomes_from_table"]
 
 
 @dataclass
@@ -141,7 +141,3 @@ def _numeric(table, column: str, source: str) -> np.ndarray:
                     f"(e.g. {', '.join(map(repr, sample))})",
                     hint="pass a 0/1, true/false or numeric metric column", column=column)
 
-
-def check_kind(kind: str | None) -> None:
-    if kind is not None and kind not in ("proportion", "mean", "ratio"):
-        raise UsageError(f"unknown metric kind {kind!r}", hint="use proportion, mean or ratio")

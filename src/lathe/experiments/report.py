@@ -17,8 +17,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -145,24 +143,11 @@ def render_report(result: dict[str, Any], *, source: str, now: datetime | None =
 
 
 def write_report(path: Path, result: dict[str, Any], *, source: str) -> Path:
-    """Render and write atomically (temp file + rename)."""
+    """Render and write atomically (lathe.atomic: whole or not at all, 0644 under umask 022)."""
+    from lathe.atomic import write_text_atomic
+
     target = Path(path)
     if target.is_dir():
         raise UsageError(f"report path {target} is a directory",
                          hint="pass a file name such as ab.html")
-    page = render_report(result, source=source)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as err:
-        raise UsageError(f"cannot write the report to {target}: {err.strerror}",
-                         hint="choose a writable location for --report") from err
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(page)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_text_atomic(target, render_report(result, source=source))

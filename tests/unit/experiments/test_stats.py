@@ -70,8 +70,10 @@ def test_prob_beat_control_against_numerical_integration():
 
     for x_t, n_t, x_c, n_c in [(12, 40, 8, 40), (300, 1000, 320, 1000), (0, 5, 1, 5)]:
         a_t, b_t, a_c, b_c = 1 + x_t, 1 + n_t - x_t, 1 + x_c, 1 + n_c - x_c
-        want, _ = integrate.quad(lambda p: stats.beta.pdf(p, a_t, b_t) * stats.beta.cdf(p, a_c, b_c),
-                                 0, 1, epsabs=1e-12, points=[x_t / n_t, x_c / n_c])
+        def density(p, a_t=a_t, b_t=b_t, a_c=a_c, b_c=b_c):
+            return stats.beta.pdf(p, a_t, b_t) * stats.beta.cdf(p, a_c, b_c)
+
+        want, _ = integrate.quad(density, 0, 1, epsabs=1e-12, points=[x_t / n_t, x_c / n_c])
         assert proportions.prob_beat_control(x_t, n_t, x_c, n_c) == pytest.approx(want, abs=1e-7)
 
 
