@@ -225,3 +225,31 @@ def experiment_plan(
     from lathe.experiments.service import plan
 
     return plan(metric_kind, baseline=baseline, mde=mde, sd=sd, power=power, alpha=alpha)
+
+
+def experiment_start(name: str, *, control: str, treatment: str, split: str = "50/50",
+                     unit: str, metric: str | None = None, guardrails: list[str] | None = None,
+                     shadow: bool = False, canary: str | None = None,
+                     step_minutes: float | None = None, store: str | None = None
+                     ) -> dict[str, Any]:
+    """Record a running experiment in the registry's store (LATHE_STORE)."""
+    from lathe.experiments import records
+
+    return records.start(name, control=control, treatment=treatment, split=split, unit=unit,
+                         metric=metric, guardrails=guardrails, shadow=shadow, canary=canary,
+                         step_minutes=step_minutes, store=store).to_dict()
+
+
+def experiment_list(store: str | None = None) -> list[dict[str, Any]]:
+    """Every experiment in the store, oldest first."""
+    from lathe.experiments import records
+
+    return [e.to_dict() for e in records.list_experiments(store)]
+
+
+def experiment_stop(name: str, *, promote: bool, reason: str | None = None,
+                    store: str | None = None) -> dict[str, Any]:
+    """Promote the treatment through the registry gate, or roll back; audited either way."""
+    from lathe.experiments import records
+
+    return records.stop(name, promote=promote, reason=reason, store=store).to_dict()

@@ -61,7 +61,17 @@ def _audit_append_only(conn: Connection, store: Store) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Connection, Store], None]] = [_create_tables, _audit_append_only]
+def _create_experiments(conn: Connection, store: Store) -> None:
+    from lathe.registry.experiments_table import create_experiments_table
+
+    create_experiments_table(conn, store)
+
+
+MIGRATIONS: list[Callable[[Connection, Store], None]] = [
+    _create_tables,
+    _audit_append_only,
+    _create_experiments,
+]
 
 
 def current_version(conn: Connection) -> int:
