@@ -32,7 +32,7 @@ from lathe.registry.records import utc_now
 from lathe.registry.store import aliases, audit, models, versions
 
 if TYPE_CHECKING:
-    from lathe.registry.registry import ModelRegistry
+    from lathe.registry._base import RegistryBase
 
 __all__ = ["BACKUP_FORMAT", "TABLE_ORDER", "backup", "restore", "read_backup"]
 
@@ -42,7 +42,7 @@ ROWS = "registry.json"
 TABLE_ORDER = {"models": models, "versions": versions, "aliases": aliases, "audit": audit}
 
 
-def _snapshot(registry: ModelRegistry) -> dict[str, Any]:
+def _snapshot(registry: RegistryBase) -> dict[str, Any]:
     with registry.store.read() as conn:
         tables = {
             key: [
@@ -66,7 +66,7 @@ def _referenced_blobs(rows: list[dict[str, Any]]) -> dict[str, str]:
     return out
 
 
-def backup(registry: ModelRegistry, file: str | os.PathLike[str]) -> Path:
+def backup(registry: RegistryBase, file: str | os.PathLike[str]) -> Path:
     """Write the whole registry (rows and blobs) to one .tar.gz file."""
     target = Path(file)
     snapshot = _snapshot(registry)
@@ -122,7 +122,7 @@ def _is_empty(conn: sa.Connection) -> bool:
     )
 
 
-def restore(registry: ModelRegistry, file: str | os.PathLike[str]) -> dict[str, int]:
+def restore(registry: RegistryBase, file: str | os.PathLike[str]) -> dict[str, int]:
     """Load a backup into an empty store; return how many rows of each table came back."""
     path = Path(file)
     snapshot = read_backup(path)

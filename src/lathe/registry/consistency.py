@@ -22,12 +22,12 @@ from lathe.registry.records import AuditEvent
 from lathe.registry.store import aliases, audit, models, versions
 
 if TYPE_CHECKING:
-    from lathe.registry.registry import ModelRegistry
+    from lathe.registry._base import RegistryBase
 
 __all__ = ["check_consistency", "alias_stack"]
 
 
-def check_consistency(registry: ModelRegistry, *, verify_blobs: bool = True) -> list[str]:
+def check_consistency(registry: RegistryBase, *, verify_blobs: bool = True) -> list[str]:
     """Every problem found, one line each (empty when consistent)."""
     problems: list[str] = []
     with registry.store.read() as conn:

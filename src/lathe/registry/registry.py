@@ -27,201 +27,33 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from lathe.artifact import MANIFEST, artifact_sha256, verify
-from lathe.errors import Conflict, GateFailed, IntegrityError, NotFound, UsageError
-from lathe.registry import gates
-from lathe.registry.blobs import BlobStore
+from lathe.errors import Conflict, IntegrityError, NotFound
+from lathe.registry._base import _SUMMARY_COLUMNS, CHAMPION, _dumps, default_blob_root
+from lathe.registry.promotion import Evaluate, RegistryPromotion
 from lathe.registry.records import (
-    AliasChange,
-    AuditEvent,
-    ModelSummary,
     ModelVersion,
     check_name,
     current_actor,
     not_found_name,
-    not_found_version,
-    parse_ref,
     utc_now,
 )
-from lathe.registry.store import Store, aliases, audit, models, open_store, versions
+from lathe.registry.store import aliases, models, open_store, versions
 
-__all__ = ["ModelRegistry", "open_registry", "default_blob_root"]
-
-CHAMPION = "champion"
-_SUMMARY_COLUMNS = [c for c in versions.c if c.name != "manifest"]
-
-Evaluate = Callable[[Path, Any], Mapping[str, Any]]
-"""Scores an artifact directory on data: `evaluate(artifact_dir, data) -> metrics`."""
+__all__ = ["ModelRegistry", "open_registry", "default_blob_root", "CHAMPION", "Evaluate"]
 
 
-def _evaluate_artifact(path: Path, data: Any) -> Mapping[str, Any]:
-    from lathe.model import Model
-
-    return Model.load(path).evaluate(data)
-
-
-def default_blob_root(store: Store) -> Path:
-    """LATHE_BLOBS, else `blobs/` next to a SQLite file, else `.lathe/blobs`."""
-    if os.environ.get("LATHE_BLOBS"):
-        return Path(os.environ["LATHE_BLOBS"])
-    if store.dialect == "sqlite":
-        return store.url.sqlite_path.parent / "blobs"
-    return Path(".lathe") / "blobs"
-
-
-def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True, default=str)
-
-
-class ModelRegistry:
+class ModelRegistry(RegistryPromotion):
     """Versions, aliases and audit in a database; artifact files in a blob folder.
 
     Contract: versions are immutable and their numbers are never reused; every state
     change writes exactly one audit row in the same transaction; the audit table is
     append-only (the database refuses UPDATE and DELETE on it).
     """
-
-    def __init__(self, store: Store, blob_root: str | os.PathLike[str] | None = None) -> None:
-        self.store = store
-        self.blobs = BlobStore(blob_root if blob_root is not None else default_blob_root(store))
-
-    # ---- lifecycle ---------------------------------------------------------------------
-    def close(self) -> None:
-        self.store.dispose()
-
-    def __enter__(self) -> ModelRegistry:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"<ModelRegistry {self.store.url.redacted()} blobs={self.blobs.root}>"
-
-    # ---- audit helper ------------------------------------------------------------------
-    @staticmethod
-    def _audit(conn: Connection, action: str, name: str | None, **values: Any) -> None:
-        conn.execute(
-            audit.insert().values(
-                at=utc_now(),
-                actor=current_actor(),
-                action=action,
-                name=name,
-                version=values.get("version"),
-                alias=values.get("alias"),
-                before=_dumps(values.get("before")),
-                after=_dumps(values.get("after")),
-                reason=values.get("reason"),
-            )
-        )
-
-    # ---- reads -------------------------------------------------------------------------
-    def _names(self, conn: Connection) -> builtins.list[str]:
-        return list(conn.execute(sa.select(models.c.name)).scalars())
-
-    def _require_model(self, conn: Connection, name: str) -> None:
-        if conn.execute(sa.select(models.c.name).where(models.c.name == name)).first() is None:
-            raise not_found_name(name, self._names(conn))
-
-    def _version_row(self, conn: Connection, name: str, version: int) -> Any:
-        row = conn.execute(
-            sa.select(versions).where(versions.c.name == name, versions.c.version == version)
-        ).first()
-        if row is None:
-            self._require_model(conn, name)
-            numbers = conn.execute(
-                sa.select(versions.c.version).where(versions.c.name == name)
-            ).scalars()
-            raise not_found_version(name, version, numbers)
-        return row
-
-    def _alias_version(self, conn: Connection, name: str, alias: str) -> int | None:
-        return conn.execute(
-            sa.select(aliases.c.version).where(aliases.c.name == name, aliases.c.alias == alias)
-        ).scalar()
-
-    def get(self, name: str, version: int) -> ModelVersion:
-        with self.store.read() as conn:
-            return ModelVersion.from_row(self._version_row(conn, name, int(version))._mapping)
-
-    def resolve(self, ref: str) -> ModelVersion:
-        """'NAME' (its champion), 'NAME@ALIAS' or 'NAME:VERSION' -> the version record."""
-        name, version, alias = parse_ref(ref)
-        with self.store.read() as conn:
-            if version is None:
-                assert alias is not None
-                version = self._alias_version(conn, name, alias)
-                if version is None:
-                    self._require_model(conn, name)
-                    known = list(
-                        conn.execute(
-                            sa.select(aliases.c.alias).where(aliases.c.name == name)
-                        ).scalars()
-                    )
-                    from lathe.errors import did_you_mean
-
-                    where = did_you_mean(alias, known) if known else f"{name} has no aliases yet"
-                    raise NotFound(
-                        f"{name} has no alias {alias!r}; {where}",
-                        hint=f"promote a version: lathe registry promote {name} VERSION"
-                        + ("" if alias == CHAMPION else f" --alias {alias}"),
-                        name=name,
-                        alias=alias,
-                    )
-            row = self._version_row(conn, name, version)
-            return ModelVersion.from_row(row._mapping)
-
-    def list(self, name: str | None = None) -> builtins.list[ModelVersion]:
-        """Every version of `name` (or of every model), oldest first."""
-        query = sa.select(*_SUMMARY_COLUMNS).order_by(versions.c.name, versions.c.version)
-        with self.store.read() as conn:
-            if name is not None:
-                self._require_model(conn, name)
-                query = query.where(versions.c.name == name)
-            return [ModelVersion.from_row(row._mapping) for row in conn.execute(query)]
-
-    def aliases(self, name: str) -> dict[str, int]:
-        with self.store.read() as conn:
-            self._require_model(conn, name)
-            rows = conn.execute(
-                sa.select(aliases.c.alias, aliases.c.version).where(aliases.c.name == name)
-            )
-            return {alias: version for alias, version in rows}
-
-    def models(self) -> builtins.list[ModelSummary]:
-        with self.store.read() as conn:
-            counts = conn.execute(
-                sa.select(
-                    models.c.name,
-                    sa.func.count(versions.c.version),
-                    sa.func.max(versions.c.version),
-                )
-                .select_from(models.outerjoin(versions, versions.c.name == models.c.name))
-                .group_by(models.c.name)
-                .order_by(models.c.name)
-            ).all()
-            pointers: dict[str, dict[str, int]] = {}
-            for name, alias, version in conn.execute(
-                sa.select(aliases.c.name, aliases.c.alias, aliases.c.version)
-            ):
-                pointers.setdefault(name, {})[alias] = version
-        return [ModelSummary(n, int(c), m, pointers.get(n, {})) for n, c, m in counts]
-
-    def history(self, name: str | None = None) -> builtins.list[AuditEvent]:
-        """The audit log (of one model, or all of it), oldest first."""
-        query = sa.select(audit).order_by(audit.c.id)
-        with self.store.read() as conn:
-            if name is not None:
-                self._require_model(conn, name)
-                query = query.where(audit.c.name == name)
-            return [AuditEvent.from_row(row._mapping) for row in conn.execute(query)]
 
     # ---- register ----------------------------------------------------------------------
     def register(
@@ -293,188 +125,6 @@ class ModelRegistry:
             ).first()
         return None if row is None else ModelVersion.from_row(row._mapping)
 
-    # ---- promote / rollback ------------------------------------------------------------
-    def promote(
-        self,
-        name: str,
-        version: int,
-        *,
-        alias: str = CHAMPION,
-        on: Any = None,
-        force: bool = False,
-        reason: str | None = None,
-        metric: str | None = None,
-        tolerance: float = gates.DEFAULT_TOLERANCE,
-        evaluate: Evaluate | None = None,
-    ) -> AliasChange:
-        """Point `alias` at NAME:VERSION. For the champion, the gate must pass unless forced.
-
-        The gate compares the recorded test metrics of candidate and champion, or, with
-        `on=DATA`, evaluates both on that data with `evaluate(artifact_dir, DATA)` (a
-        callable returning a metrics mapping, such as `lathe.evaluate`; by default the
-        artifact is loaded as a `lathe.model.Model` and evaluated). `force=True` needs a
-        `reason` (audited).
-        """
-        check_name(alias, "alias")
-        version = int(version)
-        if force and not (reason and reason.strip()):
-            raise UsageError(
-                "--force needs --reason", hint='say why, e.g. --force --reason "hotfix for #42"'
-            )
-        gated = alias == CHAMPION
-        candidate = self.get(name, version)
-        for _attempt in range(5):
-            with self.store.read() as conn:
-                expected = self._alias_version(conn, name, alias)
-            fresh: dict[int, float] = {}
-            if gated and on is not None and expected not in (None, version):
-                fresh = self._evaluate_on(on, candidate, expected, metric, evaluate)
-            with self.store.write() as conn:
-                self.store.lock_model(conn, name)
-                self._version_row(conn, name, version)  # still there?
-                current = self._alias_version(conn, name, alias)
-                if current != expected and on is not None:
-                    continue  # the champion moved while we evaluated: gate again
-                if current == version:
-                    return AliasChange(name, alias, version, current, changed=False)
-                decision = None
-                if gated and current is not None:
-                    decision = self._decide(
-                        conn, candidate, current, fresh, metric, tolerance, force
-                    )
-                    if decision is not None and not force:
-                        gates.enforce(decision, candidate.ref, f"{name}:{current}")
-                self._move_alias(conn, name, alias, version)
-                gate = decision.to_dict() if decision is not None else None
-                self._audit(
-                    conn,
-                    "promote",
-                    name,
-                    version=version,
-                    alias=alias,
-                    before={"version": current},
-                    after={"version": version, "gate": gate, "forced": force, "on": _source(on)},
-                    reason=reason,
-                )
-                return AliasChange(name, alias, version, current, True, gate, force, reason)
-        raise Conflict(
-            f"{name}@{alias} kept changing while the gate evaluated; nothing was promoted",
-            hint="try again",
-        )
-
-    def _decide(
-        self,
-        conn: Connection,
-        candidate: ModelVersion,
-        champion_version: int,
-        fresh: dict[int, float],
-        metric: str | None,
-        tolerance: float,
-        force: bool,
-    ) -> gates.GateDecision | None:
-        champion = ModelVersion.from_row(
-            self._version_row(conn, candidate.name, champion_version)._mapping
-        )
-        name = gates.gate_metric(candidate.task, metric)
-        ours: float | None
-        theirs: float | None
-        if fresh:
-            ours, theirs = fresh[candidate.version], fresh[champion_version]
-        else:
-            ours, theirs = candidate.test_metric(name), champion.test_metric(name)
-        if ours is None or theirs is None:
-            if force:
-                return None
-            missing = candidate.ref if ours is None else champion.ref
-            raise GateFailed(
-                f"promotion gate cannot compare {name}: {missing} has no recorded test {name}",
-                hint="gate on data with --on DATA, choose --metric, or --force --reason",
-                metric=name,
-            )
-        return gates.compare_metric(name, candidate=ours, champion=theirs, tolerance=tolerance)
-
-    def _evaluate_on(
-        self, data: Any, candidate: ModelVersion, champion_version: int, metric: str | None,
-        evaluate: Evaluate | None,
-    ) -> dict[int, float]:
-        name = gates.gate_metric(candidate.task, metric)
-        score = evaluate or _evaluate_artifact
-        out = {}
-        for record in (candidate, self.get(candidate.name, champion_version)):
-            metrics = score(self.materialize(record), data)
-            if not isinstance(metrics.get(name), (int, float)):
-                raise GateFailed(
-                    f"promotion gate: evaluating {record.ref} on {_source(data)} gave no {name}",
-                    hint="choose a metric the task reports with --metric",
-                    metric=name,
-                )
-            out[record.version] = float(metrics[name])
-        return out
-
-    def _move_alias(self, conn: Connection, name: str, alias: str, version: int) -> None:
-        values = {"version": version, "updated_at": utc_now(), "updated_by": current_actor()}
-        moved = conn.execute(
-            aliases.update()
-            .where(aliases.c.name == name, aliases.c.alias == alias)
-            .values(**values)
-        ).rowcount
-        if not moved:
-            conn.execute(aliases.insert().values(name=name, alias=alias, **values))
-
-    def rollback(
-        self, name: str, *, alias: str = CHAMPION, reason: str | None = None
-    ) -> AliasChange:
-        """Move `alias` back to the version that held it before (skipping deleted ones)."""
-        check_name(alias, "alias")
-        with self.store.write() as conn:
-            if self.store.lock_model(conn, name) is None:
-                raise not_found_name(name, self._names(conn))
-            current = self._alias_version(conn, name, alias)
-            if current is None:
-                raise NotFound(f"{name} has no alias {alias!r} to roll back", name=name)
-            from lathe.registry.consistency import alias_stack
-
-            stack = alias_stack(self._alias_events(conn, name, alias))
-            existing = set(
-                conn.execute(sa.select(versions.c.version).where(versions.c.name == name)).scalars()
-            )
-            if stack and stack[-1] == current:
-                stack.pop()
-            while stack and stack[-1] not in existing:
-                stack.pop()
-            if not stack:
-                raise Conflict(
-                    f"{name}@{alias} has no earlier version to roll back to "
-                    f"(it is {name}:{current})",
-                    hint=f"promote a version instead: lathe registry promote {name} VERSION",
-                )
-            target = stack[-1]
-            self._move_alias(conn, name, alias, target)
-            self._audit(
-                conn,
-                "rollback",
-                name,
-                version=target,
-                alias=alias,
-                before={"version": current},
-                after={"version": target},
-                reason=reason,
-            )
-        return AliasChange(name, alias, target, current, True, reason=reason)
-
-    @staticmethod
-    def _alias_events(conn: Connection, name: str, alias: str) -> builtins.list[AuditEvent]:
-        rows = conn.execute(
-            sa.select(audit)
-            .where(
-                audit.c.name == name,
-                audit.c.alias == alias,
-                audit.c.action.in_(("promote", "rollback")),
-            )
-            .order_by(audit.c.id)
-        )
-        return [AuditEvent.from_row(r._mapping) for r in rows]
-
     # ---- delete ------------------------------------------------------------------------
     def delete(self, name: str, version: int, *, reason: str | None = None) -> ModelVersion:
         """Remove a version that no alias points at (the champion cannot be deleted)."""
@@ -511,11 +161,6 @@ class ModelRegistry:
         return record
 
     # ---- artifacts ---------------------------------------------------------------------
-    def manifest(self, record: ModelVersion) -> dict[str, Any]:
-        with self.store.read() as conn:
-            row = self._version_row(conn, record.name, record.version)
-        return json.loads(row.manifest)
-
     def materialize(self, ref: str | ModelVersion) -> Path:
         """A verified artifact directory for a version, rebuilt from blobs when needed.
 
@@ -578,12 +223,6 @@ class ModelRegistry:
         from lathe.registry.backup import restore
 
         return restore(self, file)
-
-
-def _source(data: Any) -> str | None:
-    if data is None:
-        return None
-    return str(data) if not hasattr(data, "columns") else "DataFrame"
 
 
 def open_registry(

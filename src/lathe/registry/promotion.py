@@ -1,0 +1,236 @@
+"""Promotion and rollback: moving aliases, with the champion's gate.
+
+Every alias move and its audit row commit together. With `on=DATA` the gate scores
+candidate and champion with an `Evaluate` callable (`lathe.evaluate` fits): the
+registry never imports the API or any training code.
+
+>>> RegistryPromotion.promote.__doc__.splitlines()[0]
+'Point `alias` at NAME:VERSION. For the champion, the gate must pass unless forced.'
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from lathe.errors import Conflict, GateFailed, NotFound, UsageError
+from lathe.registry import gates
+from lathe.registry._base import CHAMPION, RegistryBase
+from lathe.registry.records import (
+    AliasChange,
+    AuditEvent,
+    ModelVersion,
+    check_name,
+    current_actor,
+    not_found_name,
+    utc_now,
+)
+from lathe.registry.store import aliases, audit, versions
+
+__all__ = ["RegistryPromotion", "Evaluate"]
+
+Evaluate = Callable[[Path, Any], Mapping[str, Any]]
+"""Scores an artifact directory on data: `evaluate(artifact_dir, data) -> metrics`."""
+
+
+def _evaluate_artifact(path: Path, data: Any) -> Mapping[str, Any]:
+    from lathe.model import Model
+
+    return Model.load(path).evaluate(data)
+
+
+def _source(data: Any) -> str | None:
+    if data is None:
+        return None
+    return str(data) if not hasattr(data, "columns") else "DataFrame"
+
+
+class RegistryPromotion(RegistryBase):
+    """Alias moves: `promote` (gated for the champion) and `rollback`."""
+
+    # ---- promote / rollback ------------------------------------------------------------
+    def promote(
+        self,
+        name: str,
+        version: int,
+        *,
+        alias: str = CHAMPION,
+        on: Any = None,
+        force: bool = False,
+        reason: str | None = None,
+        metric: str | None = None,
+        tolerance: float = gates.DEFAULT_TOLERANCE,
+        evaluate: Evaluate | None = None,
+    ) -> AliasChange:
+        """Point `alias` at NAME:VERSION. For the champion, the gate must pass unless forced.
+
+        The gate compares the recorded test metrics of candidate and champion, or, with
+        `on=DATA`, evaluates both on that data with `evaluate(artifact_dir, DATA)` (a
+        callable returning a metrics mapping, such as `lathe.evaluate`; by default the
+        artifact is loaded as a `lathe.model.Model` and evaluated). `force=True` needs a
+        `reason` (audited).
+        """
+        check_name(alias, "alias")
+        version = int(version)
+        if force and not (reason and reason.strip()):
+            raise UsageError(
+                "--force needs --reason", hint='say why, e.g. --force --reason "hotfix for #42"'
+            )
+        gated = alias == CHAMPION
+        candidate = self.get(name, version)
+        for _attempt in range(5):
+            with self.store.read() as conn:
+                expected = self._alias_version(conn, name, alias)
+            fresh: dict[int, float] = {}
+            if gated and on is not None and expected not in (None, version):
+                fresh = self._evaluate_on(on, candidate, expected, metric, evaluate)
+            with self.store.write() as conn:
+                self.store.lock_model(conn, name)
+                self._version_row(conn, name, version)  # still there?
+                current = self._alias_version(conn, name, alias)
+                if current != expected and on is not None:
+                    continue  # the champion moved while we evaluated: gate again
+                if current == version:
+                    return AliasChange(name, alias, version, current, changed=False)
+                decision = None
+                if gated and current is not None:
+                    decision = self._decide(
+                        conn, candidate, current, fresh, metric, tolerance, force
+                    )
+                    if decision is not None and not force:
+                        gates.enforce(decision, candidate.ref, f"{name}:{current}")
+                self._move_alias(conn, name, alias, version)
+                gate = decision.to_dict() if decision is not None else None
+                self._audit(
+                    conn,
+                    "promote",
+                    name,
+                    version=version,
+                    alias=alias,
+                    before={"version": current},
+                    after={"version": version, "gate": gate, "forced": force, "on": _source(on)},
+                    reason=reason,
+                )
+                return AliasChange(name, alias, version, current, True, gate, force, reason)
+        raise Conflict(
+            f"{name}@{alias} kept changing while the gate evaluated; nothing was promoted",
+            hint="try again",
+        )
+
+    def _decide(
+        self,
+        conn: Connection,
+        candidate: ModelVersion,
+        champion_version: int,
+        fresh: dict[int, float],
+        metric: str | None,
+        tolerance: float,
+        force: bool,
+    ) -> gates.GateDecision | None:
+        champion = ModelVersion.from_row(
+            self._version_row(conn, candidate.name, champion_version)._mapping
+        )
+        name = gates.gate_metric(candidate.task, metric)
+        ours: float | None
+        theirs: float | None
+        if fresh:
+            ours, theirs = fresh[candidate.version], fresh[champion_version]
+        else:
+            ours, theirs = candidate.test_metric(name), champion.test_metric(name)
+        if ours is None or theirs is None:
+            if force:
+                return None
+            missing = candidate.ref if ours is None else champion.ref
+            raise GateFailed(
+                f"promotion gate cannot compare {name}: {missing} has no recorded test {name}",
+                hint="gate on data with --on DATA, choose --metric, or --force --reason",
+                metric=name,
+            )
+        return gates.compare_metric(name, candidate=ours, champion=theirs, tolerance=tolerance)
+
+    def _evaluate_on(
+        self, data: Any, candidate: ModelVersion, champion_version: int, metric: str | None,
+        evaluate: Evaluate | None,
+    ) -> dict[int, float]:
+        name = gates.gate_metric(candidate.task, metric)
+        score = evaluate or _evaluate_artifact
+        out = {}
+        for record in (candidate, self.get(candidate.name, champion_version)):
+            metrics = score(self.materialize(record), data)
+            if not isinstance(metrics.get(name), (int, float)):
+                raise GateFailed(
+                    f"promotion gate: evaluating {record.ref} on {_source(data)} gave no {name}",
+                    hint="choose a metric the task reports with --metric",
+                    metric=name,
+                )
+            out[record.version] = float(metrics[name])
+        return out
+
+    def _move_alias(self, conn: Connection, name: str, alias: str, version: int) -> None:
+        values = {"version": version, "updated_at": utc_now(), "updated_by": current_actor()}
+        moved = conn.execute(
+            aliases.update()
+            .where(aliases.c.name == name, aliases.c.alias == alias)
+            .values(**values)
+        ).rowcount
+        if not moved:
+            conn.execute(aliases.insert().values(name=name, alias=alias, **values))
+
+    def rollback(
+        self, name: str, *, alias: str = CHAMPION, reason: str | None = None
+    ) -> AliasChange:
+        """Move `alias` back to the version that held it before (skipping deleted ones)."""
+        check_name(alias, "alias")
+        with self.store.write() as conn:
+            if self.store.lock_model(conn, name) is None:
+                raise not_found_name(name, self._names(conn))
+            current = self._alias_version(conn, name, alias)
+            if current is None:
+                raise NotFound(f"{name} has no alias {alias!r} to roll back", name=name)
+            from lathe.registry.consistency import alias_stack
+
+            stack = alias_stack(self._alias_events(conn, name, alias))
+            existing = set(
+                conn.execute(sa.select(versions.c.version).where(versions.c.name == name)).scalars()
+            )
+            if stack and stack[-1] == current:
+                stack.pop()
+            while stack and stack[-1] not in existing:
+                stack.pop()
+            if not stack:
+                raise Conflict(
+                    f"{name}@{alias} has no earlier version to roll back to "
+                    f"(it is {name}:{current})",
+                    hint=f"promote a version instead: lathe registry promote {name} VERSION",
+                )
+            target = stack[-1]
+            self._move_alias(conn, name, alias, target)
+            self._audit(
+                conn,
+                "rollback",
+                name,
+                version=target,
+                alias=alias,
+                before={"version": current},
+                after={"version": target},
+                reason=reason,
+            )
+        return AliasChange(name, alias, target, current, True, reason=reason)
+
+    @staticmethod
+    def _alias_events(conn: Connection, name: str, alias: str) -> builtins.list[AuditEvent]:
+        rows = conn.execute(
+            sa.select(audit)
+            .where(
+                audit.c.name == name,
+                audit.c.alias == alias,
+                audit.c.action.in_(("promote", "rollback")),
+            )
+            .order_by(audit.c.id)
+        )
+        return [AuditEvent.from_row(r._mapping) for r in rows]
