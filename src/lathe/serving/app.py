@@ -121,7 +121,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.prediction_log:
-            from lathe.serving.predlog import PredictionLog
+            from lathe.predlog import PredictionLog
 
             app.state.prediction_log = PredictionLog(
                 settings.prediction_log,

@@ -3,8 +3,8 @@
 The body limit is checked before the app sees the request: first by Content-Length, then by
 counting bytes as they arrive (chunked uploads carry no length).
 
->>> request_id_from("abc-123"), len(request_id_from(None)), len(request_id_from("<bad id>"))
-('abc-123', 32, 32)
+>>> client_id_from("abc-123"), client_id_from("<bad id>"), len(new_request_id())
+('abc-123', None, 32)
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from lathe.errors import LatheError, UsageError
 __all__ = [
     "BodyLimitMiddleware",
     "RequestIdMiddleware",
-    "request_id_from",
+    "client_id_from",
+    "new_request_id",
     "PayloadTooLarge",
     "GatewayTimeout",
 ]
@@ -41,14 +42,17 @@ _PROCESS_PREFIX = uuid.uuid4().hex[:16]  # unique per worker process
 _COUNTER = itertools.count(1)
 
 
-def request_id_from(header: str | None) -> str:
-    """A client's X-Request-ID when it is safe to log and store, else a fresh one.
-
-    Fresh ids are a random per-process prefix plus a counter: unique across workers and
-    restarts, without a urandom call per request (uuid4 was ~20 us of the hot path).
-    """
+def client_id_from(header: str | None) -> str | None:
+    """A client's X-Request-ID when it is safe to log and store, else None."""
     if header and _SAFE_ID.match(header):
         return header
+    return None
+
+
+def new_request_id() -> str:
+    """The server's id for one request (the prediction log's key): a random per-process
+    prefix plus a counter, unique across workers and restarts without a urandom call per
+    request (uuid4 was ~20 us of the hot path). Never the client's id, which may repeat."""
     return f"{_PROCESS_PREFIX}{next(_COUNTER):016x}"
 
 
@@ -120,7 +124,10 @@ class BodyLimitMiddleware:
 
 
 class RequestIdMiddleware:
-    """Gives every request an id (`request.state.request_id`) and echoes it as X-Request-ID.
+    """Gives every request a server-made id (`request.state.request_id`, unique: the
+    prediction log's key) and keeps a client's X-Request-ID beside it
+    (`request.state.client_id`). The response's X-Request-ID echoes the client's id when it
+    sent one (for its own tracing), else the server's.
 
     Plain ASGI rather than `@app.middleware("http")`, which costs a task and a stream per
     request on the hot path.
@@ -137,9 +144,11 @@ class RequestIdMiddleware:
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 header = value.decode("latin-1")
-        request_id = request_id_from(header)
-        scope.setdefault("state", {})["request_id"] = request_id
-        encoded = request_id.encode()
+        request_id = new_request_id()
+        client_id = client_id_from(header)
+        state = scope.setdefault("state", {})
+        state["request_id"], state["client_id"] = request_id, client_id
+        encoded = (client_id or request_id).encode()
 
         async def send_with_id(message: Any) -> None:
             if message["type"] == "http.response.start":

@@ -75,7 +75,7 @@ class ServingMetrics:
         )
         self.log_dropped = Counter(
             "lathe_prediction_log_dropped",
-            "Prediction log records dropped (queue full)",
+            "Answered requests whose prediction log record was not written (queue full or refused)",
             registry=self.registry,
         )
 
@@ -121,9 +121,11 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_json_logging(level: int = logging.INFO) -> None:
-    """Called by `lathe serve` (never at import): JSON lines on stderr for lathe.serving."""
+    """Called by `lathe serve` (never at import): JSON lines on stderr for lathe.serving and
+    the prediction log (lathe.predlog)."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
-    LOGGER.handlers[:] = [handler]
-    LOGGER.setLevel(level)
-    LOGGER.propagate = False
+    for logger in (LOGGER, logging.getLogger("lathe.predlog")):
+        logger.handlers[:] = [handler]
+        logger.setLevel(level)
+        logger.propagate = False

@@ -52,6 +52,11 @@ class ServeSettings(BaseModel):
         default="sqlite:///.lathe/predictions.db", description="SQLAlchemy URL; None turns it off"
     )
     prediction_log_queue: int = Field(default=10_000, ge=1)
+    row_id_field: str | None = Field(
+        default="row_id",
+        description="a row field that carries the row's own id (stored in the prediction "
+        "log for per-row feedback; not a model input)",
+    )
 
     @property
     def auth_enabled(self) -> bool:

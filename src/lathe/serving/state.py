@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from lathe.errors import NotFound, UsageError, did_you_mean
 from lathe.serving.batching import MicroBatcher
+from lathe.serving.input_warnings import InputWarnings
 from lathe.serving.observability import LOGGER, ServingMetrics
 from lathe.serving.predictor import Predictor, load_predictor
 from lathe.serving.settings import ServeSettings
@@ -32,6 +33,7 @@ __all__ = ["Active", "ModelSlot", "ModelHub"]
 class Active:
     predictor: Predictor
     batcher: MicroBatcher | None
+    warnings: InputWarnings | None = None
 
 
 class ModelSlot:
@@ -94,7 +96,8 @@ class ModelHub:
                     name, version, requests, rows
                 ),
             )
-        return Active(predictor, batcher)
+        warnings = InputWarnings(predictor.schema, row_id_field=self.settings.row_id_field)
+        return Active(predictor, batcher, warnings)
 
     async def start(self) -> None:
         await asyncio.gather(*(self.reload(name, initial=True) for name in self.slots))

@@ -33,20 +33,33 @@ def test_predict_answers_label_probabilities_version_and_request_id(
         assert prediction["label"] == max(probabilities, key=probabilities.get)
 
 
-def test_client_request_id_is_kept_when_safe(client_for, adult_model_dir, holdout_rows):
+def test_client_request_id_is_kept_beside_the_servers_own(
+    client_for, adult_model_dir, holdout_rows
+):
     client = client_for(models=[str(adult_model_dir)])
     ok = client.post(
         "/v1/models/adult/predict",
         json={"rows": holdout_rows[:1]},
         headers={"X-Request-ID": "abc-1"},
     )
-    assert ok.json()["request_id"] == "abc-1"
+    body = ok.json()
+    # the log's key is always the server's (a client may repeat its id); the client's id is
+    # echoed in the header for its tracing and kept in the body and the log
+    assert body["client_request_id"] == "abc-1" and body["request_id"] != "abc-1"
+    assert ok.headers["x-request-id"] == "abc-1"
+    again = client.post(
+        "/v1/models/adult/predict",
+        json={"rows": holdout_rows[:1]},
+        headers={"X-Request-ID": "abc-1"},
+    ).json()
+    assert again["request_id"] != body["request_id"]
     odd = client.post(
         "/v1/models/adult/predict",
         json={"rows": holdout_rows[:1]},
         headers={"X-Request-ID": "a b<"},
     )
-    assert odd.json()["request_id"] != "a b<"
+    assert "client_request_id" not in odd.json()
+    assert odd.headers["x-request-id"] == odd.json()["request_id"]
 
 
 def test_native_fast_path_matches_the_model_exactly(adult_model_dir, holdout_rows):
@@ -57,13 +70,22 @@ def test_native_fast_path_matches_the_model_exactly(adult_model_dir, holdout_row
     np.testing.assert_allclose(fast, reference.to_numpy(), rtol=0, atol=1e-12)
 
 
-def test_string_numbers_nulls_and_unseen_categories_are_accepted(
+def test_string_numbers_nulls_and_unseen_categories_are_accepted_with_warnings(
     client_for, adult_model_dir, holdout_rows
 ):
     client = client_for(models=[str(adult_model_dir)])
     row = dict(holdout_rows[0], age="41", workclass="Never-seen-before", fnlwgt=None)
-    response = client.post("/v1/models/adult/predict", json={"rows": [row]})
+    response = client.post("/v1/models/adult/predict", json={"rows": [row, holdout_rows[1]]})
     assert response.status_code == 200, response.text
+    assert response.json()["warnings"] == [
+        "field 'workclass': 1 row(s) have a category not seen in training (treated as "
+        "missing): 'Never-seen-before'"
+    ]
+    extra = dict(holdout_rows[0], agee=41, income=">50K")  # a typo and the target itself
+    warned = client.post("/v1/models/adult/predict/batch", json={"rows": [extra]}).json()
+    assert warned["warnings"] == ["ignored 1 field(s) the model does not use: 'agee'"]
+    clean = client.post("/v1/models/adult/predict", json={"rows": holdout_rows[:5]}).json()
+    assert "warnings" not in clean
 
 
 def test_wrong_type_is_422_naming_row_and_field(client_for, adult_model_dir, holdout_rows):

@@ -4,6 +4,11 @@ Request:  {"rows": [{"age": 41, "workclass": "Private", ...}, ...]}
 Response: {"model": "adult", "version": "3f2a…", "request_id": "…",
            "predictions": [{"label": ">50K", "probabilities": {"<=50K": 0.2, ">50K": 0.8}}]}
           (regression: {"value": 12.5} per row)
+          + "client_request_id" when the client sent an X-Request-ID, and "warnings" (a list
+          of text) when fields the model does not use or unseen categories were ignored.
+
+`request_id` is made by the server for every request (the prediction log's key: feedback
+names it); a client's X-Request-ID is kept beside it and may repeat.
 """
 
 from __future__ import annotations
@@ -16,10 +21,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from lathe.errors import UsageError
+from lathe.predlog import PredictionRecord, RawJson
 from lathe.serving.deps import require
 from lathe.serving.limits import GatewayTimeout, PayloadTooLarge
 from lathe.serving.predictor import rows_of
-from lathe.serving.predlog import PredictionRecord, RawJson
 
 __all__ = ["router"]
 
@@ -97,6 +102,8 @@ async def _predict(request: Request, name: str, *, batched: bool) -> Response:
     predictions = json.dumps(predictor.format(raw))
     seconds = time.perf_counter() - started
     state.metrics.observe_request(name, predictor.version, 200, seconds, rows=len(rows))
+    client_id: str | None = request.state.client_id
+    warnings = active.warnings.check(rows) if active.warnings is not None else []
     if state.prediction_log is not None:
         state.prediction_log.append(
             PredictionRecord(
@@ -106,12 +113,26 @@ async def _predict(request: Request, name: str, *, batched: bool) -> Response:
                 RawJson(raw_body.decode("utf-8", "replace")),
                 RawJson(predictions),
                 round(seconds * 1000, 3),
+                client_id=client_id,
+                n_rows=len(rows),
+                row_ids=_row_ids(rows, settings.row_id_field),
             )
         )
-    head = json.dumps({"model": name, "version": predictor.version, "request_id": request_id})
+    head: dict[str, Any] = {"model": name, "version": predictor.version, "request_id": request_id}
+    if client_id is not None:
+        head["client_request_id"] = client_id
+    if warnings:
+        head["warnings"] = warnings
     # the predictions are serialised once, for the response and the log alike
-    payload = f'{head[:-1]}, "predictions": {predictions}}}'
+    payload = f'{json.dumps(head)[:-1]}, "predictions": {predictions}}}'
     return Response(payload.encode(), media_type="application/json")
+
+
+def _row_ids(rows: list[Any], field: str | None) -> list[Any] | None:
+    """The rows' own ids (for per-row feedback), when the client sent any."""
+    if not field or not rows or type(rows[0]) is not dict or field not in rows[0]:
+        return None
+    return [row.get(field) if type(row) is dict else None for row in rows]
 
 
 # The key is checked in the handler rather than with Depends: FastAPI's dependency solving
