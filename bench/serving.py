@@ -157,7 +157,7 @@ def start_server(
     model: Path, port: int, batching: bool, log_dir: str, *, log: bool = True, workers: int = 1
 ) -> tuple[subprocess.Popen, float]:
     code = (
-        "import sys; from lathe.serving.cli import serve; "
+        "import sys; from lathe.cli.serve import serve; "
         "serve([sys.argv[1]], port=int(sys.argv[2]), batching=sys.argv[3] == '1', "
         "reload_every=0, prediction_log=sys.argv[4], workers=int(sys.argv[5]))"
     )

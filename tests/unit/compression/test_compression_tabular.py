@@ -124,7 +124,7 @@ def test_cli_prints_one_json_object(parent_dir: Path, adult_frame: pd.DataFrame,
                                     tmp_path: Path) -> None:
     import typer
 
-    from lathe.compression.cli import compress as command
+    from lathe.cli.compress import compress as command
 
     app = typer.Typer()
     app.command()(command)

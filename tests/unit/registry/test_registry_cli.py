@@ -1,4 +1,4 @@
-"""`lathe registry ...` through Typer's runner (the lead mounts registry_app under `lathe`)."""
+"""`lathe registry ...` through Typer's runner (lathe.cli mounts it under `lathe registry`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from lathe.cli.registry import app as registry_app
 from lathe.errors import Conflict, GateFailed, NotFound, StoreUnavailable
-from lathe.registry.cli import registry_app
 
 
 @pytest.fixture()

@@ -15,8 +15,8 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
+from lathe.cli.serve import deploy, serve
 from lathe.errors import UsageError
-from lathe.serving.cli import deploy, serve
 from lathe.serving.deploy import EXTRAS, write_deploy
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -10,7 +10,8 @@ import typer
 from typer.testing import CliRunner
 
 import lathe.api
-from lathe.tuning.cli import explain, tune
+from lathe.cli.explain import explain
+from lathe.cli.tune import tune
 
 app = typer.Typer()
 app.command()(tune)

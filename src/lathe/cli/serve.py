@@ -1,4 +1,4 @@
-"""Typer commands `lathe serve` and `lathe deploy` (registered by lathe.cli).
+"""`lathe serve` and `lathe deploy`: parse the options, hand them to lathe.serving.
 
     lathe serve models/adult churn@champion --port 8000 --api-keys keys.yaml
     lathe deploy k8s churn --out deploy/

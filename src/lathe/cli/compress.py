@@ -1,4 +1,4 @@
-"""Typer command function for `lathe compress` (registered by the main CLI).
+"""`lathe compress MODEL --method int8|prune|distill`: a smaller artifact, parent vs child.
 
 Human output (the parent-vs-child table) goes to stderr; `--json` prints one JSON object on
 stdout: the manifest's `compression` section plus `artifact`.
@@ -6,12 +6,12 @@ stdout: the manifest's `compression` section plus `artifact`.
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+
+from lathe.cli._output import JsonFlag, console, emit_json
 
 __all__ = ["compress"]
 
@@ -45,7 +45,7 @@ def compress(
     scheme: Annotated[str | None, typer.Option(
         help="int8: auto (default: dynamic if it agrees with the parent on calibration rows, "
              "else weight-only), dynamic (fastest, best for big batches) or weight-only.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Make a smaller artifact and show what it cost, parent vs child on the same rows."""
     from lathe.compression import compress as run_compress
@@ -55,23 +55,15 @@ def compress(
                           sparsity=sparsity, student=student, scheme=scheme, kind=kind,
                           recover=recover)
     if as_json:
-        sys.stdout.write(json.dumps(report, default=_default, ensure_ascii=False) + "\n")
+        emit_json(report)
         return
-    from rich.console import Console
-
-    console = Console(stderr=True, highlight=False)
-    console.print(f"[bold]{method}[/]: {report['parent']['family']} -> {report['child']['family']}"
-                  f" on {report['evaluation']['rows']} held-out rows of "
-                  f"{report['evaluation']['source']}")
-    console.print(format_table(report["table"]), markup=False)
+    err = console()
+    err.print(f"[bold]{method}[/]: {report['parent']['family']} -> {report['child']['family']}"
+              f" on {report['evaluation']['rows']} held-out rows of "
+              f"{report['evaluation']['source']}")
+    err.print(format_table(report["table"]), markup=False)
     if report["evaluation"].get("positive_class") is not None:
-        console.print(f"precision, recall and f1 are those of the positive class "
-                      f"{report['evaluation']['positive_class']!r}", markup=False)
-    console.print(f"agreement with the parent: {report['agreement']:.2%}")
-    console.print(f"[green]wrote[/] [bold]{report['artifact']}[/]")
-
-
-def _default(value: Any) -> Any:
-    import numpy as np
-
-    return value.item() if isinstance(value, np.generic) else str(value)
+        err.print(f"precision, recall and f1 are those of the positive class "
+                  f"{report['evaluation']['positive_class']!r}", markup=False)
+    err.print(f"agreement with the parent: {report['agreement']:.2%}")
+    err.print(f"[green]wrote[/] [bold]{report['artifact']}[/]")

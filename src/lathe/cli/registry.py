@@ -1,27 +1,27 @@
-"""`lathe registry ...`: a Typer sub-app; each command opens the store and calls one method.
+"""`lathe registry ...`: a Typer group; each command opens the store and calls one method.
 
-The lead CLI mounts it with `app.add_typer(registry_app, name="registry")`; errors are
-LatheErrors, which `lathe.cli.main` turns into one line and an exit code. Human output goes
-to stderr; `register` prints NAME:VERSION on stdout and `--json` one JSON object.
+`lathe.cli` mounts `app` under the name `registry`; errors are LatheErrors, which
+`lathe.cli.main` turns into one line and an exit code. Human output goes to stderr;
+`register` prints NAME:VERSION on stdout and `--json` one JSON object.
 
->>> sorted(c.name or c.callback.__name__ for c in registry_app.registered_commands)
+>>> sorted(c.name or c.callback.__name__ for c in app.registered_commands)
 ['backup', 'delete', 'history', 'list', 'promote', 'register', 'restore', 'rollback']
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from lathe.registry.gates import DEFAULT_TOLERANCE
+from lathe.cli._output import JsonFlag, console, emit_json
+from lathe.registry.gates import DEFAULT_TOLERANCE  # stdlib only: --help stays fast
 
-__all__ = ["registry_app"]
+__all__ = ["app"]
 
-registry_app = typer.Typer(
+app = typer.Typer(
     name="registry",
     help="Versions, aliases (champion, challenger, ...), promotion gates, rollback and audit.",
     no_args_is_help=True,
@@ -37,7 +37,6 @@ StoreOption = Annotated[
         "(default: LATHE_STORE, else sqlite:///.lathe/lathe.db).",
     ),
 ]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 AliasOption = Annotated[str, typer.Option("--alias", help="Alias to move.")]
 
 
@@ -45,16 +44,6 @@ def _open(store: str | None) -> Any:
     from lathe.registry.registry import open_registry
 
     return open_registry(store)
-
-
-def _emit(payload: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(payload, default=str, ensure_ascii=False) + "\n")
-
-
-def _console() -> Any:
-    from rich.console import Console
-
-    return Console(stderr=True, highlight=False)
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Any:
@@ -74,7 +63,7 @@ def _score(record: Any) -> str | None:
     return None if value is None else f"{metric}={value:.4f}"
 
 
-@registry_app.command()
+@app.command()
 def register(
     model: Annotated[Path, typer.Argument(help="Artifact directory written by `lathe train`.")],
     name: Annotated[str, typer.Option("--name", help="Registry name, e.g. churn.")],
@@ -86,12 +75,12 @@ def register(
     with _open(store) as registry:
         record = registry.register(model, name=name, note=note)
     if as_json:
-        _emit(record.to_dict())
+        emit_json(record.to_dict())
     else:
         sys.stdout.write(record.ref + "\n")
 
 
-@registry_app.command("list")
+@app.command("list")
 def list_(
     name: Annotated[str | None, typer.Argument(help="A model name (default: all models).")] = None,
     store: StoreOption = None,
@@ -102,18 +91,18 @@ def list_(
         if name is None:
             summaries = registry.models()
             if as_json:
-                _emit({"models": [s.to_dict() for s in summaries]})
+                emit_json({"models": [s.to_dict() for s in summaries]})
                 return
             rows = [
                 [s.name, s.versions, s.latest, ", ".join(f"{a}→{v}" for a, v in s.aliases.items())]
                 for s in summaries
             ]
-            _console().print(_table("models", ["name", "versions", "latest", "aliases"], rows))
+            console().print(_table("models", ["name", "versions", "latest", "aliases"], rows))
             return
         records = registry.list(name)
         pointers = registry.aliases(name)
     if as_json:
-        _emit({"name": name, "aliases": pointers, "versions": [r.to_dict() for r in records]})
+        emit_json({"name": name, "aliases": pointers, "versions": [r.to_dict() for r in records]})
         return
     held: dict[int, list[str]] = {}
     for alias, version in pointers.items():
@@ -131,10 +120,10 @@ def list_(
         for r in records
     ]
     columns = ["version", "aliases", "family", "test", "creator", "created", "note"]
-    _console().print(_table(name, columns, rows))
+    console().print(_table(name, columns, rows))
 
 
-@registry_app.command()
+@app.command()
 def history(
     name: Annotated[str, typer.Argument(help="A model name.")],
     store: StoreOption = None,
@@ -144,7 +133,7 @@ def history(
     with _open(store) as registry:
         events = registry.history(name)
     if as_json:
-        _emit({"name": name, "events": [e.to_dict() for e in events]})
+        emit_json({"name": name, "events": [e.to_dict() for e in events]})
         return
 
     def change(event: Any) -> str:
@@ -155,10 +144,10 @@ def history(
 
     rows = [[e.id, e.at[:19], e.actor, e.action, change(e), e.reason] for e in events]
     columns = ["#", "when (UTC)", "who", "action", "change", "why"]
-    _console().print(_table(f"{name} history", columns, rows))
+    console().print(_table(f"{name} history", columns, rows))
 
 
-@registry_app.command()
+@app.command()
 def promote(
     name: Annotated[str, typer.Argument(help="A model name.")],
     version: Annotated[int, typer.Argument(help="The version to promote.")],
@@ -191,11 +180,11 @@ def promote(
             tolerance=tolerance,
         )
     if as_json:
-        _emit(change.to_dict())
+        emit_json(change.to_dict())
         return
-    console = _console()
+    err = console()
     if not change.changed:
-        console.print(f"{name}@{alias} is already {name}:{version}")
+        err.print(f"{name}@{alias} is already {name}:{version}")
         return
     gate = change.gate
     detail = ""
@@ -203,12 +192,12 @@ def promote(
         detail = f" ({gate['metric']} {gate['candidate']:.4f} vs {gate['champion']:.4f})"
     elif change.forced:
         detail = " (forced)"
-    console.print(
+    err.print(
         f"[green]{name}@{alias}[/] → {name}:{version} (was {change.previous or '—'}){detail}"
     )
 
 
-@registry_app.command()
+@app.command()
 def rollback(
     name: Annotated[str, typer.Argument(help="A model name.")],
     alias: AliasOption = "champion",
@@ -220,15 +209,15 @@ def rollback(
     with _open(store) as registry:
         change = registry.rollback(name, alias=alias, reason=reason)
     if as_json:
-        _emit(change.to_dict())
+        emit_json(change.to_dict())
         return
-    _console().print(
+    console().print(
         f"[green]{name}@{alias}[/] rolled back to {name}:{change.version} "
         f"(was {name}:{change.previous})"
     )
 
 
-@registry_app.command()
+@app.command()
 def delete(
     name: Annotated[str, typer.Argument(help="A model name.")],
     version: Annotated[int, typer.Argument(help="The version to delete.")],
@@ -240,12 +229,12 @@ def delete(
     with _open(store) as registry:
         record = registry.delete(name, version, reason=reason)
     if as_json:
-        _emit({"deleted": record.ref})
+        emit_json({"deleted": record.ref})
         return
-    _console().print(f"deleted {record.ref}")
+    console().print(f"deleted {record.ref}")
 
 
-@registry_app.command()
+@app.command()
 def backup(
     file: Annotated[Path, typer.Argument(help="Backup file to write (.tar.gz).")],
     store: StoreOption = None,
@@ -253,10 +242,10 @@ def backup(
     """Write every version, alias, audit row and blob to one file."""
     with _open(store) as registry:
         path = registry.backup(file)
-    _console().print(f"[green]backup[/] written to [bold]{path}[/]")
+    console().print(f"[green]backup[/] written to [bold]{path}[/]")
 
 
-@registry_app.command()
+@app.command()
 def restore(
     file: Annotated[Path, typer.Argument(help="A file written by `lathe registry backup`.")],
     store: StoreOption = None,
@@ -265,4 +254,4 @@ def restore(
     with _open(store) as registry:
         counts = registry.restore(file)
     summary = ", ".join(f"{n} {k}" for k, n in counts.items())
-    _console().print(f"[green]restored[/] {summary} from [bold]{file}[/]")
+    console().print(f"[green]restored[/] {summary} from [bold]{file}[/]")

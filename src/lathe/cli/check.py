@@ -1,0 +1,60 @@
+"""`lathe check DATA`: the data-quality report, and exit 65 when a problem blocks training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lathe.cli._output import EncodingOption, JsonFlag, console, emit_json
+
+__all__ = ["check"]
+
+
+def check(
+    data: Annotated[Path, typer.Argument(help="CSV, Parquet or JSONL file.")],
+    target: Annotated[str | None, typer.Option("--target", "-t", help="Label column.")] = None,
+    test: Annotated[
+        Path | None, typer.Option("--test", help="A test file to check for overlap with DATA.")
+    ] = None,
+    encoding: EncodingOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check data quality: missing values, duplicates, conflicts, leaks, imbalance, overlap.
+
+    Exits with code 65 when a problem blocks training.
+    """
+    from lathe import api
+
+    report = api.check(data, target, test=test, encoding=encoding)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        _print_check(report)
+    if report.blocking:
+        raise typer.Exit(65)
+
+
+def _print_check(report: Any) -> None:
+    from rich.table import Table
+
+    out = console()
+    table = Table(title=f"{report.source}: {report.n_rows:,} rows × {report.n_columns} columns")
+    for name in ("column", "kind", "missing", "unique"):
+        table.add_column(name, justify="right" if name in ("missing", "unique") else "left")
+    for col in report.columns:
+        missing = f"{col['missing']:,} ({col['missing_fraction']:.1%})" if col["missing"] else "0"
+        table.add_row(str(col["name"]), str(col["kind"]), missing, f"{col['n_unique']:,}")
+    out.print(table)
+    styles = {"error": "bold red", "warning": "yellow", "info": "dim"}
+    for finding in report.findings:
+        out.print(f"[{styles[finding.severity]}]{finding.severity:>7}[/] {finding.message}")
+    if not report.findings:
+        out.print("[green]no problems found[/]")
+    verdict = (
+        "[bold red]blocking problems: fix them before training[/]"
+        if report.blocking
+        else "[green]ready to train[/]"
+    )
+    out.print(verdict)

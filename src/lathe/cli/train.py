@@ -1,0 +1,134 @@
+"""`lathe train DATA --target COL`: fit a model and save it as an artifact directory."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lathe.cli._output import EncodingOption, JsonFlag, console, emit_json, metrics_table
+from lathe.cli._progress import TrainProgress
+
+__all__ = ["train"]
+
+
+def train(
+    data: Annotated[Path, typer.Argument(help="Training data: CSV, Parquet or JSONL.")],
+    target: Annotated[str | None, typer.Option("--target", "-t", help="Label column.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="auto, gbm, linear, mlp, text, voting, stacking (default auto)."),
+    ] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="fast (seconds) or best (uses the budget).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="lathe.yaml with data/split/train sections.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Artifact directory.")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Model name (default: the --out directory name).")
+    ] = None,
+    task: Annotated[
+        str | None, typer.Option(help="binary, multiclass or regression (inferred).")
+    ] = None,
+    time_budget: Annotated[
+        float | None, typer.Option("--time-budget", help="Seconds to spend (best preset).")
+    ] = None,
+    text: Annotated[
+        list[str] | None, typer.Option("--text", help="Treat COLUMN as free text.")
+    ] = None,
+    categorical: Annotated[
+        list[str] | None, typer.Option("--categorical", help="Treat COLUMN as categorical.")
+    ] = None,
+    drop: Annotated[list[str] | None, typer.Option("--drop", help="Ignore COLUMN.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue a killed run of a torch model (mlp, text) from OUT.checkpoints/.",
+        ),
+    ] = False,
+    catch_all: Annotated[
+        str | None,
+        typer.Option("--catch-all", help="The label meaning 'none of the others' (e.g. oos): "
+                     "rows no class explains go to it. auto (default) finds oos/out_of_scope/...; "
+                     "off disables."),
+    ] = None,
+    abstain_rate: Annotated[
+        float | None,
+        typer.Option("--abstain-rate", help="Share of in-scope validation rows the catch-all "
+                     "may take (default 0.03)."),
+    ] = None,
+    refit: Annotated[
+        bool | None,
+        typer.Option("--refit/--no-refit", help="Once the test split is scored, refit on "
+                     "every labelled row (default on)."),
+    ] = None,
+    encoding: EncodingOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Train a model and save it as an artifact directory."""
+    from lathe import api
+    from lathe.errors import UsageError
+
+    if preset is not None and preset not in ("fast", "best"):
+        raise UsageError(f"--preset must be fast or best, not {preset!r}")
+    out_dir = out or Path("models") / (name or Path(data).stem)
+    err = console()
+    with TrainProgress(err, enabled=not as_json and err.is_terminal) as progress:
+        fitted = api.train(
+            data,
+            target,
+            model=model,
+            preset=preset,
+            task=task,
+            config=config,
+            time_budget_s=time_budget,
+            seed=seed,
+            text_columns=text or None,
+            categorical_columns=categorical or None,
+            drop_columns=drop or None,
+            encoding=encoding,
+            progress=progress,
+            checkpoint_dir=out_dir.with_name(out_dir.name + ".checkpoints"),
+            resume=resume,
+            catch_all=catch_all,
+            abstain_rate=abstain_rate,
+            refit=refit,
+        )
+    fitted.manifest["name"] = name or out_dir.name
+    path = fitted.save(out_dir)
+    # the run finished and its artifact is saved: nothing left to resume
+    shutil.rmtree(out_dir.with_name(out_dir.name + ".checkpoints"), ignore_errors=True)
+    test_metrics = fitted.manifest["metrics"].get("test", {})
+    if as_json:
+        emit_json(
+            {
+                "path": str(path),
+                "name": fitted.manifest["name"],
+                "family": fitted.family.name,
+                "task": fitted.task,
+                "target": fitted.schema.target,
+                "seconds": fitted.manifest["training"]["seconds"],
+                "refit": fitted.manifest["training"]["refit"],
+                "notes": fitted.schema.notes,
+                "test_metrics": {
+                    k: v
+                    for k, v in test_metrics.items()
+                    if isinstance(v, (int, float)) or v is None
+                },
+            }
+        )
+        return
+    for note in fitted.schema.notes:
+        err.print(f"[dim]note:[/] {note}")
+    if test_metrics:
+        err.print(metrics_table(test_metrics, "held-out test split"))
+    err.print(
+        f"[green]saved[/] {fitted.family.name} {fitted.task} model to [bold]{path}[/] "
+        f"in {fitted.manifest['training']['seconds']:.1f} s"
+    )
