@@ -103,10 +103,10 @@ def train(
     )
     from lathe.training.run import run_training
 
-    family, schema, manifest = run_training(
+    family, schema, manifest, seen = run_training(
         frame, source, cfg, progress=progress, started=started,
         checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir), resume=resume)
-    return Model(family, schema, manifest)
+    return Model(family, schema, manifest, training_rows=seen)
 
 
 def load(path: str | os.PathLike[str], *, check: bool = True) -> Model:

@@ -63,7 +63,9 @@ def read_data(data: DataLike, encoding: str | None = None) -> pd.DataFrame:
 
 
 def dir_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    """Bytes of an artifact's files, without the training-row hashes (lineage, not model)."""
+    return sum(p.stat().st_size for p in path.rglob("*")
+               if p.is_file() and p.relative_to(path).parts[:1] != ("lineage",))
 
 
 class Model:
@@ -75,11 +77,46 @@ class Model:
         schema: Schema,
         manifest: dict[str, Any],
         path: Path | None = None,
+        training_rows: np.ndarray | None = None,
     ) -> None:
         self.family = family
         self.schema = schema
         self.manifest = manifest
         self.path = path
+        # sorted 64-bit hashes of the rows the model learned from (lathe.data.overlap);
+        # read from the artifact on first use
+        self._training_rows: np.ndarray | None | bool = (
+            training_rows if training_rows is not None else False)
+
+    @property
+    def training_rows(self) -> np.ndarray | None:
+        """Sorted hashes of the rows the model was fitted on; None when not recorded."""
+        if self._training_rows is False:
+            from lathe.data.overlap import load_hashes
+
+            self._training_rows = load_hashes(self.path) if self.path is not None else None
+        return self._training_rows  # type: ignore[return-value]
+
+    @training_rows.setter
+    def training_rows(self, hashes: np.ndarray | None) -> None:
+        self._training_rows = hashes
+
+    def training_overlap(self, X: pd.DataFrame, frame: pd.DataFrame | None = None) -> dict[str, Any]:
+        """How many rows of the conformed `X` the model trained on (`lathe.data.overlap`).
+
+        Artifacts saved before row hashes were kept fall back on the dataset hash of the
+        lineage: `frame` (the labelled rows) equal to the training file means every row.
+        """
+        from lathe.data.overlap import overlap_report
+
+        known = self.training_rows
+        same = False
+        if known is None and frame is not None:
+            from lathe.data.split import content_hash
+
+            recorded = (self.manifest.get("lineage") or {}).get("dataset_hash")
+            same = bool(recorded) and content_hash(frame) == recorded
+        return overlap_report(known, X, same_dataset=same)
 
     def __repr__(self) -> str:
         where = f" at {self.path}" if self.path else ""
@@ -198,6 +235,7 @@ class Model:
             n_rows_without_label=int(len(frame) - len(labelled)),
             rows_per_second=float(len(labelled) / seconds),
             model_size_bytes=dir_size(self.path) if self.path else None,
+            training_overlap=self.training_overlap(X, labelled),
         )
         if report is not None:
             from lathe.evaluation.report import write_report
@@ -223,8 +261,21 @@ class Model:
             classes=self.schema.to_dict()["classes"],
         )
 
+        hashes = self.training_rows
+        lineage = dict(manifest.get("lineage") or {})
+        if hashes is not None:
+            from lathe.data.overlap import HASHES_FILE, METHOD
+
+            lineage["training_rows"] = {"distinct": int(len(hashes)), "file": HASHES_FILE,
+                                        "bytes": int(hashes.nbytes), "method": METHOD}
+            manifest["lineage"] = lineage
+
         def write_files(staging: Path) -> None:
             self.family.save(staging / "model")
+            if hashes is not None:
+                from lathe.data.overlap import save_hashes
+
+                save_hashes(hashes, staging)
 
         self.manifest = write_artifact(target, manifest, write_files)
         self.path = target

@@ -102,6 +102,17 @@ def test_evaluate_json_has_the_design_keys(
     for key in ("precision", "recall", "f1"):
         assert metrics[key] == pytest.approx(positive[key]), key
     assert metrics["f1"] != pytest.approx(metrics["f1_macro"])
+    assert metrics["training_overlap"]["rows"] == 0
+
+
+def test_evaluate_on_training_rows_warns(
+    capsys: pytest.CaptureFixture[str], artifact: Path, sample: Path
+) -> None:
+    code, out, err = run(capsys, "evaluate", artifact, sample, "--json")
+    assert code == 0
+    overlap = json.loads(out)["training_overlap"]
+    assert overlap == {"rows": 3000, "share": 1.0, "of": 3000, "method": "row_hashes"}
+    assert "warning: 3,000 of 3,000 rows (100.0%) are rows the model was trained on" in err
 
 
 def test_predict_writes_probabilities(

@@ -31,6 +31,7 @@ __all__ = [
     "fmt",
     "metrics_table",
     "scalars",
+    "warn_training_overlap",
 ]
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
@@ -118,3 +119,13 @@ def metrics_table(metrics: dict[str, Any], title: str) -> Any:
     if metrics.get("positive_class") is not None:
         table.caption = f"precision, recall, f1: positive class {metrics['positive_class']!r}"
     return table
+
+
+def warn_training_overlap(overlap: dict[str, Any] | None, what: str = "these metrics",
+                          hint: str = "") -> None:
+    """One stderr warning when rows just measured include rows the model trained on."""
+    from lathe.data.overlap import overlap_warning
+
+    line = overlap_warning(overlap, what)
+    if line:
+        console().print(f"[yellow]warning:[/] {line}{hint}", highlight=False)

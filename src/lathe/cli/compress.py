@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from lathe.cli._output import JsonFlag, console, emit_json
+from lathe.cli._output import JsonFlag, console, emit_json, warn_training_overlap
 
 __all__ = ["compress"]
 
@@ -54,6 +54,8 @@ def compress(
     report = run_compress(model, method, out=out, data=data, eval_data=eval_data,
                           sparsity=sparsity, student=student, scheme=scheme, kind=kind,
                           recover=recover)
+    warn_training_overlap(report["evaluation"].get("training_overlap"), "the quality rows",
+                          " (pass --eval-data)")
     if as_json:
         emit_json(report)
         return

@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from lathe.cli._output import EncodingOption, JsonFlag, console, emit_json, metrics_table
+from lathe.cli._output import (
+    EncodingOption,
+    JsonFlag,
+    console,
+    emit_json,
+    metrics_table,
+    warn_training_overlap,
+)
 
 __all__ = ["evaluate"]
 
@@ -27,6 +34,7 @@ def evaluate(
     from lathe import api
 
     metrics = api.evaluate(model, data, report=report, encoding=encoding)
+    warn_training_overlap(metrics.get("training_overlap"))
     if as_json:
         emit_json(dict(metrics))
         return

@@ -33,11 +33,14 @@ TIMED_KEYS = ("latency_ms_p50_batch1", "latency_ms_p99_batch1", "latency_ms_p50_
 
 
 def artifact_size(path: Path | None) -> int | None:
-    """Bytes on disk of an artifact's files (the manifest excluded: it holds this table)."""
+    """Bytes on disk of an artifact's files (the manifest excluded: it holds this table; the
+    training-row hashes under lineage/ too: they describe the data, not the model)."""
     if path is None:
         return None
-    return sum(p.stat().st_size for p in Path(path).rglob("*")
-               if p.is_file() and p.name != "manifest.json")
+    root = Path(path)
+    return sum(p.stat().st_size for p in root.rglob("*")
+               if p.is_file() and p.name != "manifest.json"
+               and p.relative_to(root).parts[:1] != ("lineage",))
 
 
 def _latencies(model: Model, X: pd.DataFrame, batch: int, calls: int) -> list[float]:

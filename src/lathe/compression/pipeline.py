@@ -42,6 +42,25 @@ def _eval_data(parent: Any, data: str | os.PathLike[str] | pd.DataFrame | None
     return read_table(data), str(data)
 
 
+def _seen_rows(parent: Any, fit_frame: pd.DataFrame) -> Any:
+    """The child learned from the parent (so from its rows) and from the fit rows."""
+    import numpy as np
+
+    from lathe.data.overlap import row_hashes
+
+    known = parent.training_rows
+    if not len(fit_frame):
+        return known
+    X, _ = parent.schema.conform(fit_frame, source="compression fit rows")
+    fit = row_hashes(X)
+    return fit if known is None else np.union1d(known, fit)
+
+
+def _overlap(parent: Any, eval_frame: pd.DataFrame) -> dict[str, Any]:
+    X, _ = parent.schema.conform(eval_frame, source="compression evaluation rows")
+    return parent.training_overlap(X)
+
+
 def _positive_class(model: Any) -> str | None:
     index = model.schema.positive_index
     return None if index is None else str((model.classes or [])[index])
@@ -124,6 +143,7 @@ def compress(
         "family": parent.family.name,
     }
     child.manifest["lineage"] = lineage
+    child.training_rows = _seen_rows(parent, fit_frame)
     child.save(target)
     loaded = Model.load(target)  # the table describes the artifact as it will be served
     ones, batches = timing_calls
@@ -135,7 +155,9 @@ def compress(
         "evaluation": {"source": source, "rows": len(eval_frame), "fit_rows": len(fit_frame),
                        "eval_size": eval_size, "seed": seed,
                        # binary: the class the table's plain precision/recall/f1 describe
-                       "positive_class": _positive_class(parent)},
+                       "positive_class": _positive_class(parent),
+                       # measured on rows the parent trained on? then the table flatters it
+                       "training_overlap": _overlap(parent, eval_frame)},
         "agreement": agreement(parent_row.pop("_raw"), child_row.pop("_raw")),
         "parent": {"family": parent_row["family"], "path": lineage["parent"]["path"]},
         "child": {"family": child_row["family"]},

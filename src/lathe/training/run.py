@@ -10,9 +10,11 @@ frame here. Each step is a small function so that a reader can follow the data.
 >>> frame = pd.DataFrame({"x": rng.normal(size=200), "c": rng.choice(list("abc"), 200)})
 >>> frame["y"] = np.where(frame.x + (frame.c == "a") > 0.5, "hi", "lo")
 >>> cfg = load_config(None, data__target="y", train__threads=1)
->>> family, schema, manifest = run_training(frame, "frame", cfg)
+>>> family, schema, manifest, seen = run_training(frame, "frame", cfg)
 >>> manifest["family"], manifest["lineage"]["rows"]["refit"], sorted(manifest["metrics"])
 ('gbm', 200, ['test'])
+>>> len(seen) <= 200  # hashes of the distinct rows the saved model learned from
+True
 """
 
 from __future__ import annotations
@@ -71,10 +73,11 @@ def run_training(
     started: float | None = None,
     checkpoint_dir: str | None = None,
     resume: bool = False,
-) -> tuple[ModelFamily, Schema, dict[str, Any]]:
-    """Train on `frame` as `cfg` says; returns the fitted (maybe refitted) family, its schema
-    and the manifest. `started` (time.monotonic) is when the run began, so that reading the
-    file counts against the time budget too."""
+) -> tuple[ModelFamily, Schema, dict[str, Any], np.ndarray]:
+    """Train on `frame` as `cfg` says; returns the fitted (maybe refitted) family, its schema,
+    the manifest and the sorted hashes of the rows the returned family learned from
+    (`lathe.data.overlap`). `started` (time.monotonic) is when the run began, so that reading
+    the file counts against the time budget too."""
     from lathe.training.presets import choose_family, fit_preset
 
     started = time.monotonic() if started is None else started
@@ -112,7 +115,7 @@ def run_training(
                                       progress)
     manifest = _manifest(family, family_name, cfg, frame, splits, metrics, refit_record,
                          time.monotonic() - started)
-    return family, schema, manifest
+    return family, schema, manifest, _seen_rows(splits, refit_record)
 
 
 # ---- steps ---------------------------------------------------------------------------------
@@ -158,6 +161,16 @@ def _score_test(family: ModelFamily, splits: Splits) -> dict[str, Any]:
                                    catch_all_index(family), schema.positive_index)
     test_metrics["n_rows"] = int(len(splits.test))
     return {"test": test_metrics}
+
+
+def _seen_rows(splits: Splits, refit_record: dict[str, Any]) -> np.ndarray:
+    """Hashes of the rows the final model learned from: every labelled row after a refit,
+    else the train and validation splits (early stopping and blend weights used those)."""
+    from lathe.data.overlap import row_hashes
+
+    parts = [splits.train, splits.valid] + ([splits.test] if refit_record["rows"] else [])
+    X, _ = splits.schema.conform(pd.concat(parts), source=splits.source)
+    return row_hashes(X)
 
 
 def _refit(family: ModelFamily, fit_data: FitData, splits: Splits, family_name: str,

@@ -445,7 +445,12 @@ def build_model(result: TuneResult, params: dict[str, Any], refit_all: bool = Fa
                      "cpu_count": os.cpu_count()},
         "tuning": _jsonable(result.summary()),
     }
-    return Model(fitted, schema, manifest)
+    from lathe.data.overlap import row_hashes
+
+    X_seen, _ = prepared.combined()
+    if refit_record["rows"]:
+        X_seen = pd.concat([X_seen, prepared.X_test])
+    return Model(fitted, schema, manifest, training_rows=row_hashes(X_seen))
 
 
 def _jsonable(value: Any) -> Any:
