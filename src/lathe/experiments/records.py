@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 GUARDRAIL_METRICS = ("p99_ms", "p50_ms", "error_rate")
+DEFAULT_CANARY_GUARD = {"name": "error_rate", "op": "<", "limit": 0.05}
 _GUARD = re.compile(r"^\s*([a-z0-9_]+)\s*([<>])\s*([0-9.eE+-]+)\s*$")
 
 
@@ -153,6 +154,8 @@ def start(name: str, *, control: str, treatment: str, split: str = "50/50", unit
         raise UsageError("an experiment is either --shadow or --canary, not both",
                          hint="drop one of them")
     ramp = _parse_canary(canary, step_minutes) if canary else None
+    if ramp and not any(g["name"] == "error_rate" for g in guards):
+        guards.append(dict(DEFAULT_CANARY_GUARD))  # a canary always rolls back on errors
     if not unit or not unit.strip():
         raise UsageError("--unit names the field that identifies a unit (e.g. user_id)",
                          hint="pass --unit COL")

@@ -130,6 +130,11 @@ def create_app(settings: ServeSettings) -> FastAPI:
             )
         started = time.perf_counter()
         await hub.start()
+        if settings.experiments:
+            from lathe.serving.experiments import ExperimentRouter
+
+            app.state.experiments = ExperimentRouter.from_settings(hub, settings)
+            await app.state.experiments.start()
         # the loaded models are long-lived: keep them out of the collector's full scans,
         # which otherwise show up as latency spikes under load
         gc.freeze()
@@ -145,6 +150,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
         try:
             yield
         finally:
+            if app.state.experiments is not None:
+                await app.state.experiments.close()
             await hub.close()
             if app.state.prediction_log is not None:
                 app.state.prediction_log.close()
@@ -163,6 +170,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     app.state.hub = hub
     app.state.executor = executor
     app.state.prediction_log = None
+    app.state.experiments = None  # an ExperimentRouter under `lathe serve --experiments`
     if not settings.auth_enabled:
         LOGGER.warning(
             "API keys are OFF: anyone who can reach %s:%s can predict (localhost only)",

@@ -11,6 +11,7 @@ pydantic_core._pydantic_core.ValidationError: ...
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -57,6 +58,10 @@ class ServeSettings(BaseModel):
         description="a row field that carries the row's own id (stored in the prediction "
         "log for per-row feedback; not a model input)",
     )
+    # --- experiments (lathe.serving.experiments) ------------------------------------------
+    experiments: bool = Field(default=False, description="route by running experiments")
+    experiments_missing_unit: Literal["reject", "control"] = "reject"
+    experiments_interval_s: float = Field(default=30.0, ge=0, description="guardrail checks")
 
     @property
     def auth_enabled(self) -> bool:

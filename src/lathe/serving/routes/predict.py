@@ -66,9 +66,13 @@ async def _predict(request: Request, name: str, *, batched: bool) -> Response:
     request_id: str = request.state.request_id
     slot = state.hub.get(name)
     active = slot.active  # one snapshot for the whole request: hot reload cannot split it
+    raw_body, body = await _body(request)
+    router = state.experiments  # None unless `lathe serve --experiments`
+    route = router.route(name, request.headers, body) if router is not None else None
+    if route is not None:
+        active = route.active
     predictor = active.predictor
     request.state.model_version = predictor.version
-    raw_body, body = await _body(request)
     rows = rows_of(body)
     limit = settings.max_rows_per_request if batched else settings.max_rows_batch_endpoint
     if len(rows) > limit:
@@ -95,10 +99,16 @@ async def _predict(request: Request, name: str, *, batched: bool) -> Response:
     try:
         raw = await asyncio.wait_for(run(), settings.timeout_s)
     except TimeoutError:
+        if route is not None:
+            router.observe(name, route, time.perf_counter() - started, ok=False)
         raise GatewayTimeout(
             f"the prediction took longer than the server's limit of {settings.timeout_s:g} s",
             hint="send fewer rows, or retry when the server is less busy",
         ) from None
+    except Exception:
+        if route is not None:
+            router.observe(name, route, time.perf_counter() - started, ok=False)
+        raise
     predictions = json.dumps(predictor.format(raw))
     seconds = time.perf_counter() - started
     state.metrics.observe_request(name, predictor.version, 200, seconds, rows=len(rows))
@@ -116,6 +126,7 @@ async def _predict(request: Request, name: str, *, batched: bool) -> Response:
                 client_id=client_id,
                 n_rows=len(rows),
                 row_ids=_row_ids(rows, settings.row_id_field),
+                **_experiment_fields(route),
             )
         )
     head: dict[str, Any] = {"model": name, "version": predictor.version, "request_id": request_id}
@@ -123,6 +134,13 @@ async def _predict(request: Request, name: str, *, batched: bool) -> Response:
         head["client_request_id"] = client_id
     if warnings:
         head["warnings"] = warnings
+    if router is not None:
+        head["variant"] = route.variant if route is not None else None
+        if route is not None:
+            head["experiment"] = route.experiment
+            router.observe(name, route, seconds, ok=True)
+            router.shadow(name, route, rows, state.prediction_log,
+                          _shadow_record(request_id, name, raw_body, route, client_id))
     # the predictions are serialised once, for the response and the log alike
     payload = f'{json.dumps(head)[:-1]}, "predictions": {predictions}}}'
     return Response(payload.encode(), media_type="application/json")
@@ -133,6 +151,27 @@ def _row_ids(rows: list[Any], field: str | None) -> list[Any] | None:
     if not field or not rows or type(rows[0]) is not dict or field not in rows[0]:
         return None
     return [row.get(field) if type(row) is dict else None for row in rows]
+
+
+def _experiment_fields(route: Any, variant: str | None = None) -> dict[str, Any]:
+    if route is None:
+        return {}
+    return {"experiment": route.experiment, "variant": variant or route.variant}
+
+
+def _shadow_record(request_id: str, name: str, raw_body: bytes, route: Any,
+                   client_id: str | None) -> Any:
+    """The shadow's log record: same inputs, the treatment's outputs, variant 'shadow'."""
+
+    def make(predictor: Any, raw: Any, seconds: float, n_rows: int) -> PredictionRecord:
+        return PredictionRecord(
+            f"{request_id}:shadow", name, predictor.version,
+            RawJson(raw_body.decode("utf-8", "replace")), RawJson(json.dumps(predictor.format(raw))),
+            round(seconds * 1000, 3), client_id=client_id, n_rows=n_rows,
+            **_experiment_fields(route, "shadow"),
+        )
+
+    return make
 
 
 # The key is checked in the handler rather than with Depends: FastAPI's dependency solving
