@@ -213,10 +213,10 @@ def experiment_analyze(
 
 
 def experiment_plan(
-    metric_kind: str,
+    metric_kind: str | None,
     *,
     baseline: float | None,
-    mde: float,
+    mde: float | None,
     sd: float | None = None,
     power: float = 0.8,
     alpha: float = 0.05,

@@ -93,6 +93,7 @@ def _add_subcommands() -> None:
     _group("registry")
     _command("serve")
     _command("deploy", "serve")
+    _group("experiment")
     app.command("version")(version)
 
 

@@ -44,6 +44,13 @@ def serve(
         str, typer.Option(help="SQLAlchemy URL of the prediction log ('' = off)")
     ] = "sqlite:///.lathe/predictions.db",
     store: Annotated[str | None, typer.Option(help="registry URL (default LATHE_STORE)")] = None,
+    experiments: Annotated[bool, typer.Option(
+        "--experiments", help="route by running experiments (lathe experiment start)")] = False,
+    missing_unit: Annotated[str, typer.Option(
+        help="experiments: a request without a unit id gets 'reject' (422) or 'control'")
+    ] = "reject",
+    check_every: Annotated[float, typer.Option(
+        help="experiments: seconds between guardrail checks and experiment refreshes")] = 30.0,
 ) -> None:
     """Serve models over HTTP: predictions, a web page at /, /metrics, /healthz, /readyz."""
     import os
@@ -69,6 +76,9 @@ def serve(
             reload_interval_s=reload_every,
             prediction_log=prediction_log or None,
             store=store,
+            experiments=experiments,
+            experiments_missing_unit=missing_unit,
+            experiments_interval_s=check_every,
         )
     except ValidationError as error:
         raise UsageError(

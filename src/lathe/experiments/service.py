@@ -62,11 +62,15 @@ def analyze_file(path: str | os.PathLike[str], *, variant: str, metrics: list[st
     return result
 
 
-def plan(metric_kind: str, *, baseline: float | None, mde: float, sd: float | None = None,
-         power: float = 0.8, alpha: float = 0.05) -> dict[str, Any]:
+def plan(metric_kind: str | None, *, baseline: float | None, mde: float | None,
+         sd: float | None = None, power: float = 0.8, alpha: float = 0.05) -> dict[str, Any]:
     """Units per arm (statsmodels' NormalIndPower) to detect an absolute lift `mde`."""
     from lathe.experiments.stats import power as pw
 
+    if metric_kind is None or mde is None:
+        raise UsageError("plan needs --metric-kind and --mde",
+                         hint="e.g. lathe experiment plan --metric-kind proportion "
+                         "--baseline 0.12 --mde 0.01")
     if metric_kind not in pw.KINDS:
         raise UsageError(f"unknown --metric-kind {metric_kind!r}",
                          hint="use proportion or mean")
