@@ -29,6 +29,7 @@ from lathe.serving.auth import load_keys
 from lathe.serving.limits import BodyLimitMiddleware, RequestIdMiddleware
 from lathe.serving.observability import LOGGER, ServingMetrics
 from lathe.serving.routes import explain, feedback, health, metrics, models, page, predict
+from lathe.serving.server import DrainState
 from lathe.serving.settings import ServeSettings
 from lathe.serving.state import ModelHub
 
@@ -129,12 +130,18 @@ def create_app(settings: ServeSettings) -> FastAPI:
                 on_drop=metrics_.log_dropped.inc,
             )
         started = time.perf_counter()
-        await hub.start()
-        if settings.experiments:
-            from lathe.serving.experiments import ExperimentRouter
+        try:
+            await hub.start()
+            if settings.experiments:
+                from lathe.serving.experiments import ExperimentRouter
 
-            app.state.experiments = ExperimentRouter.from_settings(hub, settings)
-            await app.state.experiments.start()
+                app.state.experiments = ExperimentRouter.from_settings(hub, settings)
+                await app.state.experiments.start()
+        except LatheError as error:  # `run_server` re-raises it as one line
+            app.state.startup_error = error
+            if app.state.prediction_log is not None:
+                app.state.prediction_log.close()
+            raise
         # the loaded models are long-lived: keep them out of the collector's full scans,
         # which otherwise show up as latency spikes under load
         gc.freeze()
@@ -171,6 +178,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
     app.state.executor = executor
     app.state.prediction_log = None
     app.state.experiments = None  # an ExperimentRouter under `lathe serve --experiments`
+    app.state.startup_error = None
+    app.state.drain = drain = DrainState()
     if not settings.auth_enabled:
         LOGGER.warning(
             "API keys are OFF: anyone who can reach %s:%s can predict (localhost only)",
@@ -183,7 +192,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=page.STATIC), name="static")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestIdMiddleware)  # outermost: even a 413 carries an id
+    app.add_middleware(RequestIdMiddleware, drain=drain)  # outermost: even a 413 has an id
     return app
 
 

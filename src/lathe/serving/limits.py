@@ -133,13 +133,14 @@ class RequestIdMiddleware:
     request on the hot path.
     """
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
+    def __init__(self, app: Any, drain: Any = None) -> None:
+        self.app, self.drain = app, drain
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        drain = self.drain
         header = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":
@@ -152,7 +153,11 @@ class RequestIdMiddleware:
 
         async def send_with_id(message: Any) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", encoded)]
+                headers = [*message.get("headers", []), (b"x-request-id", encoded)]
+                if drain is not None and drain.draining:  # shutting down: tell the client
+                    headers = [h for h in headers if h[0] != b"connection"]
+                    headers.append((b"connection", b"close"))
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_id)

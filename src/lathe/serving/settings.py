@@ -45,6 +45,9 @@ class ServeSettings(BaseModel):
     max_rows_per_request: int = Field(default=1000, ge=1)
     max_rows_batch_endpoint: int = Field(default=100_000, ge=1)
     timeout_s: float = Field(default=10.0, gt=0)
+    drain_timeout_s: float = Field(
+        default=30.0, ge=1, description="most time SIGTERM waits for requests in progress"
+    )
     # --- hot reload -----------------------------------------------------------------------
     reload_interval_s: float = Field(default=5.0, ge=0, description="0 turns polling off")
     store: str | None = Field(default=None, description="registry URL (default LATHE_STORE)")
