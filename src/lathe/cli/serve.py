@@ -51,16 +51,27 @@ def serve(
     ] = "reject",
     check_every: Annotated[float, typer.Option(
         help="experiments: seconds between guardrail checks and experiment refreshes")] = 30.0,
+    max_body_bytes: Annotated[
+        int, typer.Option(help="largest JSON request body (413 above; NDJSON batches stream)")
+    ] = 1 << 20,
+    max_batch_rows: Annotated[
+        int, typer.Option(help="most rows one /predict/batch request may send")
+    ] = 100_000,
+    drain_timeout: Annotated[
+        float, typer.Option(help="seconds SIGTERM waits for requests in progress")
+    ] = 30.0,
 ) -> None:
-    """Serve models over HTTP: predictions, a web page at /, /metrics, /healthz, /readyz."""
-    import os
+    """Serve models over HTTP: predictions, a web page at /, /metrics, /healthz, /readyz.
 
-    import uvicorn
+    Exit codes: 0 after SIGTERM/Ctrl-C (requests drained, prediction log flushed); 66 a
+    model that does not exist; 69 the port is in use; 2 bad options; 65 a model that fails
+    its integrity check.
+    """
     from pydantic import ValidationError
 
     from lathe.errors import UsageError
-    from lathe.serving.app import SETTINGS_ENV, create_app
     from lathe.serving.observability import configure_json_logging
+    from lathe.serving.server import run_server
     from lathe.serving.settings import ServeSettings
 
     try:
@@ -79,6 +90,9 @@ def serve(
             experiments=experiments,
             experiments_missing_unit=missing_unit,
             experiments_interval_s=check_every,
+            max_body_bytes=max_body_bytes,
+            max_rows_batch_endpoint=max_batch_rows,
+            drain_timeout_s=drain_timeout,
         )
     except ValidationError as error:
         raise UsageError(
@@ -90,21 +104,8 @@ def serve(
             f"warning: API keys are OFF; only clients on this machine can reach {host}:{port}",
             err=True,
         )
-    if workers > 1:
-        # each worker process builds its own app (and loads its own models) from the env
-        os.environ[SETTINGS_ENV] = settings.model_dump_json()
-        uvicorn.run(
-            "lathe.serving.app:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            access_log=False,
-            log_config=None,
-        )
-        return
-    app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, access_log=False, log_config=None)
+    # binds the port first, resolves every model, serves, drains on SIGTERM and returns
+    run_server(settings)
 
 
 def deploy(
