@@ -45,6 +45,61 @@ def _json(status: int, payload: dict[str, Any], headers: dict[str, str] | None =
     )
 
 
+def _count_path(app: FastAPI, path: str, status: int) -> None:
+    """Count a response that never reached a route (a 413) under its model, when the path
+    names a served one."""
+    parts = path.strip("/").split("/")
+    if len(parts) >= 4 and parts[:2] == ["v1", "models"] and parts[3] == "predict":
+        slot = app.state.hub.slots.get(parts[2])
+        if slot is not None:
+            app.state.metrics.observe_request(parts[2], slot.version or "unknown", status, 0.0)
+
+
+def _example_row(predictor: Any) -> dict[str, Any]:
+    """A valid row for this model's schema (its own fields, a known category each)."""
+    values = {"numeric": 0, "boolean": False, "text": "some text", "datetime": "2026-01-01"}
+    row: dict[str, Any] = {}
+    for column in predictor.schema.columns:
+        if column.kind == "categorical":
+            row[column.name] = (column.categories or [None])[0]
+        else:
+            row[column.name] = values.get(column.kind)
+    return row
+
+
+def _install_openapi_examples(app: FastAPI) -> None:
+    """OpenAPI request examples built from each served model's own schema."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        hub = app.state.hub
+        examples = {
+            name: {
+                "summary": f"one row for {name}",
+                "value": {"rows": [_example_row(s.active.predictor)]},
+            }
+            for name, s in hub.slots.items()
+            if s.active is not None
+        }
+        for path in ("/v1/models/{name}/predict", "/v1/models/{name}/predict/batch",
+                     "/v1/models/{name}/explain"):  # fmt: skip
+            content = spec.get("paths", {}).get(path, {}).get("post", {}).get("requestBody", {})
+            body = content.get("content", {}).get("application/json")
+            if body is not None and examples:
+                body.pop("example", None)
+                body["examples"] = examples
+        if hub.ready:  # before the models load there is nothing to show yet: do not cache
+            app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _count_error(request: Request, status: int) -> None:
     name = request.path_params.get("name") if request.scope.get("path_params") else None
     # only served names become label values: a client must not grow the metric cardinality
@@ -191,8 +246,14 @@ def create_app(settings: ServeSettings) -> FastAPI:
     for module in (predict, explain, models, health, metrics, feedback, page):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=page.STATIC), name="static")
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestIdMiddleware, drain=drain)  # outermost: even a 413 has an id
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        on_reject=lambda scope: _count_path(app, scope["path"], 413),
+    )
+    # outermost: even a 413 has an id, and every response is counted by status
+    app.add_middleware(RequestIdMiddleware, drain=drain, on_status=metrics_.observe_status)
+    _install_openapi_examples(app)
     return app
 
 

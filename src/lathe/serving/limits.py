@@ -61,29 +61,62 @@ def _too_large(limit: int) -> bytes:
         {
             "error": "PayloadTooLarge",
             "message": f"the request body is larger than the server's limit of {limit} bytes",
-            "hint": "send fewer rows per request, or use the batch endpoint with a file split "
-            "into parts",
+            "hint": "send fewer rows per request, or send large inputs to "
+            "/v1/models/NAME/predict/batch as NDJSON (Content-Type: application/x-ndjson)",
         }
     ).encode()
 
 
+_NDJSON = (b"application/x-ndjson", b"application/jsonl", b"application/ndjson")
+
+
 class BodyLimitMiddleware:
-    def __init__(self, app: Any, max_bytes: int) -> None:
+    """413 for a body over `max_bytes`, answered so the client reads it.
+
+    A client that sent ``Expect: 100-continue`` gets the 413 at once and never sends the
+    body. Any other client is still writing: closing the connection on it would reset it
+    (ECONNRESET) before it reads the answer, so the rest of the body is read and dropped, up
+    to `discard_bytes`, and the 413 follows on a connection that stays open. Only a body larger
+    than that is cut off (413 with ``Connection: close``). NDJSON sent to ``/predict/batch``
+    streams through unbuffered (the route limits each line and the row count).
+    `on_reject(scope)` counts each 413 in the metrics.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        max_bytes: int,
+        discard_bytes: int | None = None,
+        on_reject: Any = None,
+    ) -> None:
         self.app, self.max_bytes = app, max_bytes
+        self.discard_bytes = discard_bytes or max(64 << 20, 4 * max_bytes)
+        self.on_reject = on_reject
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
+        declared, expects_continue, kind = None, False, b""
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
-                    declared = 0
-                if declared > self.max_bytes:
-                    await self._reject(send)
-                    return
+                    declared = None
+            elif name == b"expect":
+                expects_continue = value.lower() == b"100-continue"
+            elif name == b"content-type":
+                kind = value.split(b";")[0].strip().lower()
+        if kind in _NDJSON and scope["path"].endswith("/predict/batch"):
+            await self.app(scope, receive, send)
+            return
+        if declared is not None and declared > self.max_bytes:
+            if expects_continue or declared > self.discard_bytes:
+                await self._reject(scope, send, close=True)  # the body never comes / too big
+                return
+            await self._discard_then_reject(scope, receive, send, 0)
+            return
         chunks, size, more = [], 0, True
         while more:
             message = await receive()
@@ -91,11 +124,14 @@ class BodyLimitMiddleware:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
+            more = message.get("more_body", False)
             if size > self.max_bytes:
-                await self._reject(send)
+                if not more:
+                    await self._reject(scope, send, close=False)
+                else:
+                    await self._discard_then_reject(scope, receive, send, size)
                 return
             chunks.append(chunk)
-            more = message.get("more_body", False)
         body, replayed = b"".join(chunks), False
 
         async def replay() -> Any:
@@ -107,19 +143,28 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _reject(self, send: Any) -> None:
+    async def _discard_then_reject(self, scope: Any, receive: Any, send: Any, size: int) -> None:
+        while size <= self.discard_bytes:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            size += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                await self._reject(scope, send, close=False)
+                return
+        await self._reject(scope, send, close=True)
+
+    async def _reject(self, scope: Any, send: Any, *, close: bool) -> None:
+        if self.on_reject is not None:
+            self.on_reject(scope)
         payload = _too_large(self.max_bytes)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+        ]
+        if close:
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
 
 
@@ -133,14 +178,14 @@ class RequestIdMiddleware:
     request on the hot path.
     """
 
-    def __init__(self, app: Any, drain: Any = None) -> None:
-        self.app, self.drain = app, drain
+    def __init__(self, app: Any, drain: Any = None, on_status: Any = None) -> None:
+        self.app, self.drain, self.on_status = app, drain, on_status
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        drain = self.drain
+        drain, on_status = self.drain, self.on_status
         header = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":
@@ -153,6 +198,8 @@ class RequestIdMiddleware:
 
         async def send_with_id(message: Any) -> None:
             if message["type"] == "http.response.start":
+                if on_status is not None:
+                    on_status(message["status"])
                 headers = [*message.get("headers", []), (b"x-request-id", encoded)]
                 if drain is not None and drain.draining:  # shutting down: tell the client
                     headers = [h for h in headers if h[0] != b"connection"]

@@ -73,6 +73,13 @@ class ServingMetrics:
             ("model", "outcome"),
             registry=self.registry,
         )
+        self.responses = Counter(
+            "lathe_http_responses",
+            "Every HTTP response by status (any path, including 413s before routing)",
+            ("status",),
+            registry=self.registry,
+        )
+        self._by_status: dict[int, Any] = {}
         self.log_dropped = Counter(
             "lathe_prediction_log_dropped",
             "Answered requests whose prediction log record was not written (queue full or refused)",
@@ -88,6 +95,12 @@ class ServingMetrics:
         else:
             self.latency.labels(model, version).observe(seconds)
             self.rows.labels(model, version).inc(rows)
+
+    def observe_status(self, status: int) -> None:
+        child = self._by_status.get(status)
+        if child is None:
+            child = self._by_status[status] = self.responses.labels(str(status))
+        child.inc()
 
     def observe_batch(self, model: str, version: str, requests: int, rows: int) -> None:
         self.batch_requests.labels(model, version).observe(requests)

@@ -32,23 +32,27 @@ router = APIRouter(tags=["predict"])
 
 _INLINE_ROWS = 64  # validating this many rows costs < 0.2 ms: not worth a thread hop
 
+_ROWS_SCHEMA = {
+    "type": "object",
+    "required": ["rows"],
+    "properties": {"rows": {"type": "array", "items": {"type": "object"}, "minItems": 1}},
+}
+# examples per served model are filled in from each model's schema (see lathe.serving.app)
 _BODY = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": _ROWS_SCHEMA}}}
+}
+_BATCH_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["rows"],
-                    "properties": {
-                        "rows": {"type": "array", "items": {"type": "object"}, "minItems": 1}
-                    },
-                },
-                "example": {"rows": [{"age": 41, "workclass": "Private"}]},
-            }
+            "application/json": {"schema": _ROWS_SCHEMA},
+            "application/x-ndjson": {
+                "schema": {"type": "string", "description": "one JSON row object per line"}
+            },
         },
     }
 }
+NDJSON_TYPES = (b"application/x-ndjson", b"application/jsonl", b"application/ndjson")
 
 
 async def _body(request: Request) -> tuple[bytes, Any]:
@@ -59,6 +63,54 @@ async def _body(request: Request) -> tuple[bytes, Any]:
         raise UsageError(f"the request body is not valid JSON: {error}", hint="send JSON") from None
 
 
+async def _ndjson_body(request: Request, max_line: int, max_rows: int) -> tuple[bytes, Any]:
+    """Rows sent as NDJSON (one JSON object per line), read as the body streams in, so a
+    large batch is never one buffered body; each line is at most `max_line` bytes."""
+    rows: list[Any] = []
+    pending = b""
+    line_no = 0
+
+    def take(line: bytes) -> None:
+        nonlocal line_no
+        line_no += 1
+        if not line.strip():
+            return
+        try:
+            rows.append(json.loads(line))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise UsageError(
+                f"NDJSON line {line_no} is not valid JSON: {error}",
+                hint="send one JSON object per line",
+                line=line_no,
+            ) from None
+        if len(rows) > max_rows:
+            raise PayloadTooLarge(
+                f"more than {max_rows} rows in one batch request",
+                hint="split the file into parts of at most that many rows",
+                limit=max_rows,
+            )
+
+    async for chunk in request.stream():
+        pending += chunk
+        if b"\n" in chunk:
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                take(line)
+        if len(pending) > max_line:
+            raise PayloadTooLarge(
+                f"NDJSON line {line_no + 1} is longer than the server's limit of {max_line} bytes",
+                hint="one row per line; a row this large is not a table row",
+            )
+    take(pending)
+    body = {"rows": rows}
+    return json.dumps(body).encode(), body
+
+
+def _is_ndjson(request: Request) -> bool:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower().encode()
+    return kind in NDJSON_TYPES
+
+
 async def _predict(request: Request, name: str, *, batched: bool) -> Response:
     state = request.app.state
     settings = state.settings
@@ -66,7 +118,12 @@ async def _predict(request: Request, name: str, *, batched: bool) -> Response:
     request_id: str = request.state.request_id
     slot = state.hub.get(name)
     active = slot.active  # one snapshot for the whole request: hot reload cannot split it
-    raw_body, body = await _body(request)
+    if not batched and _is_ndjson(request):
+        raw_body, body = await _ndjson_body(
+            request, settings.max_body_bytes, settings.max_rows_batch_endpoint
+        )
+    else:
+        raw_body, body = await _body(request)
     router = state.experiments  # None unless `lathe serve --experiments`
     route = router.route(name, request.headers, body) if router is not None else None
     if route is not None:
@@ -139,8 +196,13 @@ async def _predict(request: Request, name: str, *, batched: bool) -> Response:
         if route is not None:
             head["experiment"] = route.experiment
             router.observe(name, route, seconds, ok=True)
-            router.shadow(name, route, rows, state.prediction_log,
-                          _shadow_record(request_id, name, raw_body, route, client_id))
+            router.shadow(
+                name,
+                route,
+                rows,
+                state.prediction_log,
+                _shadow_record(request_id, name, raw_body, route, client_id),
+            )
     # the predictions are serialised once, for the response and the log alike
     payload = f'{json.dumps(head)[:-1]}, "predictions": {predictions}}}'
     return Response(payload.encode(), media_type="application/json")
@@ -159,15 +221,21 @@ def _experiment_fields(route: Any, variant: str | None = None) -> dict[str, Any]
     return {"experiment": route.experiment, "variant": variant or route.variant}
 
 
-def _shadow_record(request_id: str, name: str, raw_body: bytes, route: Any,
-                   client_id: str | None) -> Any:
+def _shadow_record(
+    request_id: str, name: str, raw_body: bytes, route: Any, client_id: str | None
+) -> Any:
     """The shadow's log record: same inputs, the treatment's outputs, variant 'shadow'."""
 
     def make(predictor: Any, raw: Any, seconds: float, n_rows: int) -> PredictionRecord:
         return PredictionRecord(
-            f"{request_id}:shadow", name, predictor.version,
-            RawJson(raw_body.decode("utf-8", "replace")), RawJson(json.dumps(predictor.format(raw))),
-            round(seconds * 1000, 3), client_id=client_id, n_rows=n_rows,
+            f"{request_id}:shadow",
+            name,
+            predictor.version,
+            RawJson(raw_body.decode("utf-8", "replace")),
+            RawJson(json.dumps(predictor.format(raw))),
+            round(seconds * 1000, 3),
+            client_id=client_id,
+            n_rows=n_rows,
             **_experiment_fields(route, "shadow"),
         )
 
@@ -191,8 +259,12 @@ async def predict(name: str, request: Request) -> Response:
 
 @router.post(
     "/v1/models/{name}/predict/batch",
-    openapi_extra=_BODY,
+    openapi_extra=_BATCH_BODY,
     summary="Predict many rows in one call (not micro-batched; larger row limit)",
+    description='Send `{"rows": [...]}` as JSON (at most the body limit, `--max-body-bytes`) '
+    "or, for large inputs, NDJSON (`Content-Type: application/x-ndjson`, one row object per "
+    "line, streamed in chunks; at most `--max-batch-rows` rows, each line at most the body "
+    "limit). The answer is the same JSON as /predict.",
 )
 async def predict_batch(name: str, request: Request) -> Response:
     await _check_predict_key(request)
