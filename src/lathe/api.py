@@ -11,16 +11,27 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from lathe.config import LatheConfig, load_config
-from lathe.data.load import read_table
 from lathe.errors import UsageError
-from lathe.model import DataLike, Metrics, Model, read_data, source_name
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lathe.config import LatheConfig
+    from lathe.model import DataLike, Metrics, Model
 
 __all__ = ["Model", "Metrics", "train", "load", "evaluate", "predict", "check"]
+
+
+def __getattr__(name: str) -> Any:
+    # pandas, scikit-learn and the model layer load on first use, not when the CLI imports
+    # this module: `lathe experiment analyze` on a million rows pays for what it uses only
+    if name in ("Model", "Metrics"):
+        from lathe import model
+
+        return getattr(model, name)
+    raise AttributeError(f"module 'lathe.api' has no attribute {name!r}")
 
 Progress = Callable[[str, dict[str, Any]], None]
 
@@ -28,6 +39,8 @@ Progress = Callable[[str, dict[str, Any]], None]
 def _resolve_config(
     config: str | os.PathLike[str] | LatheConfig | None, **overrides: Any
 ) -> LatheConfig:
+    from lathe.config import LatheConfig, load_config
+
     if isinstance(config, LatheConfig):
         return load_config(None, base=config.model_dump(), **overrides)
     return load_config(config, **overrides)
@@ -94,6 +107,11 @@ def train(
         raise UsageError(
             "no target column given", hint="pass --target COLUMN (or data.target in lathe.yaml)"
         )
+    import pandas as pd
+
+    from lathe.data.load import read_table
+    from lathe.model import Model, source_name
+
     source = source_name(data)
     started = time.monotonic()
     frame = (
@@ -124,6 +142,8 @@ def evaluate(
     report: str | os.PathLike[str] | None = None,
     encoding: str | None = None,
 ) -> Metrics:
+    from lathe.model import Model
+
     loaded = model if isinstance(model, Model) else load(model)
     return loaded.evaluate(data, report=report, encoding=encoding)
 
@@ -135,6 +155,8 @@ def predict(
     proba: bool = False,
     encoding: str | None = None,
 ) -> pd.DataFrame:
+    from lathe.model import Model
+
     loaded = model if isinstance(model, Model) else load(model)
     scored, _ = loaded.score_frame(data, proba=proba, encoding=encoding)
     return scored
@@ -149,6 +171,7 @@ def check(
 ) -> Any:
     """Data-quality report (see lathe.data.quality)."""
     from lathe.data.quality import check_table
+    from lathe.model import read_data, source_name
 
     frame = read_data(data, encoding)
     test_frame = read_data(test, encoding) if test is not None else None
