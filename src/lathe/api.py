@@ -220,10 +220,21 @@ def experiment_analyze(
     kind: str | None = None,
     report: str | os.PathLike[str] | None = None,
     alpha: float = 0.05,
+    prediction_log: str | None = None,
+    store: str | None = None,
 ) -> dict[str, Any]:
-    """Analyse an A/B test from a CSV/Parquet of outcomes: SRM, tests, intervals, decision."""
+    """Analyse an A/B test: SRM, tests, intervals, decision. `source` is a CSV/Parquet of
+    outcomes, or the name of a served experiment (read from the prediction log + feedback)."""
     from lathe.experiments.service import analyze_file
 
+    if not Path(source).exists() and variant is None and "/" not in str(source) \
+            and Path(source).suffix.lower() not in (".csv", ".parquet", ".pq", ".tsv"):
+        from lathe.experiments.served import analyze_experiment
+
+        return analyze_experiment(
+            str(source), prediction_log=prediction_log, metric=(metrics or [None])[0],
+            store=store, report=report, alpha=alpha,
+        )
     if variant is None or control is None:
         raise UsageError(
             "analysing a file needs --variant COL and --control VALUE",

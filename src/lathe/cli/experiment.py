@@ -21,7 +21,8 @@ app = typer.Typer(
 
 @app.command()
 def analyze(
-    source: Annotated[str, typer.Argument(help="CSV/Parquet of outcomes (one row per unit).")],
+    source: Annotated[str, typer.Argument(
+        help="CSV/Parquet of outcomes (one row per unit), or a served experiment's NAME.")],
     variant: Annotated[str | None, typer.Option(
         "--variant", help="Column naming the variant.")] = None,
     metric: Annotated[list[str] | None, typer.Option(
@@ -38,6 +39,11 @@ def analyze(
         "--metric-kind", help="proportion | mean (default: 0/1 values are a proportion).")] = None,
     alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
     report: Annotated[Path | None, typer.Option("--report", help="Write an HTML report.")] = None,
+    prediction_log: Annotated[str | None, typer.Option(
+        "--prediction-log", help="NAME: the server's log URL (default "
+        "sqlite:///.lathe/predictions.db).")] = None,
+    store: Annotated[str | None, typer.Option(
+        "--store", help="NAME: registry URL (default LATHE_STORE).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Say what the data supports (ship, roll back, keep running), then the table."""
@@ -45,7 +51,8 @@ def analyze(
 
     result = api.experiment_analyze(
         source, variant=variant, metrics=metric, control=control, test=test, split=split,
-        covariate=covariate, kind=metric_kind, report=report, alpha=alpha)
+        covariate=covariate, kind=metric_kind, report=report, alpha=alpha,
+        prediction_log=prediction_log, store=store)
     if as_json:
         emit_json(_without_looks(result))
         return

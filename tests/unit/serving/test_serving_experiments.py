@@ -129,3 +129,32 @@ def test_guardrail_breach_rolls_back_by_itself(client_for, registry_url, holdout
     r = client.post("/v1/models/adult/predict", json={"rows": holdout_rows[:1]},
                     headers={"X-Unit-Id": "u1"})
     assert r.json()["version"] == "adult:1"
+
+
+def test_analyze_a_served_experiment_from_log_and_feedback(client_for, registry_url,
+                                                           holdout_rows, tmp_path):
+    from lathe.experiments.served import analyze_experiment
+    from lathe.predlog import read_all
+
+    records.start("fb", control="adult@champion", treatment="adult:2", unit="user_id",
+                  store=registry_url)
+    log = f"sqlite:///{tmp_path}/predictions.db"
+    client = _serve(client_for, registry_url, prediction_log=log)
+    truth = {}
+    for i in range(60):
+        row = dict(holdout_rows[i % len(holdout_rows)], user_id=f"u{i}")
+        r = client.post("/v1/models/adult/predict", json={"rows": [row]})
+        out = r.json()
+        label = out["predictions"][0]["label"]
+        truth[out["request_id"]] = label if i % 3 else ("<=50K" if label == ">50K" else ">50K")
+        assert client.post("/v1/feedback", json={"request_id": out["request_id"],
+                                                 "outcome": truth[out["request_id"]]}).status_code == 200
+    client.app.state.prediction_log.close()  # flush
+    logged = read_all(log, model="adult", experiment="fb")
+    assert set(logged["variant"]) <= {"control", "treatment"} and len(logged) == 60
+    result = analyze_experiment("fb", prediction_log=log, store=registry_url)
+    block = result["metrics"]["correct"]
+    assert block["kind"] == "proportion"
+    total = sum(v["n"] for v in block["variants"].values())
+    assert total == 60 and sum(result["srm"]["counts"].values()) == 60
+    assert result["decision"]["sentence"]
