@@ -26,10 +26,9 @@ from fastapi.staticfiles import StaticFiles
 from lathe import __version__
 from lathe.errors import LatheError, RateLimited
 from lathe.serving.auth import load_keys
-from lathe.serving.limits import BodyLimitMiddleware, RequestIdMiddleware
+from lathe.serving.limits import BodyLimitMiddleware, DrainState, RequestIdMiddleware
 from lathe.serving.observability import LOGGER, ServingMetrics
 from lathe.serving.routes import explain, feedback, health, metrics, models, page, predict
-from lathe.serving.server import DrainState
 from lathe.serving.settings import ServeSettings
 from lathe.serving.state import ModelHub
 

@@ -76,8 +76,15 @@ class _Running:
 class ExperimentRouter:
     """Holds the running experiments of the served models and their two loaded versions."""
 
-    def __init__(self, hub: Any, *, store: str | None = None, missing_unit: str = "reject",
-                 interval_s: float = 30.0, min_requests: int = 20) -> None:
+    def __init__(
+        self,
+        hub: Any,
+        *,
+        store: str | None = None,
+        missing_unit: str = "reject",
+        interval_s: float = 30.0,
+        min_requests: int = 20,
+    ) -> None:
         from prometheus_client import Counter, Histogram
 
         if missing_unit not in MISSING_UNIT:
@@ -90,16 +97,28 @@ class ExperimentRouter:
         self._background: set[asyncio.Task[Any]] = set()
         registry = hub.metrics.registry
         labels = ("model", "experiment", "variant")
-        self.requests = Counter("lathe_experiment_requests", "Routed predict requests",
-                                (*labels, "status"), registry=registry)
-        self.latency = Histogram("lathe_experiment_latency_seconds", "Latency by variant",
-                                 labels, registry=registry,
-                                 buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5))
+        self.requests = Counter(
+            "lathe_experiment_requests",
+            "Routed predict requests",
+            (*labels, "status"),
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "lathe_experiment_latency_seconds",
+            "Latency by variant",
+            labels,
+            registry=registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
 
     @classmethod
     def from_settings(cls, hub: Any, settings: Any) -> ExperimentRouter:
-        return cls(hub, store=settings.store, missing_unit=settings.experiments_missing_unit,
-                   interval_s=settings.experiments_interval_s)
+        return cls(
+            hub,
+            store=settings.store,
+            missing_unit=settings.experiments_missing_unit,
+            interval_s=settings.experiments_interval_s,
+        )
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -139,10 +158,13 @@ class ExperimentRouter:
                 continue
             control, treatment = await loop.run_in_executor(None, self._load, record)
             old = self.running.get(model)
-            self.running[model] = _Running(record, self.hub._make_active(control),
-                                           self.hub._make_active(treatment))
-            LOGGER.info("experiment routing", extra={"experiment": record.name, "model": model,
-                                                     "mode": record.mode})
+            self.running[model] = _Running(
+                record, self.hub._make_active(control), self.hub._make_active(treatment)
+            )
+            LOGGER.info(
+                "experiment routing",
+                extra={"experiment": record.name, "model": model, "mode": record.mode},
+            )
             if old is not None:
                 await _close(old)
         for model in [m for m in self.running if m not in found]:
@@ -153,8 +175,11 @@ class ExperimentRouter:
         from lathe.registry import open_registry
 
         with open_registry(self.store) as registry:
-            return {e.model: e for e in list_experiments(registry=registry)
-                    if e.status == "running" and e.model in self.hub.slots}
+            return {
+                e.model: e
+                for e in list_experiments(registry=registry)
+                if e.status == "running" and e.model in self.hub.slots
+            }
 
     def _load(self, record: Any) -> tuple[Any, Any]:
         from lathe.registry import open_registry
@@ -177,12 +202,15 @@ class ExperimentRouter:
         if unit is None:
             if self.missing_unit == "control":
                 return Route(exp.name, "control", run.control, version=exp.control)
-            raise DataError(f"experiment {exp.name!r} routes {name} by unit, but this request "
-                            f"names none", hint=f"send the X-Unit-Id header or the field "
-                            f"{exp.unit!r} in the body", experiment=exp.name)
+            raise DataError(
+                f"experiment {exp.name!r} routes {name} by unit, but this request names none",
+                hint=f"send the X-Unit-Id header or the field {exp.unit!r} in the body",
+                experiment=exp.name,
+            )
         if exp.mode == "shadow":
-            return Route(exp.name, "control", run.control, shadow=run.treatment,
-                         version=exp.control)
+            return Route(
+                exp.name, "control", run.control, shadow=run.treatment, version=exp.control
+            )
         variant = assign(str(unit), exp.name, exp.treatment_share())
         if variant == "treatment":
             return Route(exp.name, variant, run.treatment, version=exp.treatment)
@@ -195,8 +223,7 @@ class ExperimentRouter:
         if run is not None and route.variant == "treatment":
             run.observed.append((time.monotonic(), seconds * 1000.0, ok))
 
-    def shadow(self, name: str, route: Route, rows: list[Any], log: Any,
-               make_record: Any) -> None:
+    def shadow(self, name: str, route: Route, rows: list[Any], log: Any, make_record: Any) -> None:
         """Score `rows` on the treatment after the response; log it as variant 'shadow'."""
         active = route.shadow
         if active is None:
@@ -208,11 +235,13 @@ class ExperimentRouter:
             ok = True
             try:
                 prepared = active.predictor.prepare(rows)
-                raw = await loop.run_in_executor(self.hub.executor,
-                                                 active.predictor.predict_raw, prepared)
+                raw = await loop.run_in_executor(
+                    self.hub.executor, active.predictor.predict_raw, prepared
+                )
                 if log is not None:
-                    log.append(make_record(active.predictor, raw,
-                                           time.perf_counter() - started, len(rows)))
+                    log.append(
+                        make_record(active.predictor, raw, time.perf_counter() - started, len(rows))
+                    )
             except Exception as error:  # the shadow never hurts the request that fed it
                 ok = False
                 LOGGER.warning("shadow prediction failed", extra={"error": str(error)})
@@ -230,16 +259,20 @@ class ExperimentRouter:
         rolled = []
         since, self._last_check = self._last_check, now or time.monotonic()
         for run in list(self.running.values()):
-            breach = guardrail_breach(run.record.guardrails, run.observed, since=since,
-                                      min_requests=self.min_requests)
+            breach = guardrail_breach(
+                run.record.guardrails, run.observed, since=since, min_requests=self.min_requests
+            )
             if breach is None or run.rolled_back:
                 continue
             run.rolled_back = True  # stop routing to the treatment at once
             rolled.append(run.record.name)
-            LOGGER.error("guardrail breached: experiment rolled back",
-                         extra={"experiment": run.record.name, "breach": breach})
+            LOGGER.error(
+                "guardrail breached: experiment rolled back",
+                extra={"experiment": run.record.name, "breach": breach},
+            )
             await asyncio.get_running_loop().run_in_executor(
-                None, self._mark_rolled_back, run.record.name, breach)
+                None, self._mark_rolled_back, run.record.name, breach
+            )
         return rolled
 
     def _mark_rolled_back(self, experiment: str, reason: str) -> None:
@@ -251,15 +284,24 @@ class ExperimentRouter:
 
     def summary(self) -> list[dict[str, Any]]:
         """What the web page shows: one entry per running experiment."""
-        return [{"model": m, "experiment": r.record.name, "mode": r.record.mode,
-                 "control": r.record.control, "treatment": r.record.treatment,
-                 "treatment_share": 0.0 if r.rolled_back else r.record.treatment_share(),
-                 "unit": r.record.unit, "rolled_back": r.rolled_back}
-                for m, r in self.running.items()]
+        return [
+            {
+                "model": m,
+                "experiment": r.record.name,
+                "mode": r.record.mode,
+                "control": r.record.control,
+                "treatment": r.record.treatment,
+                "treatment_share": 0.0 if r.rolled_back else r.record.treatment_share(),
+                "unit": r.record.unit,
+                "rolled_back": r.rolled_back,
+            }
+            for m, r in self.running.items()
+        ]
 
 
-def guardrail_breach(guardrails: list[dict[str, Any]], observed: Any, *, since: float,
-                     min_requests: int = 20) -> str | None:
+def guardrail_breach(
+    guardrails: list[dict[str, Any]], observed: Any, *, since: float, min_requests: int = 20
+) -> str | None:
     """The first breached guardrail as text, or None. Errors count against every guardrail's
     population; latencies use successful requests only.
 

@@ -23,8 +23,16 @@ __all__ = [
     "client_id_from",
     "new_request_id",
     "PayloadTooLarge",
+    "DrainState",
     "GatewayTimeout",
 ]
+
+
+class DrainState:
+    """Set once SIGTERM arrived: responses then carry ``Connection: close``."""
+
+    def __init__(self) -> None:
+        self.draining = False
 
 
 class PayloadTooLarge(UsageError):

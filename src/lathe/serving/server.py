@@ -28,11 +28,15 @@ import signal
 import socket
 from typing import Any
 
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
 from lathe.errors import LatheError, UsageError
+from lathe.serving.limits import DrainState
 from lathe.serving.observability import LOGGER
 from lathe.serving.settings import ServeSettings
 
-__all__ = ["run_server", "bind_socket", "PortInUse", "DrainState"]
+__all__ = ["run_server", "bind_socket", "PortInUse", "DrainingServer", "DrainingH11Protocol"]
 
 IDLE_GRACE_S = 0.5  # how long an idle keep-alive connection may still send a request
 LINGER_S = 1.0  # after our FIN: read what the client still sends, then close
@@ -42,13 +46,6 @@ class PortInUse(LatheError):
     """The address to listen on is taken (exit 69: unavailable)."""
 
     exit_code, http_status = 69, 503
-
-
-class DrainState:
-    """Set once SIGTERM arrived: responses then carry ``Connection: close``."""
-
-    def __init__(self) -> None:
-        self.draining = False
 
 
 def bind_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
@@ -77,101 +74,91 @@ def bind_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
     return sock
 
 
-def _draining_protocol() -> type:
-    from uvicorn.protocols.http.h11_impl import H11Protocol
+class DrainingH11Protocol(H11Protocol):  # type: ignore[misc]
+    """uvicorn's HTTP/1.1 protocol, except that a graceful shutdown never resets an idle
+    keep-alive connection a client may be sending on at that very moment."""
 
-    class DrainingH11Protocol(H11Protocol):  # type: ignore[misc]
-        """uvicorn's HTTP/1.1 protocol, except that a graceful shutdown never resets an idle
-        keep-alive connection a client may be sending on at that very moment."""
+    _lingering = False
 
-        _lingering = False
+    def shutdown(self) -> None:
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.keep_alive = False  # answered, with Connection: close, then closed
+            return
+        self._unset_keepalive_if_required()
+        self.loop.call_later(IDLE_GRACE_S, self._close_if_idle)
 
-        def shutdown(self) -> None:
-            if self.cycle is not None and not self.cycle.response_complete:
-                self.cycle.keep_alive = False  # answered, with Connection: close, then closed
-                return
-            self._unset_keepalive_if_required()
-            self.loop.call_later(IDLE_GRACE_S, self._close_if_idle)
+    def _close_if_idle(self) -> None:
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.keep_alive = False
+            return
+        self._lingering = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()  # our FIN; keep reading so nothing unread resets
+            self.loop.call_later(LINGER_S, self.transport.close)
+        else:
+            self.transport.close()
 
-        def _close_if_idle(self) -> None:
-            if self.transport.is_closing():
-                return
-            if self.cycle is not None and not self.cycle.response_complete:
-                self.cycle.keep_alive = False
-                return
-            self._lingering = True
-            if self.transport.can_write_eof():
-                self.transport.write_eof()  # our FIN; keep reading so nothing unread resets
-                self.loop.call_later(LINGER_S, self.transport.close)
-            else:
-                self.transport.close()
+    def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # sent after our FIN: read and dropped (closing unread would reset)
+        super().data_received(data)
 
-        def data_received(self, data: bytes) -> None:
-            if self._lingering:
-                return  # sent after our FIN: read and dropped (closing unread would reset)
-            super().data_received(data)
-
-        def eof_received(self) -> None:
-            if self._lingering:
-                self.transport.close()
-
-    return DrainingH11Protocol
+    def eof_received(self) -> None:
+        if self._lingering:
+            self.transport.close()
 
 
-def _server_class() -> type:
-    import uvicorn
+class DrainingServer(uvicorn.Server):  # type: ignore[misc]
+    def __init__(self, config: Any, drain: DrainState | None = None) -> None:
+        super().__init__(config)
+        self.drain = drain
 
-    class DrainingServer(uvicorn.Server):  # type: ignore[misc]
-        def __init__(self, config: Any, drain: DrainState | None = None) -> None:
-            super().__init__(config)
-            self.drain = drain
+    def run(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn re-raises a caught SIGTERM after serving; with the default handler that
+        # would kill the process (exit 143) after a clean drain. Exit 0 instead.
+        previous = signal.signal(signal.SIGTERM, lambda *_: None)
+        try:
+            super().run(sockets=sockets)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
-        def run(self, sockets: list[socket.socket] | None = None) -> None:
-            # uvicorn re-raises a caught SIGTERM after serving; with the default handler that
-            # would kill the process (exit 143) after a clean drain. Exit 0 instead.
-            previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        drain = self.drain or _find_drain(self.config.loaded_app)
+        if drain is not None:
+            drain.draining = True
+        LOGGER.info("draining: SIGTERM received; answering open connections, then exit")
+        for sock in sockets or []:
+            await self._adopt_backlog(sock)
+        await super().shutdown(sockets=sockets)
+
+    async def _adopt_backlog(self, sock: socket.socket) -> None:
+        """Accept what the kernel already accepted: closing the listening socket would
+        reset those connections (the client sees ECONNRESET on a request it sent)."""
+        loop = asyncio.get_running_loop()
+        config = self.config
+        accepted = []
+        while True:  # no await inside: nothing else can accept meanwhile
             try:
-                super().run(sockets=sockets)
-            finally:
-                signal.signal(signal.SIGTERM, previous)
-
-        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-            drain = self.drain or _find_drain(self.config.loaded_app)
-            if drain is not None:
-                drain.draining = True
-            LOGGER.info("draining: SIGTERM received; answering open connections, then exit")
-            for sock in sockets or []:
-                await self._adopt_backlog(sock)
-            await super().shutdown(sockets=sockets)
-
-        async def _adopt_backlog(self, sock: socket.socket) -> None:
-            """Accept what the kernel already accepted: closing the listening socket would
-            reset those connections (the client sees ECONNRESET on a request it sent)."""
-            loop = asyncio.get_running_loop()
-            config = self.config
-            accepted = []
-            while True:  # no await inside: nothing else can accept meanwhile
-                try:
-                    conn, _ = sock.accept()
-                except (BlockingIOError, InterruptedError):
-                    break
-                except OSError:
-                    break
-                conn.setblocking(False)
-                accepted.append(conn)
-            for conn in accepted:
-                await loop.connect_accepted_socket(
-                    lambda: config.http_protocol_class(  # type: ignore[call-arg]
-                        config=config,
-                        server_state=self.server_state,
-                        app_state=self.lifespan.state,
-                    ),
-                    conn,
-                )
-            if accepted:
-                LOGGER.info("draining: took in %d connection(s) already queued", len(accepted))
-
-    return DrainingServer
+                conn, _ = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                break
+            conn.setblocking(False)
+            accepted.append(conn)
+        for conn in accepted:
+            await loop.connect_accepted_socket(
+                lambda: config.http_protocol_class(  # type: ignore[call-arg]
+                    config=config,
+                    server_state=self.server_state,
+                    app_state=self.lifespan.state,
+                ),
+                conn,
+            )
+        if accepted:
+            LOGGER.info("draining: took in %d connection(s) already queued", len(accepted))
 
 
 def _find_drain(app: Any) -> DrainState | None:
@@ -197,11 +184,9 @@ def _quiet_lifespan_errors(app: Any) -> logging.Filter:
 
 
 def _config(app: Any, settings: ServeSettings, log_level: str, **extra: Any) -> Any:
-    import uvicorn
-
     return uvicorn.Config(
         app,
-        http=_draining_protocol(),
+        http=DrainingH11Protocol,
         lifespan="on",
         access_log=False,
         log_config=None,
@@ -229,7 +214,7 @@ def _run_one(settings: ServeSettings, sock: socket.socket, log_level: str) -> No
     app = create_app(settings)
     for slot in app.state.hub.slots.values():
         slot.source.resolve()  # an unknown model: NotFound now, not a traceback later
-    server = _server_class()(_config(app, settings, log_level), app.state.drain)
+    server = DrainingServer(_config(app, settings, log_level), app.state.drain)
     quiet = _quiet_lifespan_errors(app)
     uvicorn_logger = logging.getLogger("uvicorn.error")
     uvicorn_logger.addFilter(quiet)

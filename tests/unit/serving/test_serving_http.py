@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from lathe.serving import ServeSettings, create_app
-from lathe.serving.server import _config, _server_class, bind_socket
+from lathe.serving.server import DrainingServer, _config, bind_socket
 
 
 @pytest.fixture()
@@ -26,7 +26,7 @@ def live(tmp_path, adult_model_dir) -> Iterator[int]:
     )  # fmt: skip
     sock = bind_socket("127.0.0.1", 0)
     app = create_app(settings)
-    server = _server_class()(_config(app, settings, "warning"), app.state.drain)
+    server = DrainingServer(_config(app, settings, "warning"), app.state.drain)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])))
     thread.start()
     port = sock.getsockname()[1]

@@ -42,10 +42,14 @@ def _explain(model: Any, rows: list[Any]) -> dict[str, Any]:
         "method": attrs["method"],
         "units": attrs["units"],
         "explanations": [
-            {"explained_class": cls, "base_value": base,
-             "contributions": {str(k): float(v) for k, v in values.items()}}
-            for cls, base, (_, values) in zip(classes, attrs["base_value"],
-                                              contributions.iterrows(), strict=True)
+            {
+                "explained_class": cls,
+                "base_value": base,
+                "contributions": {str(k): float(v) for k, v in values.items()},
+            }
+            for cls, base, (_, values) in zip(
+                classes, attrs["base_value"], contributions.iterrows(), strict=True
+            )
         ],
     }
 
@@ -53,11 +57,28 @@ def _explain(model: Any, rows: list[Any]) -> dict[str, Any]:
 @router.post(
     "/v1/models/{name}/explain",
     summary="Per-feature contributions for a few rows (TreeSHAP for gbm, sampled Shapley otherwise)",
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-        "schema": {"type": "object", "required": ["rows"],
-                   "properties": {"rows": {"type": "array", "items": {"type": "object"},
-                                           "minItems": 1, "maxItems": MAX_ROWS}}},
-        "example": {"rows": [{"age": 41, "workclass": "Private"}]}}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["rows"],
+                        "properties": {
+                            "rows": {
+                                "type": "array",
+                                "items": {"type": "object"},
+                                "minItems": 1,
+                                "maxItems": MAX_ROWS,
+                            }
+                        },
+                    },
+                    "example": {"rows": [{"age": 41, "workclass": "Private"}]},
+                }
+            },
+        }
+    },
 )
 async def explain(name: str, request: Request) -> Response:
     await _check_key(request)
@@ -71,21 +92,31 @@ async def explain(name: str, request: Request) -> Response:
         raise UsageError(f"the request body is not valid JSON: {error}", hint="send JSON") from None
     rows = rows_of(body)
     if len(rows) > MAX_ROWS:
-        raise PayloadTooLarge(f"{len(rows)} rows to explain in one request; the limit is "
-                              f"{MAX_ROWS}", hint="explain fewer rows per request",
-                              rows=len(rows), limit=MAX_ROWS)
+        raise PayloadTooLarge(
+            f"{len(rows)} rows to explain in one request; the limit is {MAX_ROWS}",
+            hint="explain fewer rows per request",
+            rows=len(rows),
+            limit=MAX_ROWS,
+        )
     predictor.prepare(rows)  # the same validation as /predict: 422 naming row and field
     loop = asyncio.get_running_loop()
     try:
         result = await asyncio.wait_for(
             loop.run_in_executor(state.executor, _explain, predictor.model, rows),
-            state.settings.timeout_s)
+            state.settings.timeout_s,
+        )
     except TimeoutError:
         raise GatewayTimeout(
             f"the explanation took longer than the server's limit of "
-            f"{state.settings.timeout_s:g} s", hint="explain fewer rows per request") from None
-    payload = {"model": name, "version": predictor.version,
-               "request_id": request.state.request_id, **result}
+            f"{state.settings.timeout_s:g} s",
+            hint="explain fewer rows per request",
+        ) from None
+    payload = {
+        "model": name,
+        "version": predictor.version,
+        "request_id": request.state.request_id,
+        **result,
+    }
     return Response(json.dumps(payload, default=_plain).encode(), media_type="application/json")
 
 
