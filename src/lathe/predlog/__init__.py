@@ -1,6 +1,7 @@
 """The prediction log: every answered request, its inputs, outputs and true outcomes.
 
-`lathe serve --prediction-log sqlite:///FILE` (any SQLAlchemy URL; PostgreSQL works too)
+`lathe serve --prediction-log sqlite:///FILE` (any SQLAlchemy URL; `postgresql://…[?schema=NAME]`
+uses psycopg 3)
 writes ONE ROW PER 200 RESPONSE to the ``predictions`` table, off the request path. Monitoring
 and experiments read it back with `read_predictions`. This package sits below serving,
 monitoring and experiments and imports only lathe.errors and SQLAlchemy (pandas when reading).

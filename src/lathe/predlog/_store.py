@@ -36,6 +36,29 @@ def open_log(url: str, *, create: bool = True) -> LogStore:
     return LogStore(url)
 
 
+def _server_engine(url: str) -> Any:
+    """PostgreSQL (psycopg 3, the driver lathe installs) or any SQLAlchemy URL; a lathe-only
+    ``?schema=NAME`` keeps the log's tables in their own schema (created when missing)."""
+    import sqlalchemy as sa
+
+    parsed = sa.engine.make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    schema = parsed.query.get("schema")
+    if not schema or not parsed.drivername.startswith("postgresql"):
+        return sa.create_engine(parsed)
+    if not str(schema).replace("_", "").isalnum():
+        raise UsageError(f"schema {schema!r} must be letters, digits and underscores")
+    parsed = parsed.difference_update_query(["schema"])
+    setup = sa.create_engine(parsed)
+    try:
+        with setup.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    finally:
+        setup.dispose()
+    return sa.create_engine(parsed, connect_args={"options": f"-csearch_path={schema}"})
+
+
 class LogStore:
     def __init__(self, url: str) -> None:
         import sqlalchemy as sa
@@ -46,8 +69,11 @@ class LogStore:
         sqlite = url.startswith("sqlite")
         if url.startswith("sqlite:///") and ":memory:" not in url:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        # several workers may share one SQLite file: wait for its lock instead of failing
-        self.engine = sa.create_engine(url, connect_args={"timeout": 30} if sqlite else {})
+        if sqlite:
+            # several workers may share one SQLite file: wait for its lock instead of failing
+            self.engine = sa.create_engine(url, connect_args={"timeout": 30})
+        else:
+            self.engine = _server_engine(url)
         if sqlite:
 
             @sa.event.listens_for(self.engine, "connect")

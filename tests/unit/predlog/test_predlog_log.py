@@ -147,3 +147,50 @@ def test_check_outcome(value, task, classes, ok):
     else:
         with pytest.raises(DataError):
             check_outcome(value, task=task, classes=classes)
+
+
+PG_SERVER = __import__("os").environ.get(
+    "LATHE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_down() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_SERVER, connect_timeout=2):
+            return None
+    except Exception as exc:  # noqa: BLE001 - any failure means: skip, and say why
+        return f"no PostgreSQL server answers at {PG_SERVER}: {type(exc).__name__}: {exc}"
+
+
+@pytest.mark.postgres
+def test_the_log_works_the_same_on_postgresql():
+    import uuid
+
+    import sqlalchemy as sa
+
+    down = _postgres_down()
+    if down:
+        pytest.skip(down)
+    schema = f"lathe_log_{uuid.uuid4().hex[:10]}"
+    url = f"{PG_SERVER}?schema={schema}"
+    try:
+        log = PredictionLog(url)
+        records = [_record(i, client_id="same") for i in range(50)]
+        records[20] = _record(3)  # a duplicate key: only that record is dropped
+        for record in records:
+            log.append(record)
+        log.flush()
+        with pytest.raises(Conflict, match="49 requests"):
+            log.attach_outcome("same", "a")
+        assert log.attach_outcome("r00007", "b")["rows"] == 1
+        log.close()
+        assert log.dropped == 1
+        frame = read_all(url)
+        assert len(frame) == 49 and frame.set_index("request_id").loc["r00007", "outcome"] == "b"
+    finally:
+        engine = sa.create_engine(PG_SERVER.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        engine.dispose()
