@@ -19,7 +19,12 @@ from lathe.serving.server import DrainingServer, _config, bind_socket
 
 
 @pytest.fixture()
-def live(tmp_path, adult_model_dir) -> Iterator[int]:
+def live(live_server) -> int:
+    return int(live_server.config.port)
+
+
+@pytest.fixture()
+def live_server(tmp_path, adult_model_dir) -> Iterator[DrainingServer]:
     settings = ServeSettings(
         models=[str(adult_model_dir)], port=0, max_body_bytes=20_000, reload_interval_s=0,
         prediction_log=f"sqlite:///{tmp_path}/p.db", max_rows_batch_endpoint=6000,
@@ -29,11 +34,11 @@ def live(tmp_path, adult_model_dir) -> Iterator[int]:
     server = DrainingServer(_config(app, settings, "warning"), app.state.drain)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])))
     thread.start()
-    port = sock.getsockname()[1]
+    server.config.port = sock.getsockname()[1]
     deadline = time.monotonic() + 60
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
-    yield port
+    yield server
     server.should_exit = True
     thread.join(timeout=60)
     sock.close()
@@ -139,3 +144,27 @@ def test_openapi_examples_come_from_the_served_models_schema(live):
     assert "education" in example and "income" not in example
     batch = spec["paths"]["/v1/models/{name}/predict/batch"]["post"]["requestBody"]["content"]
     assert "application/x-ndjson" in batch
+
+
+def test_draining_answers_idle_keep_alive_connections_then_closes_them_without_a_reset(
+    live_server, holdout_rows
+):
+    port = live_server.config.port
+    body = json.dumps({"rows": holdout_rows[:1]}).encode()
+    headers = {"Content-Type": "application/json"}
+    active, idle = (http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(2))
+    for conn in (active, idle):
+        conn.request("POST", "/v1/models/adult/predict", body, headers)
+        first = conn.getresponse()
+        assert first.status == 200 and first.read()
+    live_server.should_exit = True  # what SIGTERM does
+    time.sleep(0.25)  # uvicorn notices within 0.1 s; idle connections get 0.5 s
+    active.request("POST", "/v1/models/adult/predict", body, headers)
+    answer = active.getresponse()
+    assert answer.status == 200 and answer.getheader("connection") == "close"
+    answer.read()
+    active.close()
+    sock = idle.sock
+    sock.settimeout(10)
+    assert sock.recv(1) == b"", "an idle connection is closed with a FIN, not a reset"
+    idle.close()
