@@ -287,3 +287,24 @@ def experiment_stop(name: str, *, promote: bool, reason: str | None = None,
     from lathe.experiments import records
 
     return records.stop(name, promote=promote, reason=reason, store=store).to_dict()
+
+
+# ---- monitoring (issue 21) -----------------------------------------------------------------
+def monitor_drift(
+    reference: str,
+    current: str,
+    *,
+    model: str | None = None,
+    config: str | os.PathLike[str] | None = None,
+    target: str | None = None,
+    report: str | os.PathLike[str] | None = None,
+    store: str | None = None,
+) -> dict[str, Any]:
+    """Input drift of CURRENT against REFERENCE (a data file or a model's training profile);
+    see lathe.monitoring.drift_check."""
+    from lathe.monitoring.config import drift_options_from_file
+    from lathe.monitoring.drift_check import drift_check
+
+    options = drift_options_from_file(config)
+    return drift_check(str(reference), str(current), model=model, options=options,
+                       target=target, report=report, store=store)

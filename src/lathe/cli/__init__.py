@@ -94,6 +94,7 @@ def _add_subcommands() -> None:
     _command("serve")
     _command("deploy", "serve")
     _group("experiment")
+    _group("monitor")
     app.command("version")(version)
 
 

@@ -34,6 +34,7 @@ from lathe.artifact import git_commit
 from lathe.config import LatheConfig
 from lathe.data.infer import declare_positive_class, encode_labels, infer_schema
 from lathe.data.schema import Schema
+from lathe.data.profile import profile_frame
 from lathe.data.split import content_hash, split_frame
 from lathe.errors import ConfigError, DataError
 from lathe.evaluation.metrics import compute_metrics, primary_metric
@@ -212,6 +213,8 @@ def _manifest(family: ModelFamily, family_name: str, cfg: LatheConfig, frame: pd
         "metrics": metrics,
         "primary_metric": primary_metric(schema.task or "regression"),
         "feature_importance": family.feature_importance(),
+        # the training reference for `lathe monitor drift MODEL DATA` (lathe.data.profile)
+        "reference_profile": profile_frame(frame, exclude=(schema.target,)),
         "learning_curve": {"metric": family.learning_curve_metric, "values": family.learning_curve},
         "lineage": {
             "dataset": splits.source,

@@ -1,0 +1,65 @@
+"""`lathe monitor drift|performance|run` and `lathe retrain`: parse options, call one
+`lathe.api` function, print (JSON on stdout with --json, text on stderr otherwise).
+
+Exit codes: 0 fine (drift found is a finding, not a failure); `monitor run` exits 1 when an
+alert rule is breached; errors exit with their usual code (65 data, 66 not found, 78 config).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lathe.cli._output import JsonFlag, emit_json
+
+__all__ = ["app"]
+
+app = typer.Typer(name="monitor", help="Watch a model in production: input drift, performance "
+                  "over windows (with delayed labels), alert rules.", no_args_is_help=True)
+
+StoreOption = Annotated[str | None, typer.Option(
+    "--store", envvar="LATHE_STORE", help="Registry URL (default sqlite:///.lathe/lathe.db).")]
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+@app.command("drift")
+def drift(
+    reference: Annotated[str, typer.Argument(help="Reference data file, or a model (artifact "
+                                             "path, NAME, NAME@alias): its training profile.")],
+    current: Annotated[str, typer.Argument(help="Current data file (CSV, TSV, JSONL, Parquet).")],
+    model: Annotated[str | None, typer.Option(
+        "--model", help="A model: its label column is left out and its prediction drift "
+        "is reported.")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="YAML: drift_share, and per column/kind {test, threshold, skip}.")] = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", help="The label column, left out of the comparison.")] = None,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="Write a self-contained HTML report here.")] = None,
+    store: StoreOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Has the input changed? One drift test per column (Evidently's defaults), the share of
+    drifted columns, and a dataset verdict."""
+    from lathe.api import monitor_drift
+
+    result = monitor_drift(reference, current, model=model, config=config, target=target,
+                           report=report, store=store)
+    if as_json:
+        emit_json(result)
+        return
+    verdict = "DRIFT" if result["dataset_drift"] else "no drift"
+    _say(f"{verdict}: {result['n_drifted']} of {result['n_columns']} columns drifted "
+         f"(share {result['share_drifted']:.2f}, threshold {result['drift_share']:.2f})")
+    for name, col in result["columns"].items():
+        mark = "drift" if col["drifted"] else "  -  "
+        _say(f"  {mark}  {name:<24} {col['test']:<14} {col['statistic']:.4g} "
+             f"(threshold {col['threshold']:.4g})")
+    if report is not None:
+        _say(f"report: {report}")

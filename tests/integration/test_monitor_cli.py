@@ -1,0 +1,83 @@
+"""`lathe monitor ...` and `lathe retrain` end to end on a small elec2 stream."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lathe.cli import main
+from tests.conftest import shared_file
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def stream(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    data = pd.read_csv(shared_file("elec2", "elec2.csv"))
+    root = tmp_path_factory.mktemp("elec2")
+    paths = {
+        "train": root / "train.csv", "early": root / "early.csv",
+        "late": root / "late.parquet", "late_csv": root / "late.csv",
+    }
+    data.iloc[:3000].to_csv(paths["train"], index=False)
+    data.iloc[3000:4500].drop(columns="class").to_csv(paths["early"], index=False)
+    data.iloc[30000:33000].to_parquet(paths["late"], index=False)
+    data.iloc[30000:33000].to_csv(paths["late_csv"], index=False)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def model(stream: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("models") / "elec"
+    assert main(["train", str(stream["train"]), "--target", "class", "--model", "gbm",
+                 "--preset", "fast", "--out", str(out), "--json"]) == 0
+    return out
+
+
+def test_drift_json_shape_between_files(capsys: pytest.CaptureFixture[str],
+                                        stream: dict[str, Path], tmp_path: Path) -> None:
+    code, out, err = run(capsys, "monitor", "drift", stream["train"], stream["late"], "--json",
+                         "--report", tmp_path / "drift.html")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["dataset_drift"] is True
+    for name, col in result["columns"].items():
+        assert isinstance(col["drifted"], bool) and isinstance(col["test"], str), name
+        assert isinstance(col["statistic"], float) and isinstance(col["threshold"], float)
+    assert result["columns"]["vicprice"]["drifted"]
+    assert (tmp_path / "drift.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_drift_against_a_models_training_profile(capsys: pytest.CaptureFixture[str],
+                                                 stream: dict[str, Path], model: Path) -> None:
+    code, out, err = run(capsys, "monitor", "drift", model, stream["early"], "--json")
+    assert code == 0, err
+    early = json.loads(out)
+    code, out, _ = run(capsys, "monitor", "drift", model, stream["late_csv"], "--json")
+    late = json.loads(out)
+    assert "class" not in late["columns"] and late["label_ignored"] == "class"
+    assert late["share_drifted"] > early["share_drifted"]
+    code, out, err = run(capsys, "monitor", "drift", stream["train"], stream["late_csv"],
+                         "--model", model, "--json")
+    assert code == 0, err
+    assert json.loads(out)["prediction"]["prediction"]["test"] == "jensenshannon"
+
+
+def test_drift_bad_input_is_one_line(capsys: pytest.CaptureFixture[str],
+                                     stream: dict[str, Path], tmp_path: Path) -> None:
+    other = tmp_path / "other.csv"
+    pd.DataFrame({"period": [0.1], "extra": [1]}).to_csv(other, index=False)
+    code, out, err = run(capsys, "monitor", "drift", stream["train"], other, "--json")
+    assert code == 65 and out == "" and len(err.strip().splitlines()) == 1
+    rules = tmp_path / "drift.yaml"
+    rules.write_text("columns:\n  period: {test: kss}\n")
+    code, _, err = run(capsys, "monitor", "drift", stream["train"], stream["late"], "--config",
+                       rules)
+    assert code == 78 and "unknown drift test 'kss'" in err
