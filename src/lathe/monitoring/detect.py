@@ -119,7 +119,7 @@ def column_drift(column: str, kind: str, ref: Sample, cur: Sample, rule: ColumnR
         rk, _ = ref.counts()
         ck, cc = cur.counts()
         seen = set(rk)
-        new = [(k, c) for k, c in zip(ck, cc) if k not in seen]
+        new = [(k, c) for k, c in zip(ck, cc, strict=True) if k not in seen]
         new.sort(key=lambda kc: -kc[1])
         out["new_categories"] = {"count": len(new), "share": sum(c for _, c in new) / cur.n,
                                  "top": [str(k) for k, _ in new[:10]]}
