@@ -308,3 +308,40 @@ def monitor_drift(
     options = drift_options_from_file(config)
     return drift_check(str(reference), str(current), model=model, options=options,
                        target=target, report=report, store=store)
+
+
+def monitor_performance(
+    model: str,
+    data: DataLike,
+    *,
+    window: int,
+    reference: DataLike | None = None,
+    detector: str = "adwin",
+    report: str | os.PathLike[str] | None = None,
+    store: str | None = None,
+) -> dict[str, Any]:
+    """Metrics per window of consecutive rows (realised where labels arrived, CBPE estimates
+    everywhere, change points in the error stream); see lathe.monitoring.performance."""
+    from lathe.monitoring.performance import performance_windows
+    from lathe.registry.refs import load_model
+
+    loaded = load_model(model, store=store)
+    frame = read_data(data)
+    result = performance_windows(loaded, frame, window, source=source_name(data),
+                                 reference=None if reference is None else read_data(reference),
+                                 detector=detector)
+    result["model"] = str(model)
+    if report is not None:
+        from lathe.monitoring.report import write_performance_report
+
+        write_performance_report(Path(report), result)
+        result["report"] = str(report)
+    return result
+
+
+def monitor_run(config: str | os.PathLike[str]) -> dict[str, Any]:
+    """One scheduled monitoring run from monitor.yaml (checks, rules, events, gauges,
+    webhook); `exit_code` is 3 when a rule is breached. See lathe.monitoring.runner."""
+    from lathe.monitoring.runner import run_monitor
+
+    return run_monitor(config)

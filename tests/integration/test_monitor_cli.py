@@ -74,10 +74,65 @@ def test_drift_bad_input_is_one_line(capsys: pytest.CaptureFixture[str],
                                      stream: dict[str, Path], tmp_path: Path) -> None:
     other = tmp_path / "other.csv"
     pd.DataFrame({"period": [0.1], "extra": [1]}).to_csv(other, index=False)
-    code, out, err = run(capsys, "monitor", "drift", stream["train"], other, "--json")
+    code, out, err = run(capsys, "monitor", "drift", stream["train"], other)
     assert code == 65 and out == "" and len(err.strip().splitlines()) == 1
+    code, out, _ = run(capsys, "monitor", "drift", stream["train"], other, "--json")
+    assert code == 65 and json.loads(out)["error"]["type"] == "DataError"
     rules = tmp_path / "drift.yaml"
     rules.write_text("columns:\n  period: {test: kss}\n")
     code, _, err = run(capsys, "monitor", "drift", stream["train"], stream["late"], "--config",
                        rules)
     assert code == 78 and "unknown drift test 'kss'" in err
+
+
+@pytest.fixture(scope="module")
+def registry(model: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    store = f"sqlite:///{tmp_path_factory.mktemp('store')}/lathe.db"
+    assert main(["registry", "register", str(model), "--name", "elec", "--store", store,
+                 "--json"]) == 0
+    assert main(["registry", "promote", "elec", "1", "--store", store, "--json"]) == 0
+    return store
+
+
+def test_performance_windows_by_registry_alias(capsys: pytest.CaptureFixture[str],
+                                               stream: dict[str, Path], registry: str,
+                                               tmp_path: Path) -> None:
+    capsys.readouterr()
+    code, out, err = run(capsys, "monitor", "performance", "elec@champion", stream["late_csv"],
+                         "--window", 1000, "--store", registry, "--json",
+                         "--report", tmp_path / "perf.html")
+    assert code == 0, err
+    result = json.loads(out)
+    assert [(w["start"], w["end"], w["n"]) for w in result["windows"]] == [
+        (0, 1000, 1000), (1000, 2000, 1000), (2000, 3000, 1000)]
+    for w in result["windows"]:
+        assert isinstance(w["accuracy"], float) and isinstance(w["estimated_accuracy"], float)
+        assert w["accuracy_ci"][0] <= w["accuracy"] <= w["accuracy_ci"][1]
+    assert "base64" in (tmp_path / "perf.html").read_text()
+    code, out, err = run(capsys, "monitor", "performance", "elec@champion", stream["early"],
+                         "--window", 1000, "--store", registry, "--json")
+    assert code == 0, err
+    assert [w["accuracy"] for w in json.loads(out)["windows"]] == [None, None]
+    code, _, err = run(capsys, "monitor", "performance", "nosuch@champion", stream["early"],
+                       "--store", registry)
+    assert code == 66 and len(err.strip().splitlines()) == 1
+
+
+def test_monitor_run_exit_codes(capsys: pytest.CaptureFixture[str], stream: dict[str, Path],
+                                registry: str, tmp_path: Path) -> None:
+    config = tmp_path / "monitor.yaml"
+    config.write_text(
+        f"model: elec@champion\nstore: {registry}\ncurrent: {stream['late_csv']}\n"
+        "window: 1000\nrules:\n  - {metric: accuracy, below: 0.99, for: 2}\n"
+        "  - {metric: share_drifted, above: 0.99}\n"
+        "outputs: {prometheus: out/m.prom, events: out/events.jsonl}\n")
+    capsys.readouterr()
+    code, out, err = run(capsys, "monitor", "run", "--config", config, "--json")
+    assert code == 3, err
+    result = json.loads(out)
+    assert [r["breached"] for r in result["rules"]] == [True, False]
+    assert "lathe_monitor_performance" in (tmp_path / "out" / "m.prom").read_text()
+    config.write_text(config.read_text().replace("accuracy, below: 0.99", "acuracy, below: 0.5"))
+    code, out, err = run(capsys, "monitor", "run", "--config", config)
+    assert code == 78 and out == "" and len(err.strip().splitlines()) == 1
+    assert "unknown metric 'acuracy'" in err

@@ -63,3 +63,64 @@ def drift(
              f"(threshold {col['threshold']:.4g})")
     if report is not None:
         _say(f"report: {report}")
+
+
+@app.command("performance")
+def performance(
+    model: Annotated[str, typer.Argument(help="Artifact path, NAME, NAME@alias or NAME:VERSION.")],
+    data: Annotated[Path, typer.Argument(help="Rows in time order; the label column may be "
+                                         "absent or blank where outcomes have not arrived.")],
+    window: Annotated[int, typer.Option("--window", help="Rows per window (consecutive, in "
+                                        "file order; the last may be shorter).")] = 1000,
+    reference: Annotated[Path | None, typer.Option(
+        "--reference", help="Labelled rows to calibrate the estimates on (default: the "
+        "model's test-split reliability table).")] = None,
+    detector: Annotated[str, typer.Option(
+        "--detector", help="adwin or page_hinkley, over the error stream.")] = "adwin",
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="Write a self-contained HTML report here.")] = None,
+    store: StoreOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Has the model got worse? Every metric per window with intervals, CBPE estimates where
+    labels have not arrived, and where decay began."""
+    from lathe.api import monitor_performance
+
+    result = monitor_performance(model, data, window=window, reference=reference,
+                                 detector=detector, report=report, store=store)
+    if as_json:
+        emit_json(result)
+        return
+    metric = "accuracy" if result["task"] != "regression" else "rmse"
+    _say(f"{len(result['windows'])} windows, {result['labelled_rows']} of {result['rows']} rows "
+         f"labelled; calibration: {result['calibration']}")
+    for w in result["windows"]:
+        real, est = w.get(metric), w.get(f"estimated_{metric}")
+        _say(f"  rows {w['start']:>7}-{w['end']:<7} {metric} "
+             f"{'-' if real is None else format(real, '.4f'):>7}  estimated "
+             f"{'-' if est is None else format(est, '.4f'):>7}")
+    for change in result["change_points"]:
+        _say(f"decay began near row {change['row']} (error {change['error_before']} -> "
+             f"{change['error_after']:.3f}, {change['detector']})")
+
+
+@app.command("run")
+def run(
+    config: Annotated[Path, typer.Option("--config", help="monitor.yaml: data, model, drift "
+                                         "options, alert rules, outputs.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """One scheduled check: drift, performance, every alert rule; events, Prometheus gauges
+    and a webhook. Exits 3 when a rule is breached, 0 when all hold."""
+    from lathe.api import monitor_run
+
+    result = monitor_run(config)
+    if as_json:
+        emit_json(result)
+    else:
+        for rule in result["rules"]:
+            _say(f"  {'BREACHED' if rule['breached'] else 'ok':<9} {rule['name']}")
+        for name, target in result["outputs"].items():
+            _say(f"{name}: {target}")
+    if result["exit_code"]:
+        raise typer.Exit(result["exit_code"])

@@ -1,0 +1,173 @@
+"""`lathe monitor run --config monitor.yaml`: one scheduled check — drift and performance of
+the current data, every alert rule, events, gauges and a webhook.
+
+monitor.yaml (paths are relative to the file)::
+
+    model: churn@champion        # performance, the label column, the drift reference
+    current: recent.parquet      # the rows to check (label column optional)
+    reference: train.parquet     # drift reference (default: the model's training profile)
+    window: 1000                 # rows per performance window
+    calibration: valid.csv       # labelled rows to calibrate CBPE on (optional)
+    store: sqlite:///.lathe/lathe.db
+    drift: {drift_share: 0.5, columns: {id: {skip: true}}}
+    rules:
+      - {metric: share_drifted, above: 0.3}
+      - {metric: drift_score, column: vicprice, above: 0.2}
+      - {metric: accuracy, below: 0.8, for: 2}
+      - {metric: estimated_accuracy, below: 0.75}
+    outputs:
+      events: events.jsonl              # one JSON event per breach, appended
+      prometheus: lathe_monitor.prom    # textfile collector, replaced atomically
+      prometheus_rules: monitor_alerts.yaml
+      webhook: http://127.0.0.1:9000/hook
+
+Exit code: 0 when every rule holds, 3 (`ALERT_EXIT_CODE`) when any is breached; 78 for a
+bad config (an unknown metric, a missing key), 65/66 for bad or missing data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lathe.errors import ConfigError
+from lathe.monitoring.alerts import ALERT_EXIT_CODE, breach, parse_rules
+from lathe.monitoring.config import read_yaml
+from lathe.monitoring.detect import parse_drift_options
+
+__all__ = ["run_monitor", "post_webhook"]
+
+KEYS = {"version", "model", "current", "reference", "window", "calibration", "store", "drift",
+        "rules", "outputs"}
+OUTPUTS = {"events", "prometheus", "prometheus_rules", "webhook"}
+
+
+def _path(base: Path, value: Any) -> str:
+    text = str(value)
+    if "://" in text or text.startswith("log:") or Path(text).is_absolute():
+        return text
+    candidate = base / text
+    return str(candidate) if candidate.exists() or "/" in text or "." in Path(text).name \
+        else text  # a registry reference (NAME, NAME@alias) stays as written
+
+
+def post_webhook(url: str, payload: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+    """POST the payload as JSON; the outcome (never an exception) for the run's report."""
+    import urllib.error
+    import urllib.request
+
+    body = json.dumps(payload, default=str).encode("utf-8")
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
+            return {"url": url, "ok": 200 <= answer.status < 300, "status": answer.status}
+    except (urllib.error.URLError, OSError) as err:
+        return {"url": url, "ok": False, "error": str(getattr(err, "reason", err))}
+
+
+def run_monitor(config: str | os.PathLike[str], *, now: datetime | None = None) -> dict[str, Any]:
+    """Run every check of monitor.yaml; the result says which rules were breached."""
+    import yaml
+
+    from lathe.atomic import write_text_atomic
+    from lathe.data.load import read_table
+    from lathe.monitoring.drift_check import drift_check
+    from lathe.monitoring.performance import performance_windows
+    from lathe.monitoring.prometheus import alert_rules, gauges_text
+    from lathe.registry.refs import load_model
+
+    file = Path(config)
+    raw = read_yaml(file)
+    unknown = sorted(set(raw) - KEYS)
+    if unknown:
+        raise ConfigError(f"{file}: unknown key {unknown[0]!r}",
+                          hint="use " + ", ".join(sorted(KEYS)), field=unknown[0])
+    rules = parse_rules(raw.get("rules"), str(file))
+    options = parse_drift_options(raw.get("drift"), f"{file}: drift")
+    outputs = raw.get("outputs") or {}
+    if not isinstance(outputs, dict) or set(outputs) - OUTPUTS:
+        raise ConfigError(f"{file}: outputs takes " + ", ".join(sorted(OUTPUTS)), field="outputs")
+    if "current" not in raw:
+        raise ConfigError(f"{file}: no `current` data to check", hint="add current: FILE",
+                          field="current")
+    base = file.parent
+    current, store = _path(base, raw["current"]), raw.get("store")
+    default_model = None if raw.get("model") is None else _path(base, raw["model"])
+    window = int(raw.get("window", 1000))
+    models = {r.model or default_model for r in rules} | {default_model}
+    drift: dict[str | None, dict[str, Any]] = {}
+    performance: dict[tuple[str | None, int], dict[str, Any]] = {}
+    frame = None
+    for model in models:
+        reference = raw.get("reference")
+        ref = _path(base, reference) if reference is not None else model
+        if ref is None:
+            continue
+        wants_prediction = any(r.metric == "prediction_drift_score" and
+                               (r.model or default_model) == model for r in rules)
+        drift[model] = drift_check(ref, current, model=model if wants_prediction else None,
+                                   options=options, store=store)
+    for rule in rules:
+        model = rule.model or default_model
+        if rule.kind != "performance":
+            continue
+        if model is None:
+            raise ConfigError(f"{file}: rule {rule.name!r} needs a model",
+                              hint="add model: NAME@alias at the top or in the rule")
+        key = (model, rule.window or window)
+        if key not in performance:
+            frame = read_table(current) if frame is None else frame
+            calibration = raw.get("calibration")
+            performance[key] = performance_windows(
+                load_model(model, store=store), frame, key[1], source=current,
+                reference=None if calibration is None else read_table(_path(base, calibration)))
+    stamp = (now or datetime.now(UTC)).isoformat()
+    events = []
+    for rule in rules:
+        model = rule.model or default_model
+        hit = breach(rule, drift.get(model),
+                     performance.get((model, rule.window or window)) if model else None)
+        if hit is not None:
+            events.append({"time": stamp, "model": model, "config": str(file), **hit})
+    breached = {r.name: any(e["rule"] == r.name for e in events) for r in rules}
+    written: dict[str, Any] = {}
+    if outputs.get("events") and events:
+        target = Path(_path(base, outputs["events"]))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("a", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(e, default=str) + "\n" for e in events)
+        written["events"] = str(target)
+    label = str(default_model or current)
+    main_perf = performance.get((default_model, window)) or next(iter(performance.values()), None)
+    if outputs.get("prometheus"):
+        text = gauges_text(drift.get(default_model) or next(iter(drift.values()), None),
+                           main_perf, model=label, breached=breached)
+        written["prometheus"] = str(write_text_atomic(_path(base, outputs["prometheus"]), text,
+                                                      what="the Prometheus textfile"))
+    if outputs.get("prometheus_rules"):
+        text = yaml.safe_dump(alert_rules(rules, model=label), sort_keys=False)
+        written["prometheus_rules"] = str(write_text_atomic(
+            _path(base, outputs["prometheus_rules"]), text, what="the Prometheus rules"))
+    if outputs.get("webhook") and events:
+        written["webhook"] = post_webhook(str(outputs["webhook"]),
+                                          {"source": "lathe monitor run", "events": events})
+        if not written["webhook"]["ok"]:
+            print(f"warning: webhook {outputs['webhook']} failed: "
+                  f"{written['webhook'].get('error', written['webhook'].get('status'))}",
+                  file=sys.stderr)
+    summary_drift = {str(k): {key: v[key] for key in ("dataset_drift", "share_drifted",
+                                                      "n_drifted", "n_columns")}
+                     for k, v in drift.items()}
+    summary_perf = {f"{m}@{w}": p["windows"][-1] for (m, w), p in performance.items()
+                    if p["windows"]}
+    return {"config": str(file), "time": stamp, "breached": bool(events),
+            "exit_code": ALERT_EXIT_CODE if events else 0, "events": events,
+            "rules": [{"name": r.name, "breached": breached[r.name]} for r in rules],
+            "drift": summary_drift, "performance": summary_perf, "outputs": written}
+
+
