@@ -322,6 +322,7 @@ def monitor_performance(
 ) -> dict[str, Any]:
     """Metrics per window of consecutive rows (realised where labels arrived, CBPE estimates
     everywhere, change points in the error stream); see lathe.monitoring.performance."""
+    from lathe.model import read_data, source_name
     from lathe.monitoring.performance import performance_windows
     from lathe.registry.refs import load_model
 

