@@ -28,6 +28,7 @@ from lathe.errors import LatheError, RateLimited
 from lathe.serving.auth import load_keys
 from lathe.serving.limits import BodyLimitMiddleware, DrainState, RequestIdMiddleware
 from lathe.serving.observability import LOGGER, ServingMetrics
+from lathe.serving.routes import experiments as experiments_routes
 from lathe.serving.routes import explain, feedback, health, metrics, models, page, predict
 from lathe.serving.settings import ServeSettings
 from lathe.serving.state import ModelHub
@@ -242,7 +243,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         )
 
     _install_error_handlers(app)
-    for module in (predict, explain, models, health, metrics, feedback, page):
+    for module in (predict, explain, models, health, metrics, feedback, page, experiments_routes):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=page.STATIC), name="static")
     app.add_middleware(

@@ -158,3 +158,13 @@ def test_analyze_a_served_experiment_from_log_and_feedback(client_for, registry_
     total = sum(v["n"] for v in block["variants"].values())
     assert total == 60 and sum(result["srm"]["counts"].values()) == 60
     assert result["decision"]["sentence"]
+
+
+def test_page_lists_running_experiments(client_for, registry_url):
+    records.start("pg", control="adult@champion", treatment="adult:2", unit="user_id",
+                  split="90/10", store=registry_url)
+    client = _serve(client_for, registry_url)
+    listed = client.get("/v1/experiments").json()["experiments"]
+    assert listed[0]["experiment"] == "pg" and listed[0]["treatment_share"] == 10.0
+    page = client.get("/").text + client.get("/static/app.js").text
+    assert "/v1/experiments" in page and "X-Unit-Id" in page

@@ -9,6 +9,8 @@ function headers() {
   const h = { "Content-Type": "application/json" };
   const key = $("apikey").value.trim();
   if (key) h["Authorization"] = "Bearer " + key;
+  const unit = $("unit").value.trim();
+  if (unit) h["X-Unit-Id"] = unit;
   return h;
 }
 
@@ -25,6 +27,28 @@ async function api(path, options = {}) {
 function showError(error) {
   $("error").textContent = error ? String(error.message || error) : "";
   $("error").hidden = !error;
+}
+
+async function loadExperiments() {
+  // the experiments this server routes by (lathe serve --experiments)
+  try {
+    const { experiments } = await api("/v1/experiments");
+    const rows = $("experiment-rows");
+    rows.innerHTML = "";
+    for (const e of experiments) {
+      const tr = document.createElement("tr");
+      const share = e.rolled_back ? "rolled back" : `${e.treatment_share}%`;
+      for (const value of [e.experiment, e.model, e.mode, e.control, e.treatment, share, e.unit]) {
+        const td = document.createElement("td");
+        td.textContent = value;
+        tr.appendChild(td);
+      }
+      rows.appendChild(tr);
+    }
+    $("experiments").hidden = experiments.length === 0;
+  } catch (error) {
+    $("experiments").hidden = true;
+  }
 }
 
 async function loadModels() {
@@ -113,6 +137,7 @@ function readRow() {
 function showAnswer(body) {
   const p = body.predictions[0];
   $("version").textContent = body.version;
+  $("variant").textContent = body.variant || "—";
   $("request-id").textContent = body.request_id;
   const bars = $("bars");
   bars.innerHTML = "";
@@ -156,3 +181,4 @@ $("form").addEventListener("submit", (event) => {
 $("model").addEventListener("change", (e) => loadSchema(e.target.value).catch(showError));
 $("apikey").addEventListener("change", loadModels);
 loadModels();
+loadExperiments();
