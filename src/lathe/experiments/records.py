@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from lathe.errors import Conflict, NotFound, UsageError, did_you_mean
+from lathe.registry import experiments_table as table
+from lathe.registry.experiments_table import Experiment, canary_share
 
 __all__ = [
     "GUARDRAIL_METRICS",
@@ -39,47 +39,6 @@ __all__ = [
 GUARDRAIL_METRICS = ("p99_ms", "p50_ms", "error_rate")
 DEFAULT_CANARY_GUARD = {"name": "error_rate", "op": "<", "limit": 0.05}
 _GUARD = re.compile(r"^\s*([a-z0-9_]+)\s*([<>])\s*([0-9.eE+-]+)\s*$")
-
-
-@dataclass
-class Experiment:
-    name: str
-    model: str
-    control: str
-    treatment: str
-    control_ref: str
-    treatment_ref: str
-    split: list[float]
-    unit: str
-    metric: str | None
-    guardrails: list[dict[str, Any]]
-    mode: str
-    canary: dict[str, Any] | None
-    status: str
-    started_at: str
-    started_by: str
-    stopped_at: str | None = None
-    result: dict[str, Any] | None = field(default=None)
-
-    @classmethod
-    def from_row(cls, row: Any) -> Experiment:
-        m = dict(row)
-        for key in ("split", "guardrails", "canary", "result"):
-            m[key] = json.loads(m[key]) if m.get(key) else (None if key != "guardrails" else [])
-        return cls(**m)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    def treatment_share(self, now: datetime | None = None) -> float:
-        """The treatment's share in percent now (a canary ramps on its schedule)."""
-        if self.mode == "shadow":
-            return 0.0
-        if self.mode == "canary" and self.canary:
-            started = datetime.fromisoformat(self.started_at)
-            elapsed = ((now or datetime.now(UTC)) - started).total_seconds()
-            return canary_share(self.canary, elapsed)
-        return float(self.split[1])
 
 
 def parse_guardrail(text: str) -> dict[str, Any]:
@@ -108,12 +67,6 @@ def parse_shares(text: str) -> list[float]:
                          f"(they sum to {sum(parts):g})",
                          hint="e.g. --split 50/50 or --split 90/10 (control first)")
     return parts
-
-
-def canary_share(canary: dict[str, Any], elapsed_s: float) -> float:
-    steps = canary["steps"]
-    index = int(max(0.0, elapsed_s) // (canary["step_minutes"] * 60))
-    return float(steps[min(index, len(steps) - 1)])
 
 
 def _parse_canary(steps: str, step_minutes: float | None) -> dict[str, Any]:
@@ -194,20 +147,10 @@ def start(name: str, *, control: str, treatment: str, split: str = "50/50", unit
         reg.close()
 
 
-def _all(conn: Any) -> list[Experiment]:
-    import sqlalchemy as sa
-
-    from lathe.registry.experiments_table import experiments
-
-    rows = conn.execute(sa.select(experiments).order_by(experiments.c.started_at))
-    return [Experiment.from_row(r._mapping) for r in rows]
-
-
 def list_experiments(store: str | None = None, *, registry: Any = None) -> list[Experiment]:
     reg = registry or _registry(store)
     try:
-        with reg.store.read() as conn:
-            return _all(conn)
+        return table.read_experiments(reg.store)
     finally:
         if registry is None:
             reg.close()
@@ -225,27 +168,6 @@ def get(name: str, store: str | None = None, *, registry: Any = None) -> Experim
 def running_for(model: str, *, registry: Any) -> list[Experiment]:
     return [e for e in list_experiments(registry=registry)
             if e.model == model and e.status == "running"]
-
-
-def _finish(reg: Any, exp: Experiment, status: str, result: dict[str, Any]) -> None:
-    from lathe.registry.experiments_table import experiments
-    from lathe.registry.records import current_actor, utc_now
-    from lathe.registry.store import audit
-
-    now = utc_now()
-    with reg.store.write() as conn:
-        changed = conn.execute(experiments.update().where(
-            experiments.c.name == exp.name, experiments.c.status == "running").values(
-                status=status, stopped_at=now, result=json.dumps(result))).rowcount
-        if changed != 1:
-            raise Conflict(f"experiment {exp.name!r} is no longer running",
-                           hint="see lathe experiment list")
-        conn.execute(audit.insert().values(
-            at=now, actor=current_actor(), action="experiment", name=exp.model,
-            version=int(exp.treatment.rsplit(":", 1)[1]), alias=None,
-            before=json.dumps({"experiment": exp.name, "status": "running"}),
-            after=json.dumps({"experiment": exp.name, "status": status, **result}),
-            reason=result.get("reason")))
 
 
 def stop(name: str, *, promote: bool, reason: str | None = None,
@@ -269,7 +191,7 @@ def stop(name: str, *, promote: bool, reason: str | None = None,
             status = "promoted"
         else:
             status = "rolled back"
-        _finish(reg, exp, status, result)
+        table.finish(reg.store, exp, status, result)
         return get(name, registry=reg)
     finally:
         reg.close()
@@ -277,13 +199,4 @@ def stop(name: str, *, promote: bool, reason: str | None = None,
 
 def mark_rolled_back(name: str, reason: str, *, registry: Any) -> bool:
     """The server's automatic rollback (a guardrail breached); False if it already stopped."""
-    exp = get(name, registry=registry)
-    if exp.status != "running":
-        return False
-    try:
-        _finish(registry, exp, "rolled back", {"reason": reason, "automatic": True,
-                                                "control": exp.control,
-                                                "treatment": exp.treatment})
-    except Conflict:
-        return False
-    return True
+    return table.mark_rolled_back(registry.store, name, reason)

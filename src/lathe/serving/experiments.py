@@ -1,7 +1,7 @@
 """Experiments in the server: sticky weighted routing, shadow scoring, canary ramps, guardrails.
 
 `lathe serve MODEL --experiments` routes each predict request of a model with a running
-experiment (see `lathe.experiments.records`) to its control or treatment version:
+experiment (started with `lathe experiment start`; rows in `lathe.registry.experiments_table`) to its control or treatment version:
 
 - **Assignment** hashes ``experiment + unit id`` with SHA-256 into a bucket in [0, 100); the
   unit is in the treatment when its bucket is below the treatment's share. Sticky across
@@ -66,7 +66,7 @@ class Route:
 
 @dataclass
 class _Running:
-    record: Any  # lathe.experiments.records.Experiment
+    record: Any  # lathe.registry.experiments_table.Experiment
     control: Any  # Active
     treatment: Any  # Active
     observed: deque = field(default_factory=lambda: deque(maxlen=WINDOW))
@@ -171,13 +171,13 @@ class ExperimentRouter:
             await _close(self.running.pop(model))
 
     def _read_running(self) -> dict[str, Any]:
-        from lathe.experiments.records import list_experiments
         from lathe.registry import open_registry
+        from lathe.registry.experiments_table import read_experiments
 
         with open_registry(self.store) as registry:
             return {
                 e.model: e
-                for e in list_experiments(registry=registry)
+                for e in read_experiments(registry.store)
                 if e.status == "running" and e.model in self.hub.slots
             }
 
@@ -276,11 +276,11 @@ class ExperimentRouter:
         return rolled
 
     def _mark_rolled_back(self, experiment: str, reason: str) -> None:
-        from lathe.experiments.records import mark_rolled_back
         from lathe.registry import open_registry
+        from lathe.registry.experiments_table import mark_rolled_back
 
         with open_registry(self.store) as registry:
-            mark_rolled_back(experiment, reason, registry=registry)
+            mark_rolled_back(registry.store, experiment, reason)
 
     def summary(self) -> list[dict[str, Any]]:
         """What the web page shows: one entry per running experiment."""
