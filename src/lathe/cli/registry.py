@@ -5,7 +5,7 @@
 `register` prints NAME:VERSION on stdout and `--json` one JSON object.
 
 >>> sorted(c.name or c.callback.__name__ for c in app.registered_commands)
-['backup', 'delete', 'history', 'list', 'promote', 'register', 'restore', 'rollback']
+['backup', 'delete', 'gc', 'history', 'list', 'promote', 'register', 'restore', 'rollback']
 """
 
 from __future__ import annotations
@@ -255,3 +255,52 @@ def restore(
         counts = registry.restore(file)
     summary = ", ".join(f"{n} {k}" for k, n in counts.items())
     console().print(f"[green]restored[/] {summary} from [bold]{file}[/]")
+
+
+@app.command()
+def gc(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only; remove nothing.")] = False,
+    min_age: Annotated[float, typer.Option(
+        "--min-age", min=0, help="Seconds an unreferenced file must have existed before it is "
+        "removed (default 3600: a register under way is never raced; 0 only when no writer "
+        "runs).")] = 3600.0,
+    verify: Annotated[bool, typer.Option(
+        "--verify", help="Re-hash every referenced blob (slower; finds altered ones).")] = False,
+    store: StoreOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Remove blobs no version references (a killed register, deleted versions), partial
+    writes and stale checkouts; report versions whose blobs are missing (exit 65)."""
+    from lathe.registry.gc import collect_garbage
+
+    with _open(store) as registry:
+        report = collect_garbage(registry, dry_run=dry_run, min_age_s=min_age,
+                                 verify_blobs=verify)
+    broken = report["missing_blobs"] or report["dangling_aliases"]
+    if as_json:
+        emit_json(report)
+    else:
+        _print_gc(report)
+    if broken:
+        raise typer.Exit(65)  # IntegrityError's code: the registry lost data gc cannot repair
+
+
+def _print_gc(report: dict[str, Any]) -> None:
+    err = console()
+    verb = "removed" if report["removed"] else "would remove"
+    counts = {key: len(report[key]) for key in ("orphan_blobs", "partial_writes",
+                                                 "stale_checkouts")}
+    err.print(f"{verb} {counts['orphan_blobs']} orphan blob(s), {counts['partial_writes']} "
+              f"partial write(s), {counts['stale_checkouts']} stale checkout(s): "
+              f"{report['bytes_freed']:,} bytes, from {report['blob_root']}")
+    if report["kept_young"]:
+        err.print(f"kept {report['kept_young']} unreferenced blob(s) younger than "
+                  f"{report['min_age_s']:g} s (a register may be under way)")
+    for item in report["missing_blobs"]:
+        err.print(f"[red]error:[/] {item['version']} file {item['file']}: blob "
+                  f"{item['sha256'][:12]}… is missing. Fix: lathe registry restore from a "
+                  "backup, or delete the version", highlight=False)
+    for item in report["dangling_aliases"]:
+        err.print(f"[red]error:[/] {item['name']}@{item['alias']} points at missing version "
+                  f"{item['version']}. Fix: lathe registry promote {item['name']} VERSION "
+                  f"--alias {item['alias']} --force --reason ...", highlight=False)

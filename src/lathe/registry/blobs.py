@@ -70,8 +70,11 @@ class BlobStore:
         return path.is_file() and _hash(path) == sha256
 
     def put(self, src: Path, expected_sha256: str | None = None) -> str:
-        """Store `src`; return its sha256. A blob already present intact is kept as is."""
+        """Store `src`; return its sha256. A blob already present intact is kept as is,
+        its time refreshed: `lathe registry gc` leaves young unreferenced blobs alone, so
+        one a register is about to reference is never collected (lathe.registry.gc)."""
         if expected_sha256 and self.is_intact(expected_sha256):
+            os.utime(self.path(expected_sha256))
             return expected_sha256
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
