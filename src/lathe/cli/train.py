@@ -68,6 +68,16 @@ def train(
         typer.Option("--refit/--no-refit", help="Once the test split is scored, refit on "
                      "every labelled row (default on)."),
     ] = None,
+    positive_class: Annotated[
+        str | None,
+        typer.Option("--positive-class", help="Binary label: the class plain precision, "
+                     "recall and f1 describe (default: the second of the sorted labels)."),
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option("--threads", min=1, help="CPU threads per fit (default: gbm uses the "
+                     "cores free when a fit starts, torch models all cores)."),
+    ] = None,
     encoding: EncodingOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -99,6 +109,8 @@ def train(
             catch_all=catch_all,
             abstain_rate=abstain_rate,
             refit=refit,
+            positive_class=positive_class,
+            threads=threads,
         )
     fitted.manifest["name"] = name or out_dir.name
     path = fitted.save(out_dir)
@@ -119,7 +131,7 @@ def train(
                 "test_metrics": {
                     k: v
                     for k, v in test_metrics.items()
-                    if isinstance(v, (int, float)) or v is None
+                    if isinstance(v, (int, float)) or v is None or k == "positive_class"
                 },
             }
         )

@@ -44,6 +44,12 @@ def tune(
         "every labelled row (default on).")] = True,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Artifact directory for the "
                                              "best model (default models/<data>-tuned).")] = None,
+    positive_class: Annotated[str | None, typer.Option(
+        "--positive-class", help="Binary label: the class plain precision, recall and f1 "
+        "describe (default: the second of the sorted labels).")] = None,
+    threads: Annotated[int | None, typer.Option(
+        "--threads", min=1, help="CPU threads per fit (default: the cores free when a fit "
+        "starts).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Search hyperparameters with Optuna (pruned, resumable, shareable) and save the best model."""
@@ -57,7 +63,8 @@ def tune(
                           sampler=sampler, objectives=objectives, pruner=pruner, cv_folds=cv,
                           storage=storage, study_name=study, workers=workers, seed=seed,
                           sampler_seed=sampler_seed, space_overrides=overrides, bag_folds=bag,
-                          refit_all=refit_all, progress=progress)
+                          refit_all=refit_all, progress=progress, threads=threads,
+                          positive_class=positive_class)
     out_dir = out or Path("models") / f"{Path(data).stem}-tuned"
     result.model.manifest["name"] = out_dir.name
     path = result.save(out_dir)

@@ -28,12 +28,21 @@ from lathe.data.schema import DATETIME_PARTS, Schema
 from lathe.errors import ConfigError
 from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily, without_validation
 from lathe.models._text_features import TextSVD
+from lathe.models._threads import fit_threads, prefer_passive_openmp
 from lathe.models._value_counts import ValueCounts
 
-__all__ = ["GBM"]
+__all__ = ["GBM", "import_lightgbm"]
 
 # Parameters lathe reads itself; the rest go to LightGBM.
 LATHE_ONLY_PARAMS = ("n_estimators", "early_stopping_rounds", "value_counts")
+
+
+def import_lightgbm() -> Any:
+    """LightGBM, its OpenMP threads set to sleep while they wait (`lathe.models._threads`)."""
+    prefer_passive_openmp()
+    import lightgbm
+
+    return lightgbm
 
 
 @FAMILIES.register("gbm")
@@ -97,7 +106,7 @@ class GBM(ModelFamily):
             seed=data.seed,
             deterministic=True,
             force_row_wise=True,
-            num_threads=data.threads or 0,
+            num_threads=fit_threads(data.threads),
         )
         return params
 
@@ -114,7 +123,7 @@ class GBM(ModelFamily):
         return self.feature_columns or list(self.booster.feature_name())
 
     def fit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Self:
-        import lightgbm as lgb
+        lgb = import_lightgbm()
 
         self.schema = data.schema
         self.rows_fitted = len(data.X_train)
@@ -223,7 +232,13 @@ class GBM(ModelFamily):
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.booster.save_model(str(directory / "lightgbm.txt"), num_iteration=self.best_iteration)
+        text = self.booster.model_to_string(num_iteration=self.best_iteration)
+        # the thread count of the fit follows the machine's load (lathe.models._threads) and
+        # does not change the trees; the file records 0 ("OpenMP's default"), as it always
+        # did, so that the same data and settings give the same artifact bytes
+        text = re.sub(r"^\[num_threads: \d+\]$", "[num_threads: 0]", text, count=1,
+                      flags=re.MULTILINE)
+        (directory / "lightgbm.txt").write_text(text, encoding="utf-8")
         (directory / "gbm.json").write_text(
             json.dumps(
                 {
@@ -245,7 +260,7 @@ class GBM(ModelFamily):
 
     @classmethod
     def load(cls, directory: Path, schema: Schema) -> Self:
-        import lightgbm as lgb
+        lgb = import_lightgbm()
 
         meta = json.loads((directory / "gbm.json").read_text())
         model = cls(**meta["params"])

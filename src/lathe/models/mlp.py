@@ -17,7 +17,6 @@ columns enter as TF-IDF + SVD components (as in `gbm`); the `text` family is the
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Self
@@ -30,6 +29,7 @@ from lathe.data.schema import Schema
 from lathe.errors import MissingDependency
 from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily
 from lathe.models._text_features import TextSVD
+from lathe.models._threads import prefer_passive_openmp
 from lathe.models._torch_onnx import TorchRuntime
 
 __all__ = ["MLP", "TabularPrep", "permutation_importance", "import_torch"]
@@ -38,7 +38,7 @@ __all__ = ["MLP", "TabularPrep", "permutation_importance", "import_torch"]
 def import_torch() -> Any:
     # OpenMP threads that spin while waiting make torch ~10x slower when another process
     # shares the cores (measured with two trainings on 2 cores); must be set before import.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    prefer_passive_openmp()
     try:
         import torch
     except ImportError as err:  # pragma: no cover - the text extra is installed here

@@ -28,8 +28,9 @@ Progress = Callable[[str, dict[str, Any]], None]
 
 def catchable_errors() -> tuple[type[BaseException], ...]:
     """Errors that fail one trial (a parameter combination a library rejects), not the study."""
-    import lightgbm
+    from lathe.models.gbm import import_lightgbm
 
+    lightgbm = import_lightgbm()
     return (lightgbm.basic.LightGBMError, ValueError, ArithmeticError)
 
 
