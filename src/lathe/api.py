@@ -346,3 +346,14 @@ def monitor_run(config: str | os.PathLike[str]) -> dict[str, Any]:
     from lathe.monitoring.runner import run_monitor
 
     return run_monitor(config)
+
+
+def retrain(name: str, data: str | os.PathLike[str], *, alias: str | None = None,
+            out: str | os.PathLike[str] | None = None, store: str | None = None,
+            note: str | None = None) -> dict[str, Any]:
+    """A challenger with the champion's config, compared on the last 20 % of DATA, registered
+    with its parent, promoted only through the gate (or to `alias`); see
+    lathe.monitoring.retrain."""
+    from lathe.monitoring.retrain import retrain as run_retrain
+
+    return run_retrain(name, data, alias=alias, out=out, store=store, note=note)

@@ -136,3 +136,30 @@ def test_monitor_run_exit_codes(capsys: pytest.CaptureFixture[str], stream: dict
     code, out, err = run(capsys, "monitor", "run", "--config", config)
     assert code == 78 and out == "" and len(err.strip().splitlines()) == 1
     assert "unknown metric 'acuracy'" in err
+
+
+def test_retrain_registers_a_challenger_with_its_parent(
+        capsys: pytest.CaptureFixture[str], stream: dict[str, Path], registry: str,
+        tmp_path: Path) -> None:
+    recent = tmp_path / "recent.csv"
+    pd.read_csv(stream["late_csv"]).iloc[:2000].to_csv(recent, index=False)
+    capsys.readouterr()
+    code, out, err = run(capsys, "retrain", "elec", "--data", recent, "--store", registry,
+                         "--alias", "challenger", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert (result["fit_rows"], result["holdout_rows"]) == (1600, 400)
+    assert result["parent"] == "elec:1" and result["promoted"] is False
+    assert isinstance(result["challenger_score"], float)
+    code, out, err = run(capsys, "registry", "list", "elec", "--store", registry, "--json")
+    listed = json.loads(out)
+    version = int(result["challenger"].split(":")[1])
+    row = next(v for v in listed["versions"] if v["version"] == version)
+    assert row["parent"] == "elec:1" and listed["aliases"]["challenger"] == version
+    code, out, err = run(capsys, "retrain", "elec", "--data", recent, "--store", registry,
+                         "--json")
+    assert code == 0, err
+    gated = json.loads(out)
+    assert isinstance(gated["promoted"], bool) and gated["parent"] == "elec:1"
+    code, _, err = run(capsys, "retrain", "nosuch", "--data", recent, "--store", registry)
+    assert code == 66 and len(err.strip().splitlines()) == 1

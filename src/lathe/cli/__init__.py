@@ -95,6 +95,7 @@ def _add_subcommands() -> None:
     _command("deploy", "serve")
     _group("experiment")
     _group("monitor")
+    _command("retrain")
     app.command("version")(version)
 
 

@@ -1,0 +1,53 @@
+"""`lathe retrain NAME --data FILE`: a challenger with the champion's config, registered with
+its parent and promoted only through the registry's gate (or moved to `--alias`).
+
+Exits 0 whether or not the gate promotes it (`promoted` in the JSON says which).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lathe.cli._output import JsonFlag, console, emit_json
+
+__all__ = ["retrain"]
+
+
+def retrain(
+    name: Annotated[str, typer.Argument(help="The registered model name (its champion is "
+                                        "the parent).")],
+    data: Annotated[Path, typer.Option("--data", help="Recent labelled rows in time order: "
+                                       "the last 20 % compare champion and challenger, the "
+                                       "rest train the challenger.")],
+    alias: Annotated[str | None, typer.Option(
+        "--alias", help="Move this alias (e.g. challenger) to the new version instead of "
+        "gating it for champion.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Where to keep the challenger's "
+                                             "artifact (default: a temporary directory).")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Registry note.")] = None,
+    store: Annotated[str | None, typer.Option(
+        "--store", envvar="LATHE_STORE", help="Registry URL (default sqlite:///.lathe/lathe.db)."
+    )] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Retrain NAME's champion config on recent data; register the challenger; gate it."""
+    from lathe.api import retrain as run_retrain
+
+    result = run_retrain(name, data, alias=alias, out=out, store=store, note=note)
+    if as_json:
+        emit_json(result)
+        return
+    out_console = console()
+    out_console.print(
+        f"{result['challenger']} (parent {result['parent']}): {result['metric']} "
+        f"{result['challenger_score']} vs champion {result['champion_score']} on the last "
+        f"{result['holdout_rows']} rows")
+    if result["promoted"]:
+        out_console.print(f"promoted to champion: {result['challenger']}")
+    elif result.get("alias_moved") is not None:
+        out_console.print(f"{name}@{result['alias']} -> {result['challenger']}")
+    else:
+        out_console.print(f"not promoted: {result.get('gate_refused', 'the gate kept the champion')}")
