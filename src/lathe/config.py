@@ -79,11 +79,20 @@ class TrainConfig(_Strict):
         return value
 
 
+class FootprintConfig(_Strict):
+    # where the electricity comes from, for kg CO2: an ISO country code (FR, DEU, USA) or
+    # COUNTRY:region (USA:california); none: CodeCarbon's world average
+    region: str | None = None
+    # measure energy with CodeCarbon (off: lathe's estimate from CPU time, method tdp-estimate)
+    codecarbon: bool = True
+
+
 class LatheConfig(_Strict):
     version: Literal[1] = 1
     data: DataConfig = Field(default_factory=DataConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    footprint: FootprintConfig = Field(default_factory=FootprintConfig)
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:

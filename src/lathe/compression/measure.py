@@ -22,6 +22,7 @@ import pandas as pd
 
 from lathe.data.infer import encode_labels
 from lathe.evaluation.metrics import compute_metrics
+from lathe.evaluation.timing import time_calls, windows
 
 if TYPE_CHECKING:
     from lathe.model import Model
@@ -44,14 +45,8 @@ def artifact_size(path: Path | None) -> int | None:
 
 
 def _latencies(model: Model, X: pd.DataFrame, batch: int, calls: int) -> list[float]:
-    out = []
-    for i in range(calls):
-        start = (i * batch) % max(1, len(X) - batch + 1)
-        part = X.iloc[start:start + batch]
-        began = time.perf_counter()
-        model.family.predict_raw(part)
-        out.append((time.perf_counter() - began) * 1000.0)
-    return out
+    parts = [X.iloc[a:b] for a, b in windows(len(X), batch=batch, calls=calls)]
+    return time_calls(model.family.predict_raw, parts).wall_ms
 
 
 def measure(model: Model, frame: pd.DataFrame, *, calls_batch1: int = 50,

@@ -134,7 +134,15 @@ def compress(
         _, eval_frame = _split(held, parent, 1.0, seed, source)
     job = CompressionJob(fit_frame, eval_frame, sparsity=sparsity, student=student,
                          scheme=scheme, kind=kind, recover=recover, seed=seed)
-    child = compressor.compress(parent, job)
+    from lathe.footprint import FootprintTracker
+
+    tracker = FootprintTracker().start()
+    try:
+        child = compressor.compress(parent, job)
+    except BaseException:
+        tracker.cancel()
+        raise
+    child.manifest["footprint"] = tracker.stop()  # the compression run itself
     lineage = dict(parent.manifest.get("lineage") or {})
     lineage["parent"] = {
         "sha256": artifact_sha256(parent.path) if parent.path is not None else None,

@@ -78,7 +78,25 @@ def run_training(
     """Train on `frame` as `cfg` says; returns the fitted (maybe refitted) family, its schema,
     the manifest and the sorted hashes of the rows the returned family learned from
     (`lathe.data.overlap`). `started` (time.monotonic) is when the run began, so that reading
-    the file counts against the time budget too."""
+    the file counts against the time budget too. The manifest's `footprint` (energy, CO2, CPU
+    hours; see `lathe.footprint`) covers the whole run."""
+    from lathe.footprint import FootprintTracker
+
+    tracker = FootprintTracker(cfg.footprint.region,
+                               use_codecarbon=cfg.footprint.codecarbon).start()
+    try:
+        family, schema, manifest, seen = _run(frame, source, cfg, progress, started,
+                                              checkpoint_dir, resume)
+    except BaseException:
+        tracker.cancel()  # no tracker thread left behind, and the error is not held up
+        raise
+    manifest["footprint"] = tracker.stop()
+    return family, schema, manifest, seen
+
+
+def _run(frame: pd.DataFrame, source: str, cfg: LatheConfig, progress: Progress | None,
+         started: float | None, checkpoint_dir: str | None, resume: bool,
+         ) -> tuple[ModelFamily, Schema, dict[str, Any], np.ndarray]:
     from lathe.training.presets import choose_family, fit_preset
 
     started = time.monotonic() if started is None else started

@@ -35,6 +35,7 @@ import pandas as pd
 
 from lathe.errors import Conflict, UsageError
 from lathe.evaluation.metrics import compute_metrics, higher_is_better, primary_metric
+from lathe.footprint import FootprintTracker
 from lathe.models import ModelFamily, get_family
 from lathe.tuning._objective import Objective
 from lathe.tuning._prepare import Prepared, prepare
@@ -209,7 +210,8 @@ def tune(
                  seed=seed if sampler_seed is None else sampler_seed, trials=trials, grid=grid,
                  cv_folds=cv_folds, workers=workers,
                  deadline=deadline, objectives=objective_names, metric=metric, started=started,
-                 refit=refit, overrides=overrides, bag_folds=bag_folds, refit_all=refit_all)
+                 refit=refit, overrides=overrides, bag_folds=bag_folds, refit_all=refit_all,
+                 footprint=FootprintTracker().start())  # the search's, for its models
     with _quiet_optuna():
         storage_obj = open_storage(url)
         try:
@@ -243,6 +245,7 @@ def tune(
                 run_workers(specs, study, progress, remaining, already)
             return _collect(study, prepared, family, plan, progress)
         finally:
+            plan.footprint.cancel()  # a no-op once build_model has stopped it
             close_storage(storage_obj)
 
 
@@ -268,6 +271,7 @@ class _Plan:
     overrides: dict[str, Any]
     bag_folds: int | None = None
     refit_all: bool = True
+    footprint: Any = None  # the FootprintTracker running since the search began
 
 
 def _open_study(storage: Any, plan: _Plan) -> Any:
@@ -322,7 +326,8 @@ def _collect(study: Any, prepared: Prepared, family: type[ModelFamily], plan: _P
         seconds=time.time() - plan.started,
         _context={"prepared": prepared, "family": family, "overrides": overrides,
                   "cv_folds": plan.cv_folds, "bag_folds": plan.bag_folds,
-                  "deadline": plan.deadline, "sampler_seed": plan.seed})
+                  "deadline": plan.deadline, "sampler_seed": plan.seed,
+                  "footprint_tracker": plan.footprint})
     if plan.refit:
         if progress:
             progress("refit", {"params": params})
@@ -445,6 +450,10 @@ def build_model(result: TuneResult, params: dict[str, Any], refit_all: bool = Fa
                      "cpu_count": os.cpu_count()},
         "tuning": _jsonable(result.summary()),
     }
+    tracker = result._context.pop("footprint_tracker", None)
+    if tracker is not None:  # the search and this refit: one footprint for its models
+        result._context["footprint"] = tracker.stop()
+    manifest["footprint"] = result._context.get("footprint")
     from lathe.data.overlap import row_hashes
 
     X_seen, _ = prepared.combined()

@@ -1,0 +1,135 @@
+"""One candidate measured on the decision rows: quality, latency, throughput, CPU, memory, size.
+
+`measure_candidate(load, frame)` loads the model (so its memory counts), scores `frame` with
+`Model.evaluate` (every metric `lathe evaluate` reports, and its confusion matrix), then times
+the *serving* call — the scorer `lathe.api.decide` passes in is the server's own `Predictor`
+(JSON-like rows -> validation -> the model; the LightGBM fast path where the server takes it):
+
+* latency at batch 1: `rounds` rounds of single-row calls over different rows; p50/p95/p99 of
+  each round, the median over rounds;
+* throughput at batch 64: rounds of 64-row calls, rows per second, median over rounds;
+* CPU-seconds per row: process CPU time (`time.process_time`, every thread) of the batch-1
+  calls / rows — what one request scored alone costs; batch 64 alongside;
+* peak memory: the process's resident memory above what it used before loading the model,
+  sampled every few milliseconds while it loads, warms up and is timed;
+* size: the artifact's bytes on disk.
+
+Timing uses `lathe.evaluation.timing`, as `lathe compress` does.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lathe.evaluation.timing import percentiles, time_calls, windows
+
+__all__ = ["measure_candidate", "Scorer", "default_scorer"]
+
+Scorer = Callable[[list[dict[str, Any]]], np.ndarray]
+
+
+def default_scorer(model: Any) -> Scorer:
+    """Rows (dicts) -> raw outputs through `Schema.conform` and the family: the server's
+    general path, for callers that have no server predictor to give."""
+
+    def score(rows: list[dict[str, Any]]) -> np.ndarray:
+        frame, _ = model.schema.conform(pd.DataFrame(rows), source="request")
+        return model.family.predict_raw(frame)
+
+    return score
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class _PeakMemory:
+    """Highest resident memory of the process while the block runs (sampled every 5 ms)."""
+
+    def __enter__(self) -> _PeakMemory:
+        self.before = self.peak = _rss_bytes()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, _rss_bytes())
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_bytes())
+
+    @property
+    def mb(self) -> float:
+        return (self.peak - self.before) / 2**20
+
+
+def _records(model: Any, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows as a server receives them: plain JSON values, missing values as None."""
+    names = [n for n in model.schema.feature_names if n in frame.columns]
+    part = frame[names].astype(object).where(frame[names].notna(), None)
+    return part.to_dict("records")
+
+
+def measure_candidate(load: Callable[[], Any], frame: pd.DataFrame, *,
+                      make_scorer: Callable[[Any], Scorer] | None = None,
+                      rounds: int = 5, calls_batch1: int = 40, calls_batch64: int = 4,
+                      source: str = "data") -> dict[str, Any]:
+    """Load one candidate and measure it on the labelled `frame` (see the module docstring)."""
+    with _PeakMemory() as memory:
+        model = load()
+        metrics = model.evaluate(frame)
+        scorer = (make_scorer or default_scorer)(model)
+        rows = _records(model, frame)
+        ones = [rows[a:b] for a, b in windows(len(rows), batch=1, calls=calls_batch1)]
+        many = [rows[a:b] for a, b in windows(len(rows), batch=64, calls=calls_batch64)]
+        time_calls(scorer, ones[: max(3, calls_batch1 // 4)])  # warm-up: lazy sessions, plans
+        time_calls(scorer, many[:1])
+        latency: list[dict[str, float]] = []
+        throughput: list[float] = []
+        cpu1: list[float] = []
+        cpu64: list[float] = []
+        for r in range(rounds):
+            shift = r * calls_batch1
+            part = ones[shift % len(ones):] + ones[:shift % len(ones)]
+            single = time_calls(scorer, part)
+            latency.append({**percentiles(single.wall_ms),
+                            "mean": statistics.fmean(single.wall_ms)})
+            cpu1.append(single.cpu_seconds / len(part))
+            batched = time_calls(scorer, many)
+            n_rows = sum(len(p) for p in many)
+            throughput.append(n_rows / max(batched.wall_seconds, 1e-9))
+            cpu64.append(batched.cpu_seconds / n_rows)
+    median = statistics.median
+    latency_ms = {k: median(r[k] for r in latency) for k in ("p50", "p95", "p99")}
+    mean_ms = median(r["mean"] for r in latency)
+    return {
+        "model_object": model,
+        "metrics": dict(metrics),
+        "latency_ms": latency_ms,
+        "latency_ms_mean": mean_ms,
+        "throughput_rows_per_second_batch64": median(throughput),
+        "cpu_seconds_per_row": max(median(cpu1), 1e-9),
+        "cpu_seconds_per_row_batch64": max(median(cpu64), 1e-9),
+        "peak_memory_mb": memory.mb,
+        "size_bytes": metrics.get("model_size_bytes"),
+        "timing": {"rounds": rounds, "calls_batch1": calls_batch1,
+                   "calls_batch64": calls_batch64, "rows": len(rows),
+                   "measured_at": time.time()},
+    }
