@@ -22,6 +22,7 @@ _EXPORTS = {
     "evaluate": "lathe.api",
     "predict": "lathe.api",
     "check": "lathe.api",
+    "decide": "lathe.api",
     "read_table": "lathe.data.load",
     "Schema": "lathe.data.schema",
     "LatheConfig": "lathe.config",

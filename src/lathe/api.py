@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from lathe.config import LatheConfig
     from lathe.model import DataLike, Metrics, Model
 
-__all__ = ["Model", "Metrics", "train", "load", "evaluate", "predict", "check"]
+__all__ = ["Model", "Metrics", "train", "load", "evaluate", "predict", "check", "decide"]
 
 
 def __getattr__(name: str) -> Any:
@@ -357,3 +357,41 @@ def retrain(name: str, data: str | os.PathLike[str], *, alias: str | None = None
     from lathe.monitoring.retrain import retrain as run_retrain
 
     return run_retrain(name, data, alias=alias, out=out, store=store, note=note)
+
+
+def decide(
+    models: list[str],
+    data: DataLike,
+    *,
+    traffic: str | None = None,
+    price: str | None = None,
+    value: Any = None,
+    region: str | None = None,
+    report: str | os.PathLike[str] | None = None,
+    target_p95_ms: float = 100.0,
+    tolerance: float = 0.01,
+    rounds: int = 5,
+    encoding: str | None = None,
+) -> dict[str, Any]:
+    """Measure, price and rank candidate models on the same labelled rows; which to run and
+    why (see `lathe.business.decide`). Timing goes through the server's `Predictor`."""
+    from lathe.business.decide import decide_candidates
+    from lathe.registry.refs import load_model
+    from lathe.serving.predictor import Predictor
+
+    def server_path(model: Model) -> Callable[[list[dict[str, Any]]], Any]:
+        predictor = Predictor("decide", "0", model)
+        return lambda rows: predictor.predict_raw(predictor.prepare(rows))
+
+    if report is not None and Path(report).is_dir():
+        raise UsageError(f"--report {report} is a directory", hint="pass a file name")
+    result = decide_candidates(
+        [str(m) for m in models], read_data(data, encoding), load=load_model,
+        make_scorer=server_path, source=source_name(data), traffic=traffic, price=price,
+        value=value, region=region, target_p95_ms=target_p95_ms, tolerance=tolerance,
+        rounds=rounds)
+    if report is not None:
+        from lathe.business.report import write_decision_report
+
+        write_decision_report(report, result)
+    return result

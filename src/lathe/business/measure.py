@@ -87,33 +87,45 @@ def _records(model: Any, frame: pd.DataFrame) -> list[dict[str, Any]]:
     return part.to_dict("records")
 
 
+def _calls(seconds_per_call: float, budget_s: float, rounds: int, low: int, high: int) -> int:
+    """How many calls per round fit `budget_s` over `rounds` rounds (within [low, high])."""
+    fit = int(budget_s / max(rounds * seconds_per_call, 1e-9))
+    return max(low, min(high, fit))
+
+
 def measure_candidate(load: Callable[[], Any], frame: pd.DataFrame, *,
                       make_scorer: Callable[[Any], Scorer] | None = None,
                       rounds: int = 5, calls_batch1: int = 40, calls_batch64: int = 4,
-                      source: str = "data") -> dict[str, Any]:
-    """Load one candidate and measure it on the labelled `frame` (see the module docstring)."""
+                      budget_s: float = 8.0, source: str = "data") -> dict[str, Any]:
+    """Load one candidate and measure it on the labelled `frame` (see the module docstring).
+
+    `calls_batch1` / `calls_batch64` per round are upper bounds: a slow model gets fewer
+    calls (at least 5 and 1) so that the timed rounds take about `budget_s` seconds.
+    """
     with _PeakMemory() as memory:
         model = load()
         metrics = model.evaluate(frame)
         scorer = (make_scorer or default_scorer)(model)
         rows = _records(model, frame)
-        ones = [rows[a:b] for a, b in windows(len(rows), batch=1, calls=calls_batch1)]
-        many = [rows[a:b] for a, b in windows(len(rows), batch=64, calls=calls_batch64)]
-        time_calls(scorer, ones[: max(3, calls_batch1 // 4)])  # warm-up: lazy sessions, plans
-        time_calls(scorer, many[:1])
+        # warm-up (lazy sessions, per-shape plans), which also sizes the timed rounds
+        warm1 = time_calls(scorer, [rows[i:i + 1] for i in range(3)]).wall_ms
+        warm64 = time_calls(scorer, [rows[:64]]).wall_ms
+        n1 = _calls(statistics.median(warm1) / 1000, 0.6 * budget_s, rounds, 5, calls_batch1)
+        n64 = _calls(warm64[0] / 1000, 0.4 * budget_s, rounds, 1, calls_batch64)
+        ones = [rows[a:b] for a, b in windows(len(rows), batch=1, calls=n1 * rounds)]
+        many = [rows[a:b] for a, b in windows(len(rows), batch=64, calls=n64 * rounds)]
         latency: list[dict[str, float]] = []
         throughput: list[float] = []
         cpu1: list[float] = []
         cpu64: list[float] = []
-        for r in range(rounds):
-            shift = r * calls_batch1
-            part = ones[shift % len(ones):] + ones[:shift % len(ones)]
-            single = time_calls(scorer, part)
+        for r in range(rounds):  # each round on rows of its own
+            single = time_calls(scorer, ones[r * n1:(r + 1) * n1])
             latency.append({**percentiles(single.wall_ms),
                             "mean": statistics.fmean(single.wall_ms)})
-            cpu1.append(single.cpu_seconds / len(part))
-            batched = time_calls(scorer, many)
-            n_rows = sum(len(p) for p in many)
+            cpu1.append(single.cpu_seconds / n1)
+            part = many[r * n64:(r + 1) * n64]
+            batched = time_calls(scorer, part)
+            n_rows = sum(len(p) for p in part)
             throughput.append(n_rows / max(batched.wall_seconds, 1e-9))
             cpu64.append(batched.cpu_seconds / n_rows)
     median = statistics.median
@@ -129,7 +141,7 @@ def measure_candidate(load: Callable[[], Any], frame: pd.DataFrame, *,
         "cpu_seconds_per_row_batch64": max(median(cpu64), 1e-9),
         "peak_memory_mb": memory.mb,
         "size_bytes": metrics.get("model_size_bytes"),
-        "timing": {"rounds": rounds, "calls_batch1": calls_batch1,
-                   "calls_batch64": calls_batch64, "rows": len(rows),
+        "timing": {"rounds": rounds, "calls_batch1": n1, "calls_batch64": n64,
+                   "rows": len(rows),
                    "measured_at": time.time()},
     }

@@ -75,8 +75,10 @@ def parse_value_spec(spec: str | os.PathLike[str] | dict[str, Any] | None) -> di
     return out
 
 
-def value_matrix(spec: dict[str, Any], classes: list[Any], where: str = "--value") -> np.ndarray:
-    """The K x K matrix (actual x predicted) a spec gives for `classes`."""
+def value_matrix(spec: dict[str, Any], classes: list[Any], where: str = "--value",
+                 positive: int = 1) -> np.ndarray:
+    """The K x K matrix (actual x predicted) a spec gives for `classes` (`positive`: the
+    index of the positive class, for tp/fp/tn/fn)."""
     names = [str(c) for c in classes]
     k = len(names)
     known = {"correct", "wrong", "classes", "matrix", *_BINARY}
@@ -92,9 +94,10 @@ def value_matrix(spec: dict[str, Any], classes: list[Any], where: str = "--value
         if k != 2:
             raise UsageError(f"{where}: tp/fp/tn/fn need a binary model; this one has {k} classes",
                              hint="use correct/wrong or a per-class matrix")
+        side = (1 - positive, positive)  # index 0: negative, 1: positive
         for key, (row, col) in _BINARY.items():
             if key in spec:
-                V[row, col] = _number(spec[key], key, where)
+                V[side[row], side[col]] = _number(spec[key], key, where)
     for label, outcome in (spec.get("classes") or {}).items():
         row = _class_index(label, names, where)
         if not isinstance(outcome, dict):
