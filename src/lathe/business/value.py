@@ -46,9 +46,19 @@ def _number(value: Any, what: str, where: str) -> float:
 
 
 def parse_value_spec(spec: str | os.PathLike[str] | dict[str, Any] | None) -> dict[str, Any] | None:
-    """`correct=0.4,wrong=-2`, a YAML file, or a mapping -> the mapping (numbers checked later)."""
-    if spec is None or isinstance(spec, dict):
-        return spec
+    """`correct=0.4,wrong=-2`, a YAML file, or a mapping -> the mapping, every number checked
+    (the class names are checked against a model by `value_matrix`)."""
+    if spec is None:
+        return None
+    return _checked(spec if isinstance(spec, dict) else _read_spec(spec))
+
+
+def _checked(spec: dict[str, Any], where: str = "--value") -> dict[str, Any]:
+    value_matrix(spec, [], where, check_only=True)
+    return spec
+
+
+def _read_spec(spec: str | os.PathLike[str]) -> dict[str, Any]:
     text = str(spec).strip()
     if text.lower().endswith((".yaml", ".yml")) or Path(text).is_file():
         import yaml
@@ -60,7 +70,8 @@ def parse_value_spec(spec: str | os.PathLike[str] | dict[str, Any] | None) -> di
             raise ConfigError(f"{file}: cannot read the value/cost file",
                               hint="check the path", file=str(file)) from None
         except yaml.YAMLError as error:
-            raise ConfigError(f"{file}: not valid YAML ({error})", file=str(file)) from None
+            raise ConfigError(f"{file}: not valid YAML ({' '.join(str(error).split())})",
+                              file=str(file)) from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{file}: expected a mapping such as {{correct: 0.4, wrong: -2}}",
                               file=str(file))
@@ -76,9 +87,25 @@ def parse_value_spec(spec: str | os.PathLike[str] | dict[str, Any] | None) -> di
 
 
 def value_matrix(spec: dict[str, Any], classes: list[Any], where: str = "--value",
-                 positive: int = 1) -> np.ndarray:
+                 positive: int = 1, check_only: bool = False) -> np.ndarray:
     """The K x K matrix (actual x predicted) a spec gives for `classes` (`positive`: the
-    index of the positive class, for tp/fp/tn/fn)."""
+    index of the positive class, for tp/fp/tn/fn). `check_only`: check keys and numbers
+    without classes."""
+    if check_only:
+        for key in ("correct", "wrong", *_BINARY):
+            if key in spec:
+                _number(spec[key], key, where)
+        for label, outcome in (spec.get("classes") or {}).items():
+            for key, value in (outcome.items() if isinstance(outcome, dict) else []):
+                _number(value, f"classes.{label}.{key}", where)
+        for actual, row_spec in (spec.get("matrix") or {}).items():
+            for predicted, value in (row_spec.items() if isinstance(row_spec, dict) else []):
+                _number(value, f"matrix.{actual}.{predicted}", where)
+        unknown = sorted(set(spec) - {"correct", "wrong", "classes", "matrix", *_BINARY})
+        if unknown:
+            raise UsageError(f"{where}: unknown key {unknown[0]!r}",
+                             hint="use correct/wrong, tp/fp/tn/fn, classes or matrix")
+        return np.zeros((0, 0))
     names = [str(c) for c in classes]
     k = len(names)
     known = {"correct", "wrong", "classes", "matrix", *_BINARY}
