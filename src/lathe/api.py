@@ -359,6 +359,7 @@ def retrain(name: str, data: str | os.PathLike[str], *, alias: str | None = None
     return run_retrain(name, data, alias=alias, out=out, store=store, note=note)
 
 
+# ---- business ------------------------------------------------------------------------------
 def decide(
     models: list[str],
     data: DataLike,

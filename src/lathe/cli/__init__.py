@@ -23,7 +23,7 @@ on stdout under `--json`) and exits with the error's code — never a traceback
 finds with an unknown option and with a missing argument.
 
 >>> sorted(c.name for c in app.registered_commands)[:3]
-['check', 'compress', 'deploy']
+['check', 'compress', 'decide']
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ def _add_subcommands() -> None:
     _command("explain")
     _command("tune")
     _command("compress")
+    _command("decide")
     _group("registry")
     _command("serve")
     _command("deploy", "serve")
