@@ -141,11 +141,45 @@ def evaluate(
     *,
     report: str | os.PathLike[str] | None = None,
     encoding: str | None = None,
+    costs: Any = None,
+    save_threshold: bool = False,
 ) -> Metrics:
-    from lathe.model import Model
+    """Metrics on labelled data. With `costs` (what each outcome is worth: `correct=..,
+    wrong=..`, `tp=..,fp=..,tn=..,fn=..` or a YAML file), also `value`: the expected value
+    per prediction and, for binary models, the value-maximising threshold, which
+    `save_threshold` writes into the artifact directory so predictions use it."""
+    from lathe.model import Model, read_data, source_name
 
+    if save_threshold and costs is None:
+        raise UsageError("--save-threshold needs --costs", hint="e.g. --costs costs.yaml")
+    spec = None
+    if costs is not None:
+        from lathe.business.value import parse_value_spec
+
+        spec = parse_value_spec(costs, "--costs")  # checked before any scoring
+    if save_threshold and not (not isinstance(model, Model) and Path(model).is_dir()):
+        raise UsageError("--save-threshold writes into an artifact directory; "
+                         f"{model} is not one (registry versions are immutable)",
+                         hint="evaluate the artifact directory, then register it")
     loaded = model if isinstance(model, Model) else load(model)
-    return loaded.evaluate(data, report=report, encoding=encoding)
+    metrics = loaded.evaluate(data, report=report, encoding=encoding)
+    if spec is not None:
+        from lathe.business.value import evaluate_value
+
+        metrics["value"] = evaluate_value(loaded, read_data(data, encoding), spec,
+                                          dict(metrics))
+        if save_threshold:
+            if "threshold" not in metrics["value"]:
+                raise UsageError("--save-threshold needs a binary model; this one is "
+                                 f"{loaded.task}")
+            loaded.manifest["decision"] = {
+                "threshold": metrics["value"]["threshold"],
+                "positive_class": str(loaded.classes[loaded.schema.positive_index]),
+                "expected_value": metrics["value"]["expected_value_at_threshold"],
+                "costs": spec, "source": source_name(data)}
+            loaded.save(Path(model))
+            metrics["value"]["saved_to"] = str(model)
+    return metrics
 
 
 def predict(
@@ -377,6 +411,7 @@ def decide(
     """Measure, price and rank candidate models on the same labelled rows; which to run and
     why (see `lathe.business.decide`). Timing goes through the server's `Predictor`."""
     from lathe.business.decide import decide_candidates
+    from lathe.model import read_data, source_name
     from lathe.registry.refs import load_model
     from lathe.serving.predictor import Predictor
 

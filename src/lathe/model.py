@@ -160,7 +160,18 @@ class Model:
         raw = self.predict_raw(data)
         if not self.schema.is_classification:
             return raw
-        return np.asarray(self.classes, dtype=object)[raw.argmax(axis=1)]
+        return self.labels(raw)
+
+    def labels(self, raw: np.ndarray) -> np.ndarray:
+        """Class labels from raw probabilities: the most likely class, or for a binary model
+        whose manifest has a `decision` threshold (`lathe evaluate --costs ...
+        --save-threshold`), the positive class when its probability reaches the threshold."""
+        classes = np.asarray(self.classes, dtype=object)
+        threshold = (self.manifest.get("decision") or {}).get("threshold")
+        if threshold is not None and self.task == "binary" and raw.ndim == 2:
+            pos = self.schema.positive_index
+            return classes[np.where(raw[:, pos] >= float(threshold), pos, 1 - pos)]
+        return classes[raw.argmax(axis=1)]
 
     def explain(self, data: DataLike, *, method: str = "auto",
                 background: DataLike | None = None) -> pd.DataFrame:
@@ -189,7 +200,7 @@ class Model:
         raw = self.family.predict_raw(X)
         out = frame.copy()
         if self.schema.is_classification:
-            out["prediction"] = np.asarray(self.classes, dtype=object)[raw.argmax(axis=1)]
+            out["prediction"] = self.labels(raw)
             if proba:
                 for i, cls in enumerate(self.classes or []):
                     out[f"proba_{cls}"] = raw[:, i]

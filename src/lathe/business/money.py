@@ -53,7 +53,7 @@ def _number(text: Any, what: str, where: str) -> float:
         value = float(text)
     except (TypeError, ValueError):
         raise UsageError(f"{where}: {what} must be a number, got {text!r}",
-                         hint=f"e.g. {what}=0.034") from None
+                         hint="give a plain number of US dollars, such as 0.034") from None
     if not math.isfinite(value) or value < 0:
         raise UsageError(f"{where}: {what} must be a finite number >= 0, got {text!r}")
     return value
@@ -78,7 +78,7 @@ def _from_mapping(raw: dict[str, Any], where: str, base: Prices) -> Prices:
     unknown = sorted(set(raw) - {"cpu_hour", "gpu_hour"})
     if unknown:
         raise UsageError(f"{where}: unknown price {unknown[0]!r}",
-                         hint="use cpu_hour=USD and gpu_hour=USD (per hour of one CPU / GPU)")
+                         hint="the prices are cpu_hour and gpu_hour (USD per hour of one CPU / GPU)")
     cpu = _number(raw["cpu_hour"], "cpu_hour", where) if "cpu_hour" in raw else base.cpu_hour
     gpu = _number(raw["gpu_hour"], "gpu_hour", where) if "gpu_hour" in raw else base.gpu_hour
     return Prices(cpu, gpu, where)
@@ -109,7 +109,8 @@ def parse_prices(spec: str | None = None, table: str | os.PathLike[str] | None =
             key, sep, value = part.partition("=")
             if not sep:
                 raise UsageError(f"--price {text!r}: {part!r} is not key=value",
-                                 hint="e.g. --price cpu_hour=0.034,gpu_hour=1.2")
+                                 hint="give comma-separated pairs of a price name, an equals sign and a "
+                                      "number (see lathe decide --help)")
             pairs[key.strip()] = value.strip()
         return _from_mapping(pairs, "--price", default)
     file = Path(text)

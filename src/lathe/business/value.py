@@ -29,7 +29,7 @@ import numpy as np
 from lathe.errors import ConfigError, UsageError
 
 __all__ = ["parse_value_spec", "value_matrix", "expected_value", "best_threshold",
-           "threshold_value", "replacement_economics"]
+           "threshold_value", "replacement_economics", "evaluate_value"]
 
 _BINARY = {"tn": (0, 0), "fp": (0, 1), "fn": (1, 0), "tp": (1, 1)}
 
@@ -39,18 +39,19 @@ def _number(value: Any, what: str, where: str) -> float:
         out = float(value)
     except (TypeError, ValueError):
         raise UsageError(f"{where}: {what} must be a number, got {value!r}",
-                         hint="e.g. correct=0.40,wrong=-2.0") from None
+                         hint="give a plain number, such as 0.40 or -2.0") from None
     if not np.isfinite(out):
         raise UsageError(f"{where}: {what} must be a finite number, got {value!r}")
     return out
 
 
-def parse_value_spec(spec: str | os.PathLike[str] | dict[str, Any] | None) -> dict[str, Any] | None:
+def parse_value_spec(spec: str | os.PathLike[str] | dict[str, Any] | None,
+                     where: str = "--value") -> dict[str, Any] | None:
     """`correct=0.4,wrong=-2`, a YAML file, or a mapping -> the mapping, every number checked
     (the class names are checked against a model by `value_matrix`)."""
     if spec is None:
         return None
-    return _checked(spec if isinstance(spec, dict) else _read_spec(spec))
+    return _checked(spec if isinstance(spec, dict) else _read_spec(spec, where), where)
 
 
 def _checked(spec: dict[str, Any], where: str = "--value") -> dict[str, Any]:
@@ -58,7 +59,7 @@ def _checked(spec: dict[str, Any], where: str = "--value") -> dict[str, Any]:
     return spec
 
 
-def _read_spec(spec: str | os.PathLike[str]) -> dict[str, Any]:
+def _read_spec(spec: str | os.PathLike[str], where: str) -> dict[str, Any]:
     text = str(spec).strip()
     if text.lower().endswith((".yaml", ".yml")) or Path(text).is_file():
         import yaml
@@ -80,9 +81,11 @@ def _read_spec(spec: str | os.PathLike[str]) -> dict[str, Any]:
     for part in text.split(","):
         key, sep, value = part.partition("=")
         if not sep:
-            raise UsageError(f"--value {text!r}: {part!r} is not key=value",
-                             hint="e.g. --value correct=0.40,wrong=-2.0 or a YAML file")
-        out[key.strip()] = value.strip()
+            raise UsageError(f"{where} {text!r}: {part!r} is not an outcome and a number",
+                             hint="give comma-separated pairs of an outcome, an equals sign and a "
+                                  "number, or a YAML file (see lathe decide --help)")
+        out[key.strip()] = _number(value.strip(), key.strip(), where) \
+            if key.strip() in ("correct", "wrong", *_BINARY) else value.strip()
     return out
 
 
@@ -212,4 +215,31 @@ def replacement_economics(candidate: dict[str, Any], champion: dict[str, Any],
         out["break_even_predictions"] = training / net
     if per_month is not None and training > 0:
         out["roi_first_month"] = (net * per_month - training) / training
+    return out
+
+
+def evaluate_value(model: Any, frame: Any, spec: dict[str, Any],
+                   metrics: dict[str, Any]) -> dict[str, Any]:
+    """`lathe evaluate --costs`: expected value per prediction on labelled `frame` (from the
+    confusion matrix of `metrics`) and, for a binary model, the threshold on P(positive)
+    that maximises it on these rows."""
+    if not model.schema.is_classification:
+        raise UsageError("--costs needs a classification model; this one does regression")
+    pos = model.schema.positive_index if model.task == "binary" else 1
+    V = value_matrix(spec, list(model.classes), "--costs", positive=pos)
+    out: dict[str, Any] = {"matrix": V.tolist(),
+                           "expected_value": expected_value(metrics["confusion_matrix"], V)}
+    if model.task == "binary":
+        from lathe.data.infer import encode_labels
+
+        target = model.schema.target
+        labelled = frame[frame[target].notna()]
+        y = encode_labels(labelled[target], model.schema, source="data")
+        p = model.predict_raw(labelled)[:, pos]
+        order = [1 - pos, pos]
+        best = best_threshold((y == pos).astype(int), p, V[order][:, order])
+        out.update(threshold=best["threshold"],
+                   expected_value_at_threshold=best["expected_value"],
+                   expected_value_at_0_5=best["expected_value_at_0.5"],
+                   positive_class=str(model.classes[pos]))
     return out

@@ -27,18 +27,39 @@ def evaluate(
     report: Annotated[
         Path | None, typer.Option(help="Write a self-contained HTML report here.")
     ] = None,
+    costs: Annotated[
+        str | None, typer.Option(
+            help="What each outcome is worth (correct=0.4,wrong=-2 / tp=..,fp=..,tn=..,fn=.. / "
+                 "a YAML file): expected value per prediction and, for binary models, the "
+                 "value-maximising threshold.")
+    ] = None,
+    save_threshold: Annotated[
+        bool, typer.Option("--save-threshold",
+                           help="Write the best threshold into the artifact (with --costs).")
+    ] = False,
     encoding: EncodingOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Score a model on labelled data: metrics table, optional HTML report."""
     from lathe import api
 
-    metrics = api.evaluate(model, data, report=report, encoding=encoding)
+    metrics = api.evaluate(model, data, report=report, encoding=encoding, costs=costs,
+                           save_threshold=save_threshold)
     warn_training_overlap(metrics.get("training_overlap"))
     if as_json:
         emit_json(dict(metrics))
         return
     out = console()
     out.print(metrics_table(metrics, f"{model} on {data}"))
+    value = metrics.get("value")
+    if value:
+        line = f"expected value per prediction: {value['expected_value']:.4g}"
+        if "threshold" in value:
+            line += (f"; best threshold on P({value['positive_class']}) "
+                     f"{value['threshold']:.4g} -> {value['expected_value_at_threshold']:.4g}"
+                     f" (0.5 -> {value['expected_value_at_0_5']:.4g})")
+        out.print(line)
+        if value.get("saved_to"):
+            out.print(f"[green]threshold saved[/] in [bold]{value['saved_to']}[/]")
     if report is not None:
         out.print(f"[green]report[/] written to [bold]{report}[/]")

@@ -190,6 +190,10 @@ class Predictor:
         self.task: str = model.task
         self.classes = [_plain(c) for c in (model.classes or [])]
         self._class_keys = [str(c) for c in self.classes]
+        # a binary model's saved decision threshold (lathe evaluate --costs --save-threshold)
+        threshold = (model.manifest.get("decision") or {}).get("threshold")
+        self._decision = None if threshold is None or self.task != "binary" else (
+            model.schema.positive_index, float(threshold))
         self.native = _NativeGBM.build(model) if native else None
 
     @property
@@ -259,7 +263,11 @@ class Predictor:
         keys, classes = self._class_keys, self.classes
         out = []
         for probs in raw.tolist():
-            best = max(range(len(probs)), key=probs.__getitem__)
+            if self._decision is not None:
+                pos, threshold = self._decision
+                best = pos if probs[pos] >= threshold else 1 - pos
+            else:
+                best = max(range(len(probs)), key=probs.__getitem__)
             out.append(
                 {"label": classes[best], "probabilities": dict(zip(keys, probs, strict=True))}
             )

@@ -17,18 +17,6 @@ from lathe.business.decide import pareto_front, recommend
 from lathe.errors import ConfigError, DataError, UsageError
 
 
-@pytest.fixture(scope="module")
-def candidates(tmp_path_factory, adult_small: pd.DataFrame):
-    root = tmp_path_factory.mktemp("decide")
-    train, hold = adult_small.iloc[:2000], adult_small.iloc[2000:]
-    lathe.train(train, target="income", model="gbm", threads=1).save(root / "gbm")
-    lathe.train(train, target="income", model="linear", threads=1).save(root / "lin")
-    other = train.rename(columns={"age": "years"})
-    lathe.train(other, target="income", model="gbm", threads=1).save(root / "other")
-    hold.to_csv(root / "hold.csv", index=False)
-    return root
-
-
 def _decide(root, models, **kw):
     return lathe.decide([str(root / m) for m in models], root / "hold.csv", rounds=2, **kw)
 
