@@ -97,6 +97,9 @@ def _explain(err: Any) -> str:
         name = str(getattr(param, "name", "") or "").upper()
         if getattr(param, "param_type_name", "") == "argument" and name:
             return f"missing argument {name}"
+        flags = [o for o in getattr(param, "opts", []) if o.startswith("--")]
+        if getattr(param, "param_type_name", "") == "option" and flags:
+            return f"missing option {flags[0]}"  # a required option, e.g. monitor run --config
     formatted = getattr(err, "format_message", None)
     return str(formatted() if callable(formatted) else message)
 
