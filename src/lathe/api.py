@@ -316,11 +316,23 @@ def experiment_list(store: str | None = None) -> list[dict[str, Any]]:
 
 
 def experiment_stop(name: str, *, promote: bool, reason: str | None = None,
-                    store: str | None = None) -> dict[str, Any]:
-    """Promote the treatment through the registry gate, or roll back; audited either way."""
+                    store: str | None = None, prediction_log: str | None = None
+                    ) -> dict[str, Any]:
+    """Promote the treatment through the registry gate, or roll back; audited either way.
+    With `prediction_log`, the experiment's analysis (its decision) goes into the audit too."""
+    from lathe.errors import DataError
     from lathe.experiments import records
 
-    return records.stop(name, promote=promote, reason=reason, store=store).to_dict()
+    analysis = None
+    if prediction_log is not None:
+        from lathe.experiments.served import analyze_experiment
+
+        try:
+            analysis = analyze_experiment(name, prediction_log=prediction_log, store=store)
+        except DataError:
+            analysis = None  # no outcomes (yet): the experiment still stops
+    return records.stop(name, promote=promote, reason=reason, store=store,
+                        analysis=analysis).to_dict()
 
 
 # ---- monitoring (issue 21) -----------------------------------------------------------------

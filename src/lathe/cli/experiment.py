@@ -184,6 +184,8 @@ def stop(
         "--promote", help="Make the treatment champion (through the gate).")] = False,
     rollback: Annotated[bool, typer.Option("--rollback", help="Keep the control.")] = False,
     reason: Annotated[str | None, typer.Option("--reason", help="Why (audited).")] = None,
+    prediction_log: Annotated[str | None, typer.Option(
+        "--prediction-log", help="Log URL: its analysis goes into the audit too.")] = None,
     store: StoreOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -194,7 +196,8 @@ def stop(
     if promote == rollback:
         raise UsageError("say how the experiment ends: --promote or --rollback (one of them)",
                          hint=f"lathe experiment stop {name} --promote")
-    result = api.experiment_stop(name, promote=promote, reason=reason, store=store)
+    result = api.experiment_stop(name, promote=promote, reason=reason, store=store,
+                                 prediction_log=prediction_log)
     if as_json:
         emit_json(result)
         return

@@ -158,6 +158,13 @@ def test_analyze_a_served_experiment_from_log_and_feedback(client_for, registry_
     total = sum(v["n"] for v in block["variants"].values())
     assert total == 60 and sum(result["srm"]["counts"].values()) == 60
     assert result["decision"]["sentence"]
+    from lathe import api
+
+    stopped = api.experiment_stop("fb", promote=False, store=registry_url, prediction_log=log)
+    assert stopped["result"]["decision"]["verdict"] == result["decision"]["verdict"]
+    with open_registry(registry_url) as reg:
+        event = [e for e in reg.history("adult") if e.action == "experiment"][-1]
+    assert event.after["decision"]["sentence"] == result["decision"]["sentence"]
 
 
 def test_page_lists_running_experiments(client_for, registry_url):
