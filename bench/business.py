@@ -83,14 +83,17 @@ def _train_candidates(work: Path, budget: float) -> dict[str, Any]:
     return {"trained_seconds": made}
 
 
-def run_decide(work: Path, budget: float) -> dict[str, Any]:
+def run_decide(work: Path, budget: float, train: bool = True) -> dict[str, Any]:
     import lathe
 
-    out = _train_candidates(work, budget)
+    out = _train_candidates(work, budget) if train else {"trained_seconds": {}}
     _, hold = _banking()
     hold_file = work / "banking77_holdout.csv"
     hold.to_csv(hold_file, index=False)
-    names = ["text-best", "text-fast", "text-best-int8", "text-best-distill", "linear"]
+    names = [n for n in ("text-best", "text-fast", "text-best-int8", "text-best-distill",
+                         "linear") if (work / n / "manifest.json").exists()]
+    out["candidates_missing"] = [n for n in ("text-best", "text-fast", "text-best-int8",
+                                             "text-best-distill", "linear") if n not in names]
     report = RESULTS / "business_decide.html"
     began = time.perf_counter()
     result = lathe.decide([str(work / n) for n in names], hold_file, traffic="2e6/day",
@@ -209,10 +212,13 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=420.0,
                         help="time budget of text best, seconds (20 min on a free machine)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=RESULTS / "business.json")
+    parser.add_argument("--no-train", action="store_true",
+                        help="decide over the artifacts already in --work (train none)")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    file = RESULTS / "business.json"
+    file = args.out
     results: dict[str, Any] = json.loads(file.read_text()) if file.exists() else {}
     results["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     results["machine"] = (f"{os.cpu_count()} CPUs, shared with other jobs (load average "
@@ -224,7 +230,7 @@ def main() -> None:
     if "energy" in parts:
         results["energy"] = run_energy(args.repeats)
     if "decide" in parts:
-        results["decide"] = run_decide(args.work, args.budget)
+        results["decide"] = run_decide(args.work, args.budget, train=not args.no_train)
     file.write_text(json.dumps(results, indent=1, default=str) + "\n")
     _print(results)
 

@@ -273,6 +273,13 @@ class FootprintTracker:
         return {k: v for k, v in (("country_iso_code", region.code), ("region", region.region))
                 if v is not None}
 
+    def wait_ready(self, timeout: float = _START_WAIT_S) -> FootprintTracker:
+        """Block until CodeCarbon is up (its hardware probe runs Python in this process, so
+        code that times CPU should not run beside it)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self
+
     def cancel(self) -> None:
         """Stop without a result and without waiting for a tracker still starting up."""
         with self._lock:

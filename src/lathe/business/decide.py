@@ -136,7 +136,8 @@ def decide_candidates(
     where = resolve_region(region)
     if not target_p95_ms > 0:
         raise UsageError(f"the target p95 latency must be > 0 ms, got {target_p95_ms}")
-    tracker = FootprintTracker(region).start()
+    # CodeCarbon's hardware probe runs in this process: let it finish before timing CPU
+    tracker = FootprintTracker(region).start().wait_ready()
     try:
         rows = _measure_all(models, frame, load, make_scorer, source, rounds)
     except BaseException:
