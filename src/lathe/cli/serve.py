@@ -111,15 +111,38 @@ def serve(
 def deploy(
     target: Annotated[str, typer.Argument(help="docker or k8s")],
     name: Annotated[
-        str, typer.Argument(help="the model to serve: registry NAME[@ALIAS] or a path")
+        str, typer.Argument(help="the model to serve: registry NAME[@ALIAS|:VERSION] or a path")
     ],
     out: Annotated[Path, typer.Option(help="directory to write the files into")] = Path("deploy"),
     image: Annotated[str | None, typer.Option(help="container image name")] = None,
     replicas: Annotated[int, typer.Option(help="minimum replicas (k8s)")] = 2,
+    store: Annotated[str | None, typer.Option(
+        help="shared registry URL (postgresql://...): the pod resolves NAME@champion from it "
+        "and follows the alias, instead of the model being copied into the image")] = None,
+    wheel: Annotated[Path | None, typer.Option(
+        help="lathe wheel to install in the image (default: built from this lathe with "
+        "pip wheel)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
-    """Write deployment files: Dockerfile (+ Kubernetes manifests, Prometheus rules, Grafana)."""
+    """Write a build context that deploys NAME (model + lathe wheel + checked start-up), and
+    for k8s its manifests, Secret templates, Prometheus rules and Grafana dashboard."""
     from lathe.serving.deploy import write_deploy
 
-    written = write_deploy(target, name, out, image=image, replicas=replicas)
-    for path in written:
-        typer.echo(str(path))
+    result = write_deploy(target, name, out, image=image, replicas=replicas, store=store,
+                          wheel=wheel)
+    if as_json:
+        from lathe.cli._output import emit_json
+
+        emit_json(result)
+        return
+    from lathe.cli._output import console
+
+    err = console()
+    what = (f"{result['ref']} (sha256 {result['artifact_sha256'][:12]}…) copied into the image"
+            if result["mode"] == "bundled" else
+            f"{result['ref']} resolved from {store} at start-up, following the alias")
+    err.print(f"[green]wrote[/] {len(result['files'])} files to [bold]{result['out']}[/]: "
+              f"{what}", highlight=False)
+    for key, command in result["commands"].items():
+        err.print(f"  {key:<12} {command}", highlight=False, markup=False)
+    err.print(f"see {result['out']}/README.md", highlight=False)

@@ -1,334 +1,58 @@
-"""`lathe deploy docker|k8s NAME`: the files that put a lathe model server into production.
+"""`lathe deploy docker|k8s NAME`: a build context that deploys NAME, and its manifests.
 
-docker: Dockerfile (the same `pip install '.[EXTRAS]'` as the Makefile) and .dockerignore.
-k8s:    the docker files plus Deployment (probes, resources, keys from a Secret), Service,
-        HorizontalPodAutoscaler, Prometheus scrape config and alert rules (error rate,
-        p99 latency), and a Grafana dashboard JSON.
+NAME (a registry reference NAME, NAME@ALIAS, NAME:VERSION, or an artifact directory) is
+resolved first; an unknown one is refused before anything is written. Two modes:
+
+* bundled (default): the artifact is copied into the context and checked against its hashes
+  when the container starts; lathe is installed from a wheel built from this lathe;
+* registry (`--store postgresql://...`): the image holds no model; the pod resolves
+  NAME@champion (or the given alias/version) from the shared registry and follows the alias.
+
+docker: the build context (see `lathe.serving.deploy_context`) and its README.
+k8s:    that plus Deployment, Service, HPA, Secret templates (API keys; the store's URL in
+        registry mode), Prometheus scrape config and alert rules, a Grafana dashboard.
+
+Everything is written into a staging folder first and moved into `out` at the end, so a
+failure (unknown NAME, no wheel) leaves `out` as it was.
 
 >>> import tempfile, pathlib
->>> files = write_deploy("k8s", "churn@champion", pathlib.Path(tempfile.mkdtemp()))
->>> sorted(p.name for p in files)  # doctest: +NORMALIZE_WHITESPACE
-['.dockerignore', 'Dockerfile', 'alerts.yaml', 'dashboard.json', 'deployment.yaml',
- 'hpa.yaml', 'prometheus.yaml', 'service.yaml']
+>>> from lathe.registry.testing import fake_artifact
+>>> art = fake_artifact(pathlib.Path(tempfile.mkdtemp()) / "churn", seed=1)
+>>> out = pathlib.Path(tempfile.mkdtemp()) / "deploy"
+>>> result = write_deploy("k8s", str(art), out)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import json
-import re
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from lathe.errors import UsageError
-
-__all__ = ["write_deploy", "kubernetes_manifests", "dockerfile", "alert_rules", "grafana_dashboard"]
-
-PORT = 8000
-PYTHON = "3.11"  # the Makefile's python3.11
-EXTRAS = "serve,registry,onnx"
-# the Makefile's two install commands, with the server's extras (a test holds them equal)
-INSTALL = (
-    f"python -m pip install --quiet --upgrade pip && python -m pip install --quiet '.[{EXTRAS}]'"
+from lathe.serving.deploy_context import (
+    ENTRYPOINT,
+    MAKE_KEYS,
+    build_wheel,
+    dockerfile,
+    extras_for,
+    readme,
+)
+from lathe.serving.deploy_manifests import (
+    PORT,
+    alert_rules,
+    app_name,
+    grafana_dashboard,
+    kubernetes_manifests,
+    prometheus_scrape,
 )
 
+__all__ = ["write_deploy", "resolve_target", "kubernetes_manifests", "alert_rules",
+           "grafana_dashboard", "prometheus_scrape", "dockerfile", "PORT"]
 
-def _app_name(model: str) -> str:
-    base = re.split(r"[@:]", Path(model).name or model)[0].lower()
-    slug = re.sub(r"[^a-z0-9-]+", "-", base).strip("-") or "model"
-    return f"lathe-{slug}"[:63]
-
-
-def dockerfile(model: str) -> str:
-    return f"""\
-# Built from the lathe source tree: docker build -f deploy/Dockerfile -t IMAGE .
-FROM python:{PYTHON}-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
-# LightGBM's wheels link the system OpenMP runtime, which the slim image does not have
-RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \\
-    && rm -rf /var/lib/apt/lists/*
-# /data (registry and prediction log) belongs to the server's user, so a fresh volume mounted
-# there is writable too
-RUN useradd --create-home --uid 10001 lathe && mkdir -p /data && chown lathe:lathe /data
-WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY src ./src
-# the same install as `make install` (non-editable), with the extras a server needs
-RUN {INSTALL}
-USER lathe
-ENV LATHE_MODEL="{model}" LATHE_STORE="sqlite:////data/lathe.db" PORT={PORT}
-EXPOSE {PORT}
-HEALTHCHECK --interval=10s --timeout=3s CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{{os.environ[\\"PORT\\"]}}/healthz')"
-# API keys come from a mounted file (a Kubernetes Secret); the server refuses to listen on
-# 0.0.0.0 without them
-CMD ["sh", "-c", "exec lathe serve \\"$LATHE_MODEL\\" --host 0.0.0.0 --port \\"$PORT\\" --api-keys /etc/lathe/keys.yaml --prediction-log sqlite:////data/predictions.db"]
-"""
-
-
-DOCKERIGNORE = """\
-.venv
-.git
-.lathe
-**/__pycache__
-*.pyc
-tests
-bench/results
-deploy
-"""
-
-
-def kubernetes_manifests(model: str, image: str, replicas: int = 2) -> dict[str, dict[str, Any]]:
-    app = _app_name(model)
-    labels = {"app.kubernetes.io/name": app, "app.kubernetes.io/part-of": "lathe"}
-    probe = {"httpGet": {"port": "http"}, "periodSeconds": 10, "timeoutSeconds": 2}
-    deployment = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": app, "labels": labels},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
-            },
-            "template": {
-                "metadata": {
-                    "labels": labels,
-                    "annotations": {
-                        "prometheus.io/scrape": "true",
-                        "prometheus.io/port": str(PORT),
-                        "prometheus.io/path": "/metrics",
-                    },
-                },
-                "spec": {
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": 10001},
-                    "containers": [
-                        {
-                            "name": "server",
-                            "image": image,
-                            "imagePullPolicy": "IfNotPresent",
-                            "env": [
-                                {"name": "LATHE_MODEL", "value": model},
-                                {"name": "PORT", "value": str(PORT)},
-                            ],
-                            "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-                            "readinessProbe": {
-                                **probe,
-                                "httpGet": {"path": "/readyz", "port": "http"},
-                                "initialDelaySeconds": 2,
-                                "failureThreshold": 3,
-                            },
-                            "livenessProbe": {
-                                **probe,
-                                "httpGet": {"path": "/healthz", "port": "http"},
-                                "initialDelaySeconds": 10,
-                                "failureThreshold": 3,
-                            },
-                            "startupProbe": {
-                                **probe,
-                                "httpGet": {"path": "/healthz", "port": "http"},
-                                "periodSeconds": 2,
-                                "failureThreshold": 30,
-                            },
-                            "resources": {
-                                "requests": {"cpu": "500m", "memory": "512Mi"},
-                                "limits": {"cpu": "2", "memory": "1Gi"},
-                            },
-                            "securityContext": {
-                                "allowPrivilegeEscalation": False,
-                                "readOnlyRootFilesystem": False,
-                            },
-                            "volumeMounts": [
-                                {"name": "api-keys", "mountPath": "/etc/lathe", "readOnly": True},
-                                {"name": "data", "mountPath": "/data"},
-                            ],
-                        }
-                    ],
-                    "volumes": [
-                        {"name": "api-keys", "secret": {"secretName": f"{app}-api-keys"}},
-                        {"name": "data", "emptyDir": {}},
-                    ],
-                },
-            },
-        },
-    }
-    service = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": app, "labels": labels},
-        "spec": {
-            "selector": labels,
-            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
-            "type": "ClusterIP",
-        },
-    }
-    hpa = {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": app, "labels": labels},
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": app},
-            "minReplicas": replicas,
-            "maxReplicas": max(replicas * 5, replicas + 1),
-            "metrics": [
-                {
-                    "type": "Resource",
-                    "resource": {
-                        "name": "cpu",
-                        "target": {"type": "Utilization", "averageUtilization": 70},
-                    },
-                }
-            ],
-        },
-    }
-    return {"deployment.yaml": deployment, "service.yaml": service, "hpa.yaml": hpa}
-
-
-def prometheus_scrape(model: str) -> dict[str, Any]:
-    app = _app_name(model)
-    return {
-        "scrape_configs": [
-            {
-                "job_name": app,
-                "metrics_path": "/metrics",
-                "kubernetes_sd_configs": [{"role": "pod"}],
-                "relabel_configs": [
-                    {
-                        "source_labels": ["__meta_kubernetes_pod_label_app_kubernetes_io_name"],
-                        "regex": app,
-                        "action": "keep",
-                    },
-                    {
-                        "source_labels": ["__meta_kubernetes_pod_container_port_name"],
-                        "regex": "http",
-                        "action": "keep",
-                    },
-                ],
-            }
-        ],
-        "rule_files": ["alerts.yaml"],
-    }
-
-
-def alert_rules(
-    model: str, *, max_error_rate: float = 0.01, max_p99_s: float = 0.05
-) -> dict[str, Any]:
-    app = _app_name(model)
-    job = f'job="{app}"'
-    errors = f'sum by (model) (rate(lathe_errors_total{{{job},status=~"5.."}}[5m]))'
-    total = f"sum by (model) (rate(lathe_requests_total{{{job}}}[5m]))"
-    p99 = (
-        "histogram_quantile(0.99, sum by (model, le) "
-        f"(rate(lathe_request_latency_seconds_bucket{{{job}}}[5m])))"
-    )
-    return {
-        "groups": [
-            {
-                "name": f"{app}.rules",
-                "rules": [
-                    {
-                        "alert": "LatheHighErrorRate",
-                        "expr": f"({errors}) / clamp_min({total}, 1e-9) > {max_error_rate}",
-                        "for": "5m",
-                        "labels": {"severity": "page"},
-                        "annotations": {
-                            "summary": "{{ $labels.model }}: more than "
-                            f"{max_error_rate:.0%} of predictions fail with a server error",
-                        },
-                    },
-                    {
-                        "alert": "LatheHighP99Latency",
-                        "expr": f"{p99} > {max_p99_s}",
-                        "for": "10m",
-                        "labels": {"severity": "ticket"},
-                        "annotations": {
-                            "summary": "{{ $labels.model }}: p99 prediction latency above "
-                            f"{max_p99_s * 1000:g} ms",
-                        },
-                    },
-                    {
-                        "alert": "LatheNotReady",
-                        "expr": f"sum(lathe_model_loaded{{{job}}}) < 1",
-                        "for": "5m",
-                        "labels": {"severity": "page"},
-                        "annotations": {"summary": f"{app}: no model version is loaded"},
-                    },
-                ],
-            }
-        ]
-    }
-
-
-def grafana_dashboard(model: str) -> dict[str, Any]:
-    app = _app_name(model)
-    job = f'job="{app}"'
-
-    def panel(pid: int, title: str, expr: str, unit: str, x: int, y: int) -> dict[str, Any]:
-        return {
-            "id": pid,
-            "type": "timeseries",
-            "title": title,
-            "datasource": {"type": "prometheus", "uid": "${datasource}"},
-            "gridPos": {"h": 8, "w": 12, "x": x, "y": y},
-            "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-            "targets": [{"refId": "A", "expr": expr, "legendFormat": "{{model}} {{version}}"}],
-        }
-
-    return {
-        "title": f"lathe · {app}",
-        "uid": app[:40],
-        "schemaVersion": 39,
-        "version": 1,
-        "time": {"from": "now-6h", "to": "now"},
-        "templating": {
-            "list": [{"name": "datasource", "type": "datasource", "query": "prometheus"}]
-        },
-        "panels": [
-            panel(
-                1,
-                "Requests / s",
-                f"sum by (model, version) (rate(lathe_requests_total{{{job}}}[1m]))",
-                "reqps",
-                0,
-                0,
-            ),
-            panel(
-                2,
-                "Errors / s by status",
-                f"sum by (model, status) (rate(lathe_errors_total{{{job}}}[1m]))",
-                "reqps",
-                12,
-                0,
-            ),
-            panel(
-                3,
-                "Latency p50 / p99",
-                "histogram_quantile(0.99, sum by (model, version, le) "
-                f"(rate(lathe_request_latency_seconds_bucket{{{job}}}[5m])))",
-                "s",
-                0,
-                8,
-            ),
-            panel(
-                4,
-                "Rows predicted / s",
-                f"sum by (model, version) (rate(lathe_rows_predicted_total{{{job}}}[1m]))",
-                "rowsps",
-                12,
-                8,
-            ),
-            panel(
-                5,
-                "Mean requests per model call (micro-batching)",
-                f"sum by (model) (rate(lathe_batch_requests_sum{{{job}}}[5m])) / "
-                f"sum by (model) (rate(lathe_batch_requests_count{{{job}}}[5m]))",
-                "short",
-                0,
-                16,
-            ),
-            panel(6, "Served version", f"lathe_model_loaded{{{job}}} == 1", "short", 12, 16),
-        ],
-    }
+DOCKERIGNORE = "**/__pycache__\n*.pyc\nkeys.yaml\nREADME.md\n"
 
 
 def _yaml(data: Any) -> str:
@@ -337,25 +61,112 @@ def _yaml(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
-def write_deploy(
-    target: str, model: str, out: str | Path, *, image: str | None = None, replicas: int = 2
-) -> list[Path]:
-    """Write the files for `target` ('docker' or 'k8s') into `out`; returns their paths."""
+def resolve_target(name: str, store: str | None) -> dict[str, Any]:
+    """What NAME means: mode, reference, route, and (bundled) the artifact directory.
+
+    Raises NotFound (one line) for an unknown name, version or alias.
+    """
+    from lathe.artifact import artifact_sha256, read_manifest
+    from lathe.registry.records import parse_ref
+
+    if store is not None:  # registry mode: the pod resolves it; check it resolves now
+        from lathe.registry.refs import looks_like_path
+        from lathe.registry.registry import open_registry
+
+        if looks_like_path(name):
+            raise UsageError(f"--store serves a registry name, not the path {name!r}",
+                             hint="pass NAME, NAME@ALIAS or NAME:VERSION, or drop --store")
+        route, version, alias = parse_ref(name)
+        ref = f"{route}:{version}" if version is not None else f"{route}@{alias or 'champion'}"
+        with open_registry(store) as registry:
+            record = registry.resolve(ref)
+        return {"mode": "registry", "ref": ref, "route": route, "version": record.version,
+                "artifact_sha256": record.artifact_sha256, "family": record.family,
+                "files": [], "store": store}
+    from lathe.registry.refs import resolve_model_ref
+
+    path = resolve_model_ref(name)
+    manifest = read_manifest(path)
+    from_registry = not Path(name).exists()
+    route = parse_ref(name)[0] if from_registry else path.resolve().name
+    return {"mode": "bundled", "ref": name, "route": route, "path": path,
+            "version": None, "artifact_sha256": artifact_sha256(path),
+            "family": manifest.get("family"), "files": sorted(manifest.get("files", {}))}
+
+
+def _files(target: str, spec: dict[str, Any], image: str, replicas: int,
+           wheel: str) -> dict[str, str]:
+    bundled = spec["mode"] == "bundled"
+    extras = extras_for(spec["mode"], spec.get("family"), spec["files"])
+    app = app_name(spec["route"])
+    record = {k: spec[k] for k in ("mode", "ref", "route", "version", "artifact_sha256")}
+    files = {
+        "Dockerfile": dockerfile(wheel, extras, bundled=bundled),
+        ".dockerignore": DOCKERIGNORE,
+        "deploy.json": json.dumps({**record, "app": app, "image": image, "extras": extras,
+                                   "wheel": wheel}, indent=2) + "\n",
+        "entrypoint.py": ENTRYPOINT,
+        "make_keys.py": MAKE_KEYS,
+        "README.md": readme(mode=spec["mode"], ref=spec["ref"], route=spec["route"], app=app,
+                            image=image, target=target,
+                            artifact_sha256=spec["artifact_sha256"] if bundled else None),
+    }
+    if target == "k8s":
+        for filename, manifest in kubernetes_manifests(spec["route"], image, replicas,
+                                                       mode=spec["mode"]).items():
+            files[filename] = _yaml(manifest)
+        files["prometheus.yaml"] = _yaml(prometheus_scrape(spec["route"]))
+        files["alerts.yaml"] = _yaml(alert_rules(spec["route"]))
+        files["dashboard.json"] = json.dumps(grafana_dashboard(spec["route"]), indent=2) + "\n"
+    return files
+
+
+def write_deploy(target: str, name: str, out: str | Path, *, image: str | None = None,
+                 replicas: int = 2, store: str | None = None,
+                 wheel: str | Path | None = None) -> dict[str, Any]:
+    """Write the deployment of `name` for `target` ('docker' or 'k8s') into `out`.
+
+    Returns one JSON-ready description: mode, ref, route, version, artifact_sha256, image,
+    out, files (relative paths written) and commands (keys, build, run or apply).
+    """
     if target not in ("docker", "k8s"):
         raise UsageError(f"unknown deploy target {target!r}; valid targets are 'docker' and 'k8s'")
+    if replicas < 1:
+        raise UsageError(f"--replicas {replicas}: at least 1 is needed")
+    spec = resolve_target(name, store)  # an unknown NAME stops here, before any write
+    app = app_name(spec["route"])
+    image = image or f"{app}:{spec['artifact_sha256'][:12] if spec['mode'] == 'bundled' else 'latest'}"
     folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    files: dict[str, str] = {"Dockerfile": dockerfile(model), ".dockerignore": DOCKERIGNORE}
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        built = build_wheel(staging / "wheels", wheel)
+        if spec["mode"] == "bundled":
+            shutil.copytree(spec["path"], staging / "models" / spec["route"])
+        for filename, text in _files(target, spec, image, replicas, built.name).items():
+            (staging / filename).write_text(text, encoding="utf-8")
+        written = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
+        folder.mkdir(exist_ok=True)
+        for entry in staging.iterdir():  # replace what an earlier deploy wrote, keep the rest
+            old = folder / entry.name
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old)
+            os.replace(entry, old)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    commands = {"keys": "python make_keys.py --name CLIENT > keys.yaml",
+                "build": f"docker build -t {image} {folder}"}
     if target == "k8s":
-        image = image or f"{_app_name(model)}:latest"
-        for filename, manifest in kubernetes_manifests(model, image, replicas).items():
-            files[filename] = _yaml(manifest)
-        files["prometheus.yaml"] = _yaml(prometheus_scrape(model))
-        files["alerts.yaml"] = _yaml(alert_rules(model))
-        files["dashboard.json"] = json.dumps(grafana_dashboard(model), indent=2) + "\n"
-    written = []
-    for filename, text in files.items():
-        path = folder / filename
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+        commands["secret"] = (f"kubectl create secret generic {app}-api-keys "
+                              "--from-file=keys.yaml --dry-run=client -o yaml > secret.yaml")
+        commands["apply"] = ("kubectl apply -f secret.yaml -f deployment.yaml -f service.yaml "
+                             "-f hpa.yaml")
+        if spec["mode"] == "registry":
+            commands["store_secret"] = (f"kubectl create secret generic {app}-store "
+                                        "--from-literal=url='postgresql://USER:PASSWORD@HOST/DB'")
+    else:
+        commands["run"] = (f'docker run -p {PORT}:{PORT} -v "$PWD/keys.yaml:/etc/lathe/keys.yaml:ro"'
+                           f" {image}")
+    return {"target": target, "mode": spec["mode"], "ref": spec["ref"], "route": spec["route"],
+            "version": spec["version"], "artifact_sha256": spec["artifact_sha256"],
+            "image": image, "out": str(folder), "files": written, "commands": commands}

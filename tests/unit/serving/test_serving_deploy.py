@@ -1,37 +1,61 @@
-"""`lathe deploy`: Dockerfile, Kubernetes manifests, Prometheus rules, Grafana dashboard."""
+"""`lathe deploy`: a build context that deploys the model (artifact checked at start-up,
+lathe from a wheel), Kubernetes manifests and Secret templates, Prometheus rules, Grafana."""
 
 from __future__ import annotations
 
 import copy
+import http.client
 import json
-import re
+import os
 import shutil
+import signal
+import socket
 import subprocess
-import tomllib
+import sys
+import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import typer
 import yaml
 from typer.testing import CliRunner
 
 from lathe.cli.serve import deploy, serve
-from lathe.errors import UsageError
-from lathe.serving.deploy import EXTRAS, write_deploy
+from lathe.errors import NotFound, UsageError
+from lathe.registry import open_registry
+from lathe.serving.deploy import alert_rules, write_deploy
+from lathe.serving.deploy_context import build_wheel
 
 ROOT = Path(__file__).resolve().parents[3]
 # The Kubernetes versions the manifests are checked against: an older one still in the
 # validator's bundled schemas and the newest it bundles (kubernetes-validate 1.37).
 KUBERNETES_VERSIONS = ("1.30", "1.37")
 # every file `write_deploy("k8s", ...)` writes, by what checks it
-KUBERNETES_MANIFESTS = {"deployment.yaml", "service.yaml", "hpa.yaml"}
+KUBERNETES_MANIFESTS = {"deployment.yaml", "service.yaml", "hpa.yaml", "secret.yaml"}
 PROMETHEUS_FILES = {"prometheus.yaml", "alerts.yaml"}
-OTHER_FILES = {"Dockerfile", ".dockerignore", "dashboard.json"}
+OTHER_FILES = {"Dockerfile", ".dockerignore", "dashboard.json", "deploy.json", "entrypoint.py",
+               "make_keys.py", "README.md"}
 
 
-def test_k8s_files_are_valid_and_complete(tmp_path):
-    written = write_deploy("k8s", "churn@champion", tmp_path, image="reg/churn:1", replicas=3)
-    names = {p.name for p in written}
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """lathe's wheel, built once (pip wheel of this project) for every deploy below."""
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.fixture(scope="module")
+def churn(tmp_path_factory: pytest.TempPathFactory, adult_model_dir: Path) -> Path:
+    """The Adult model as an artifact directory named churn."""
+    target = tmp_path_factory.mktemp("art") / "churn"
+    shutil.copytree(adult_model_dir, target)
+    return target
+
+
+def test_k8s_files_are_valid_and_complete(tmp_path, churn, wheel):
+    result = write_deploy("k8s", str(churn), tmp_path, image="reg/churn:1", replicas=3,
+                          wheel=wheel)
+    names = set(result["files"])
     assert {
         "Dockerfile",
         "deployment.yaml",
@@ -53,7 +77,12 @@ def test_k8s_files_are_valid_and_complete(tmp_path):
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert set(container["resources"]) == {"requests", "limits"}
-    assert {"name": "LATHE_MODEL", "value": "churn@champion"} in container["env"]
+    assert {"name": "PORT", "value": "8000"} in container["env"]
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "api-keys", "secret": {"secretName": "lathe-churn-api-keys"}} in volumes
+    secret = yaml.safe_load((tmp_path / "secret.yaml").read_text())
+    assert secret["kind"] == "Secret" and secret["metadata"]["name"] == "lathe-churn-api-keys"
+    assert "make_keys.py" in secret["stringData"]["keys.yaml"]
     service = yaml.safe_load((tmp_path / "service.yaml").read_text())
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
     hpa = yaml.safe_load((tmp_path / "hpa.yaml").read_text())
@@ -62,9 +91,9 @@ def test_k8s_files_are_valid_and_complete(tmp_path):
 
 
 def test_alerts_and_dashboard_use_the_metrics_the_server_exports(
-    tmp_path, client_for, adult_model_dir
+    tmp_path, client_for, adult_model_dir, wheel
 ):
-    write_deploy("k8s", "adult", tmp_path)
+    write_deploy("k8s", str(adult_model_dir), tmp_path, wheel=wheel)
     rules = yaml.safe_load((tmp_path / "alerts.yaml").read_text())["groups"][0]["rules"]
     alerts = {r["alert"]: r for r in rules}
     assert "lathe_errors_total" in alerts["LatheHighErrorRate"]["expr"]
@@ -93,13 +122,19 @@ def _kubernetes_validate():
 
 
 @pytest.mark.parametrize("kubernetes_version", KUBERNETES_VERSIONS)
-def test_every_k8s_manifest_passes_the_kubernetes_schemas(tmp_path, kubernetes_version):
+def test_every_k8s_manifest_passes_the_kubernetes_schemas(tmp_path, kubernetes_version, churn,
+                                                          wheel, registry_url):
     kv = _kubernetes_validate()
-    written = {p.name: p for p in write_deploy("k8s", "churn@champion", tmp_path, replicas=3)}
+    bundled = write_deploy("k8s", str(churn), tmp_path / "b", replicas=3, wheel=wheel)
+    shared = write_deploy("k8s", "churn", tmp_path / "r", store=registry_url, wheel=wheel)
     # a new file must be classified here, so no manifest escapes the schema check
-    assert set(written) == KUBERNETES_MANIFESTS | PROMETHEUS_FILES | OTHER_FILES
-    for name in sorted(KUBERNETES_MANIFESTS):
-        documents = [d for d in yaml.safe_load_all(written[name].read_text()) if d]
+    top = {f for f in bundled["files"] if "/" not in f}
+    assert top == KUBERNETES_MANIFESTS | PROMETHEUS_FILES | OTHER_FILES
+    assert {f.split("/")[0] for f in bundled["files"] if "/" in f} == {"models", "wheels"}
+    assert {f for f in shared["files"] if "/" not in f} == top | {"store-secret.yaml"}
+    for folder, name in [(tmp_path / "b", n) for n in sorted(KUBERNETES_MANIFESTS)] + [
+            (tmp_path / "r", n) for n in sorted(KUBERNETES_MANIFESTS | {"store-secret.yaml"})]:
+        documents = [d for d in yaml.safe_load_all((folder / name).read_text()) if d]
         assert documents, name
         for manifest in documents:
             # strict: an unknown (e.g. misspelt) field is an error, as `kubectl apply` says
@@ -123,9 +158,9 @@ def test_every_k8s_manifest_passes_the_kubernetes_schemas(tmp_path, kubernetes_v
     ],
     ids=["port-name-as-number", "misspelt-field", "no-selector"],
 )
-def test_the_schema_check_rejects_a_broken_manifest(tmp_path, breakage, where):
+def test_the_schema_check_rejects_a_broken_manifest(tmp_path, breakage, where, churn, wheel):
     kv = _kubernetes_validate()
-    write_deploy("k8s", "churn", tmp_path)
+    write_deploy("k8s", str(churn), tmp_path, wheel=wheel)
     deployment = yaml.safe_load((tmp_path / "deployment.yaml").read_text())
     broken = copy.deepcopy(deployment)
     breakage(broken)
@@ -143,7 +178,7 @@ def _promtool() -> str:
 
 def test_promtool_accepts_the_alert_rules_and_rejects_a_broken_one(tmp_path):
     promtool = _promtool()
-    write_deploy("k8s", "adult", tmp_path)
+    (tmp_path / "alerts.yaml").write_text(yaml.safe_dump(alert_rules("adult")))
     ok = subprocess.run(
         [promtool, "check", "rules", str(tmp_path / "alerts.yaml")], capture_output=True, text=True
     )
@@ -162,7 +197,7 @@ def test_alerts_fire_on_the_series_the_server_exports(tmp_path):
     """`promtool test rules` on synthetic series shaped like the server's /metrics: 2.9 % of
     one model's requests fail and its p99 is ~0.1 s; another model fails 0.3 % of the time."""
     promtool = _promtool()
-    write_deploy("k8s", "adult", tmp_path)
+    (tmp_path / "alerts.yaml").write_text(yaml.safe_dump(alert_rules("adult")))
     job = 'job="lathe-adult"'
 
     def series(name: str, labels: str, values: str) -> dict[str, str]:
@@ -231,37 +266,188 @@ def test_alerts_fire_on_the_series_the_server_exports(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-def _makefile_install() -> tuple[str, list[str]]:
-    """The Makefile's interpreter and the pip commands of its `install` recipe."""
-    makefile = (ROOT / "Makefile").read_text()
-    python = re.search(r"^PYTHON\s*\?=\s*python(\S+)", makefile, re.MULTILINE)
-    assert python, "the Makefile names no PYTHON ?= pythonX.Y"
-    commands = [line.strip() for line in makefile.splitlines() if "-m pip install" in line]
-    assert commands, "the Makefile has no pip install line"
-    return python.group(1), commands
+@pytest.fixture(scope="module")
+def registry_url(tmp_path_factory: pytest.TempPathFactory, churn: Path) -> str:
+    """A registry holding churn:1 as champion (SQLite here; PostgreSQL works the same)."""
+    root = tmp_path_factory.mktemp("registry")
+    url = f"sqlite:///{root}/lathe.db"
+    with open_registry(url) as registry:
+        registry.register(churn, name="churn")
+        registry.promote("churn", 1, force=True, reason="deploy test")
+    return url
 
 
-def test_dockerfile_installs_like_the_makefile_and_refuses_open_auth(tmp_path):
-    write_deploy("docker", "models/adult", tmp_path)
-    text = (tmp_path / "Dockerfile").read_text()
-    python, commands = _makefile_install()
-    assert f"FROM python:{python}-slim" in text.splitlines()
-    # the README's install is `make install`: the same pip commands, run by the image's
-    # python, non-editable (the image is not a working copy), with the server's extras
-    expected = " && ".join(
-        c.replace("$(BIN)/python", "python").replace(" -e ", " ").replace("$(EXTRAS)", EXTRAS)
-        for c in commands
-    )
-    assert f"RUN {expected}" in text.splitlines()
-    optional = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
-        "optional-dependencies"
-    ]
-    all_extras = set(re.fullmatch(r"lathe\[(.*)\]", optional["all"][0]).group(1).split(","))
-    assert set(EXTRAS.split(",")) <= all_extras  # the image installs a subset of `make install`
-    assert "--api-keys /etc/lathe/keys.yaml" in text and "--host 0.0.0.0" in text
-    assert not (tmp_path / "deployment.yaml").exists()
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _keys(folder: Path) -> tuple[str, Path]:
+    """Run the context's make_keys.py as a user would: the key on stderr, keys.yaml on stdout."""
+    done = subprocess.run([sys.executable, str(folder / "make_keys.py"), "--name", "test"],
+                          capture_output=True, text=True, check=True)
+    (folder / "keys.yaml").write_text(done.stdout)
+    return done.stderr.strip().splitlines()[-1], folder / "keys.yaml"
+
+
+def _start(folder: Path, keys: Path, **env: str) -> tuple[subprocess.Popen, int]:
+    """The image's ENTRYPOINT, run by this interpreter against the context's own files."""
+    port = _free_port()
+    environ = {**os.environ, "PORT": str(port), "LATHE_HOST": "127.0.0.1",
+               "LATHE_API_KEYS": str(keys),
+               "LATHE_PREDICTION_LOG": f"sqlite:///{folder.parent}/predictions.db",
+               "PYTHONPATH": str(ROOT / "src"), **env}
+    with open(folder.parent / "server.err", "w") as log:  # the child keeps its own handle
+        proc = subprocess.Popen([sys.executable, str(folder / "entrypoint.py")], env=environ,
+                                stdout=subprocess.DEVNULL, stderr=log)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return proc, port
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            conn.request("GET", "/readyz")
+            if conn.getresponse().status == 200:
+                return proc, port
+        except OSError:
+            time.sleep(0.2)
+        finally:
+            conn.close()
+    proc.kill()
+    raise AssertionError("the entrypoint's server did not become ready")
+
+
+def _predict(port: int, route: str, rows: list, key: str | None) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    try:
+        conn.request("POST", f"/v1/models/{route}/predict", json.dumps({"rows": rows}), headers)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+    finally:
+        conn.close()
+
+
+def _err(folder: Path) -> str:
+    return (folder.parent / "server.err").read_text()
+
+
+def _stop(proc: subprocess.Popen) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(60)
+
+
+def test_the_entrypoint_verifies_the_bundled_model_and_serves_it(tmp_path, churn, wheel,
+                                                                holdout_rows):
+    from lathe.model import Model
+
+    out = tmp_path / "ctx"
+    result = write_deploy("docker", str(churn), out, wheel=wheel)
+    assert result["mode"] == "bundled" and result["route"] == "churn"
+    # every COPY of the Dockerfile has its source in the context, and lathe comes from the
+    # wheel with the serve extra: buildable from this folder alone
+    docker = (out / "Dockerfile").read_text()
+    for line in docker.splitlines():
+        if line.startswith("COPY "):
+            for source in line.split()[1:-1]:
+                assert (out / source).exists(), source
+    assert f'"/tmp/wheels/{wheel.name}[serve]"' in docker
+    assert 'ENTRYPOINT ["python", "/app/entrypoint.py"]' in docker
+    key, keys = _keys(out)
+    proc, port = _start(out, keys)
+    try:
+        assert proc.poll() is None, _err(out)
+        status, body = _predict(port, "churn", holdout_rows[:5], key)
+        assert status == 200, body
+        expected = Model.load(churn).predict(pd.DataFrame(holdout_rows[:5]))
+        assert [p["label"] for p in body["predictions"]] == list(expected)
+        assert _predict(port, "churn", holdout_rows[:1], None)[0] == 401
+    finally:
+        code = _stop(proc)
+    assert code == 0
+    assert "verified" in _err(out)
+
+
+def test_a_tampered_model_stops_the_container_at_start(tmp_path, churn, wheel):
+    out = tmp_path / "ctx"
+    write_deploy("docker", str(churn), out, wheel=wheel)
+    _, keys = _keys(out)
+    booster = out / "models" / "churn" / "model" / "lightgbm.txt"
+    booster.write_text(booster.read_text().replace("shrinkage", "shrinkage ", 1))
+    proc, _ = _start(out, keys)
+    assert proc.wait(60) == 65
+    lines = [line for line in _err(out).splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: the model in this image failed")
+    assert "lightgbm.txt" in lines[0]
+
+
+def test_registry_mode_serves_the_champion_from_the_shared_store(tmp_path, registry_url, wheel,
+                                                                holdout_rows, adult_model_dir_b):
+    out = tmp_path / "ctx"
+    result = write_deploy("k8s", "churn", out, store=registry_url, wheel=wheel)
+    assert result["mode"] == "registry" and result["ref"] == "churn@champion"
+    assert result["version"] == 1 and not (out / "models").exists()
+    assert '[serve,registry]"' in (out / "Dockerfile").read_text()
+    deployment = yaml.safe_load((out / "deployment.yaml").read_text())
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "LATHE_STORE", "valueFrom": {"secretKeyRef": {
+        "name": "lathe-churn-store", "key": "url"}}} in env
+    key, keys = _keys(out)
+    proc, port = _start(out, keys, LATHE_STORE=registry_url)
+    try:
+        assert proc.poll() is None, _err(out)
+        status, body = _predict(port, "churn", holdout_rows[:3], key)
+        assert status == 200 and len(body["predictions"]) == 3
+        first = body["version"]
+        # the champion moves in the shared registry: the running pod follows it
+        second = tmp_path / "v2" / "churn"
+        shutil.copytree(adult_model_dir_b, second)
+        with open_registry(registry_url) as registry:
+            registry.register(second, name="churn")
+            registry.promote("churn", 2, force=True, reason="follow test")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            status, body = _predict(port, "churn", holdout_rows[:1], key)
+            if body.get("version") != first:
+                break
+            time.sleep(0.5)
+        assert status == 200 and body["version"] != first
+    finally:
+        assert _stop(proc) == 0
+        with open_registry(registry_url) as registry:  # the module's registry as it was
+            registry.promote("churn", 1, force=True, reason="test done")
+
+
+def test_unknown_names_are_refused_and_nothing_is_written(tmp_path, registry_url, wheel):
+    out = tmp_path / "deploy"
+    with pytest.raises(NotFound, match="nosuchmodel"):
+        write_deploy("k8s", "nosuchmodel", out, wheel=wheel)
+    with pytest.raises(NotFound):
+        write_deploy("k8s", "nosuchmodel", out, store=registry_url, wheel=wheel)
+    with pytest.raises(NotFound):
+        write_deploy("k8s", "churn:7", out, store=registry_url, wheel=wheel)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
     with pytest.raises(UsageError, match="valid targets"):
-        write_deploy("nomad", "adult", tmp_path)
+        write_deploy("nomad", "churn", out, store=registry_url, wheel=wheel)
+
+
+def test_a_container_engine_builds_and_runs_the_image(tmp_path, churn, wheel):
+    engine = shutil.which("podman") or shutil.which("docker")
+    if engine is None:
+        pytest.skip("no container engine (podman or docker) on PATH; the entrypoint test "
+                    "above runs the image's start-up with this interpreter instead")
+    probe = subprocess.run([engine, "image", "exists", "python:3.11-slim"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"{engine} has no python:3.11-slim image and this machine cannot pull one "
+                    "(no registry access): the build is checked by the context test above")
+    out = tmp_path / "ctx"
+    result = write_deploy("docker", str(churn), out, wheel=wheel)
+    build = subprocess.run([engine, "build", "-t", result["image"], str(out)],
+                           capture_output=True, text=True, timeout=1200)
+    assert build.returncode == 0, build.stderr[-2000:]
 
 
 def _cli() -> typer.Typer:
@@ -271,11 +457,21 @@ def _cli() -> typer.Typer:
     return app
 
 
-def test_deploy_and_serve_commands(tmp_path):
+def test_deploy_json_and_one_line_refusals(tmp_path, churn, wheel):
+    from lathe.cli import main
+
     runner = CliRunner()
-    result = runner.invoke(_cli(), ["deploy", "k8s", "churn", "--out", str(tmp_path / "d")])
+    result = runner.invoke(_cli(), ["deploy", "k8s", str(churn), "--out", str(tmp_path / "d"),
+                                    "--wheel", str(wheel), "--json"])
     assert result.exit_code == 0, result.output
-    assert "deployment.yaml" in result.output
+    payload = json.loads(result.stdout)
+    assert payload["route"] == "churn" and "deployment.yaml" in payload["files"]
+    assert payload["commands"]["secret"].startswith("kubectl create secret generic "
+                                                    "lathe-churn-api-keys")
+    readme = (tmp_path / "d" / "README.md").read_text()
+    assert payload["commands"]["secret"] in readme and "make_keys.py" in readme
+    code = main(["deploy", "k8s", "nosuchmodel", "--out", str(tmp_path / "x")])
+    assert code == 66 and not (tmp_path / "x").exists()
     refused = runner.invoke(_cli(), ["serve", "m", "--host", "0.0.0.0"])
     assert isinstance(refused.exception, UsageError)
     assert "without API keys is refused" in str(refused.exception)
