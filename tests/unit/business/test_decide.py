@@ -100,3 +100,21 @@ def test_bad_arguments_fail_before_any_work(candidates, kw, error) -> None:
     assert time.perf_counter() - began < 5
     assert "\n" not in str(info.value)
     assert not report.exists()
+
+
+def _cand(name: str, auc: float, cost: float, ev: float | None = None,
+          training: float | None = None) -> dict:
+    return {"model": name, "metrics": {"roc_auc": auc}, "cost_per_million": cost,
+            "expected_value": ev, "training_cost": training}
+
+
+def test_the_sentence_names_the_choice_and_the_trade() -> None:
+    from lathe.business.decide import sentence
+
+    cands = [_cand("large", 0.95, 10.0, 0.30, 50.0), _cand("int8", 0.947, 3.1, 0.29, 1.0)]
+    quality = [0.95, 0.947]
+    text = sentence(cands, 1, "roc_auc", quality)
+    assert text.startswith("run int8: it keeps 99.7 % of the best roc_auc".replace(" %", "%"))
+    assert "31% of its cost" in text and "large earns" in text and "pays back" in text
+    best = sentence(cands, 0, "roc_auc", quality)
+    assert best.startswith("run large: it has the best roc_auc") and "int8 costs 31%" in best
