@@ -96,7 +96,7 @@ def _calls(seconds_per_call: float, budget_s: float, rounds: int, low: int, high
 def measure_candidate(load: Callable[[], Any], frame: pd.DataFrame, *,
                       make_scorer: Callable[[Any], Scorer] | None = None,
                       rounds: int = 5, calls_batch1: int = 40, calls_batch64: int = 4,
-                      budget_s: float = 8.0, source: str = "data") -> dict[str, Any]:
+                      budget_s: float = 6.0, source: str = "data") -> dict[str, Any]:
     """Load one candidate and measure it on the labelled `frame` (see the module docstring).
 
     `calls_batch1` / `calls_batch64` per round are upper bounds: a slow model gets fewer
