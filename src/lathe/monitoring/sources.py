@@ -96,80 +96,91 @@ class FrameSource:
 
 
 class ParquetSource:
-    """A Parquet file read one column at a time with pyarrow (no pandas frame)."""
+    """A Parquet file read one column at a time with pyarrow (no pandas frame): memory-mapped,
+    text columns kept dictionary-encoded (counted without building a string per row)."""
 
     def __init__(self, path: Path) -> None:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         self.name, self._path = str(path), path
         try:
-            self._file = pq.ParquetFile(path)
+            schema = pq.ParquetFile(path).schema_arrow
+            self.rows = int(pq.ParquetFile(path).metadata.num_rows)
         except Exception as exc:  # pyarrow raises several unrelated types for a corrupt file
             raise DataError(f"{path}: not a readable Parquet file ({type(exc).__name__}: {exc})",
                             hint="write it again with pandas or pyarrow", file=str(path)) from None
-        self.columns = [str(c) for c in self._file.schema_arrow.names]
-        self.rows = int(self._file.metadata.num_rows)
-        self._local = threading.local()  # per thread: the one column it holds
+        self.columns = [str(c) for c in schema.names]
+        self._types = {str(f.name): f.type for f in schema}
+        self._strings = [n for n, t in self._types.items()
+                         if pa.types.is_string(t) or pa.types.is_large_string(t)]
+        self._local = threading.local()  # per thread: a reader and the one column it holds
 
-    def _read(self, column: str) -> Any:
+    def _read(self, column: str) -> dict[str, Any]:
         held = getattr(self._local, "held", None)
-        if held is None or held[0] != column:
+        if held is None or held["name"] != column:
             self._local.held = None  # one column per thread in memory at a time
             reader = getattr(self._local, "reader", None)
-            if reader is None:  # a reader per thread: ParquetFile is not shared across threads
+            if reader is None:  # ParquetFile is not shared across threads
                 import pyarrow.parquet as pq
 
-                reader = self._local.reader = pq.ParquetFile(self._path)
-            held = self._local.held = (column, reader.read(columns=[column]).column(0))
-        return held[1]
+                reader = self._local.reader = pq.ParquetFile(
+                    self._path, memory_map=True, read_dictionary=self._strings)
+            held = self._local.held = {
+                "name": column, "data": reader.read(columns=[column], use_threads=False).column(0)}
+        return held
 
-    def _storage(self, col: Any) -> str:
+    def _storage(self, column: str, data: Any) -> str:
         import pyarrow as pa
 
-        t = col.type
+        t = self._types[column]
         if pa.types.is_dictionary(t):
             return "category"
         if pa.types.is_boolean(t):
             return "bool"
         if pa.types.is_integer(t):
-            return "float" if col.null_count else "int"  # pandas reads it as float64
+            return "float" if data.null_count else "int"  # pandas reads it as float64
         if pa.types.is_floating(t):
             return "float"
-        if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        if column in self._strings or pa.types.is_string_view(t):
             return "string"
         if pa.types.is_temporal(t):
             return "datetime"
         return "other"
 
-    def kind(self, column: str) -> str:
-        import pyarrow.compute as pc
+    def _counts(self, held: dict[str, Any]) -> tuple[list[Any], np.ndarray]:
+        if "counts" not in held:
+            import pyarrow.compute as pc
 
-        col = self._read(column)
-        storage = self._storage(col)
+            counted = pc.value_counts(held["data"])
+            keys = counted.field("values").to_pylist()
+            counts = np.asarray(counted.field("counts"))
+            keep = [i for i, k in enumerate(keys) if k is not None and k == k]
+            held["counts"] = ([keys[i] for i in keep], counts[keep])
+        return held["counts"]
+
+    def kind(self, column: str) -> str:
+        held = self._read(column)
+        storage = self._storage(column, held["data"])
         if storage not in ("int", "string"):
             return _kind_of(storage, 0, 0)
-        return _kind_of(storage, int(pc.count_distinct(col).as_py()), len(col) - col.null_count)
+        keys, counts = self._counts(held)
+        return _kind_of(storage, len(keys), int(counts.sum()))
 
     def sample(self, column: str, kind: str) -> tuple[Sample, int]:
-        import pyarrow.compute as pc
-
-        col = self._read(column)
-        storage = self._storage(col)
+        held = self._read(column)
+        data = held["data"]
         if kind == "numeric":
-            if storage not in ("int", "float"):
+            if self._storage(column, data) not in ("int", "float"):
                 raise _not_numeric(self.name, column)
-            arr = col.to_numpy() if col.null_count == 0 else col.to_numpy(zero_copy_only=False)
+            arr = data.to_numpy() if data.null_count == 0 else data.to_numpy(zero_copy_only=False)
             sample = Sample.numeric(np.asarray(arr, dtype=float))
             return sample, self.rows - sample.n
         if kind == "text":
-            texts = [t for t in col.to_pylist() if t is not None]
+            texts = [t for t in data.to_pylist() if t is not None]
             return Sample.text([str(t) for t in texts]), self.rows - len(texts)
-        counted = pc.value_counts(col)
-        keys = counted.field("values").to_pylist()
-        counts = np.asarray(counted.field("counts"))
-        keep = [i for i, k in enumerate(keys) if k is not None and k == k]
-        return (Sample.categorical([keys[i] for i in keep], counts[keep]),
-                self.rows - int(counts[keep].sum()))
+        keys, counts = self._counts(held)
+        return Sample.categorical(keys, counts), self.rows - int(counts.sum())
 
 
 class ProfileSource:

@@ -37,6 +37,12 @@ def test_numeric_tests_match_scipy(shift: float) -> None:
     assert STATTESTS.get("anderson")(ref, cur) == pytest.approx(expected)
 
 
+def test_wasserstein_with_ties_and_unequal_sizes_matches_scipy() -> None:
+    a, b = np.round(rng.normal(size=3001), 1), np.round(rng.normal(0.2, size=1700), 1)
+    assert wasserstein_sorted(np.sort(a), np.sort(b)) == pytest.approx(
+        stats.wasserstein_distance(a, b), rel=1e-10)
+
+
 def test_count_tests_match_scipy_and_statsmodels() -> None:
     from statsmodels.stats.proportion import proportions_ztest
 
