@@ -288,11 +288,14 @@ def experiment_plan(
     sd: float | None = None,
     power: float = 0.8,
     alpha: float = 0.05,
+    n_per_arm: int | None = None,
 ) -> dict[str, Any]:
-    """Units per arm to detect an absolute lift of `mde` (statsmodels' NormalIndPower)."""
+    """Units per arm to detect an absolute lift of `mde` (statsmodels' NormalIndPower), or
+    the minimum detectable effect with `n_per_arm` units per arm."""
     from lathe.experiments.service import plan
 
-    return plan(metric_kind, baseline=baseline, mde=mde, sd=sd, power=power, alpha=alpha)
+    return plan(metric_kind, baseline=baseline, mde=mde, sd=sd, power=power, alpha=alpha,
+                n_per_arm=n_per_arm)
 
 
 def experiment_start(name: str, *, control: str, treatment: str, split: str = "50/50",

@@ -106,15 +106,21 @@ def plan(
     sd: Annotated[float | None, typer.Option("--sd", help="Standard deviation (mean).")] = None,
     power: Annotated[float, typer.Option("--power", help="Chance to detect the MDE.")] = 0.8,
     alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
+    n_per_arm: Annotated[int | None, typer.Option(
+        "--n-per-arm", help="Instead of --mde: the smallest lift this many units detect.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Units per arm needed to detect --mde with --power."""
+    """Units per arm needed to detect --mde with --power (or the MDE of --n-per-arm)."""
     from lathe import api
 
     result = api.experiment_plan(metric_kind, baseline=baseline, mde=mde, sd=sd, power=power,
-                                 alpha=alpha)
+                                 alpha=alpha, n_per_arm=n_per_arm)
     if as_json:
         emit_json(result)
+        return
+    if n_per_arm is not None:
+        console().print(f"{n_per_arm:,} units per arm detect an absolute lift of "
+                        f"{result['mde']:.4g} at {power:.0%} power, alpha {alpha:g}.")
         return
     console().print(f"{result['per_arm']:,} units per arm ({result['total']:,} in all) to detect "
                     f"{mde:+g} at {power:.0%} power, alpha {alpha:g} ({result['method']}).")

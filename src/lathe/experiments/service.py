@@ -63,14 +63,19 @@ def analyze_file(path: str | os.PathLike[str], *, variant: str, metrics: list[st
 
 
 def plan(metric_kind: str | None, *, baseline: float | None, mde: float | None,
-         sd: float | None = None, power: float = 0.8, alpha: float = 0.05) -> dict[str, Any]:
-    """Units per arm (statsmodels' NormalIndPower) to detect an absolute lift `mde`."""
+         sd: float | None = None, power: float = 0.8, alpha: float = 0.05,
+         n_per_arm: int | None = None) -> dict[str, Any]:
+    """Units per arm (statsmodels' NormalIndPower) to detect an absolute lift `mde`; or, given
+    `n_per_arm` instead of `mde`, the minimum detectable effect with that many units."""
     from lathe.experiments.stats import power as pw
 
-    if metric_kind is None or mde is None:
-        raise UsageError("plan needs --metric-kind and --mde",
+    if metric_kind is None or (mde is None) == (n_per_arm is None):
+        raise UsageError("plan needs --metric-kind and either --mde (for the sample size) or "
+                         "--n-per-arm (for the minimum detectable effect)",
                          hint="e.g. lathe experiment plan --metric-kind proportion "
                          "--baseline 0.12 --mde 0.01")
+    if n_per_arm is not None:
+        return _mde(pw, metric_kind, baseline, sd, power, alpha, n_per_arm)
     if metric_kind not in pw.KINDS:
         raise UsageError(f"unknown --metric-kind {metric_kind!r}",
                          hint="use proportion or mean")
@@ -94,3 +99,18 @@ def plan(metric_kind: str | None, *, baseline: float | None, mde: float | None,
             "power": power, "alpha": alpha, "per_arm": n, "total": 2 * n,
             "method": "statsmodels NormalIndPower" + (
                 " with Cohen's h" if metric_kind == "proportion" else " with d = mde / sd")}
+
+
+def _mde(pw: Any, kind: str, baseline: float | None, sd: float | None, power: float,
+         alpha: float, n_per_arm: int) -> dict[str, Any]:
+    if n_per_arm < 2:
+        raise UsageError(f"--n-per-arm {n_per_arm} is too small", hint="pass at least 2 units")
+    try:
+        mde = pw.minimum_detectable_effect(kind, n_per_arm=n_per_arm, baseline=baseline, sd=sd,
+                                           power=power, alpha=alpha)
+    except ValueError as err:
+        raise UsageError(str(err), hint="check --metric-kind, --baseline and --sd") from None
+    return {"metric_kind": kind, "baseline": baseline, "sd": sd, "power": power,
+            "alpha": alpha, "per_arm": n_per_arm, "mde": mde,
+            "relative_mde": mde / baseline if baseline else None,
+            "method": "statsmodels NormalIndPower"}

@@ -155,6 +155,12 @@ def test_cookie_cats():
 
 def test_plan_matches_statsmodels_and_refuses_bad_input():
     assert plan("proportion", baseline=0.12, mde=0.01)["per_arm"] == 17_164
+    mde = plan("proportion", baseline=0.12, mde=None, n_per_arm=17_164)["mde"]
+    assert mde == pytest.approx(0.01, abs=1e-4)
+    assert plan("mean", baseline=None, mde=None, sd=2.0, n_per_arm=1000)["mde"] == \
+        pytest.approx(0.2506, abs=1e-4)
+    with pytest.raises(UsageError, match="either --mde"):
+        plan("proportion", baseline=0.12, mde=0.01, n_per_arm=100)
     with pytest.raises(UsageError, match="standard deviation"):
         plan("mean", baseline=10, mde=1)
     with pytest.raises(UsageError, match="not a proportion"):
