@@ -165,3 +165,25 @@ def test_plan_matches_statsmodels_and_refuses_bad_input():
         plan("mean", baseline=10, mde=1)
     with pytest.raises(UsageError, match="not a proportion"):
         plan("proportion", baseline=1.5, mde=0.01)
+
+
+def test_three_arms_parquet_and_holm(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(9)
+    arm = rng.choice(["a", "b", "c"], 6000)
+    y = rng.random(6000) < np.select([arm == "a", arm == "b"], [0.10, 0.13], 0.10)
+    path = tmp_path / "ab.parquet"
+    pq.write_table(pa.table({"arm": arm, "y": y}), path)
+    out = analyze_file(path, variant="arm", metrics=["y"], control="a", split="34/33/33")
+    comps = out["metrics"]["y"]["comparisons"]
+    assert list(comps) == ["b", "c"] and list(out["srm"]["counts"]) == ["a", "b", "c"]
+    raw = [comps[v]["p_value"] for v in ("b", "c")]
+    want = multipletests(raw, method="holm")[1]
+    assert [comps[v]["p_adjusted"] for v in ("b", "c")] == pytest.approx(list(want), abs=1e-12)
+    for v in ("b", "c"):
+        t, c = y[arm == v], y[arm == "a"]
+        _, p = proportions_ztest([t.sum(), c.sum()], [t.size, c.size])
+        assert comps[v]["p_value"] == pytest.approx(p, abs=1e-9)
