@@ -20,10 +20,10 @@ $(STAMP): pyproject.toml
 demo: install
 	@mkdir -p $(DEMO)
 	$(BIN)/lathe check examples/data/adult.csv --target income
-	$(BIN)/lathe train examples/data/adult.csv --target income --preset best --time-budget 60 --out $(DEMO)/adult
+	$(BIN)/lathe train examples/data/adult.csv --target income --preset best --time-budget 60 --out $(DEMO)/adult --force
 	$(BIN)/lathe evaluate $(DEMO)/adult examples/data/adult_holdout.csv --report $(DEMO)/adult_report.html
 	$(BIN)/lathe predict $(DEMO)/adult examples/data/adult_new.csv --out $(DEMO)/adult_scored.csv --proba
-	$(BIN)/lathe train examples/data/banking77.csv --target category --out $(DEMO)/banking77
+	$(BIN)/lathe train examples/data/banking77.csv --target category --out $(DEMO)/banking77 --force
 	$(BIN)/lathe evaluate $(DEMO)/banking77 examples/data/banking77_holdout.csv --report $(DEMO)/banking77_report.html
 	@echo "demo done: models, reports and predictions are in $(DEMO)/"
 

@@ -1,18 +1,29 @@
-"""The Python API: thin orchestration over data, training, evaluation and the artifact.
+"""The Python API: one function per verb, thin orchestration over the packages below.
+
+Every verb that makes something returns a result with `.save(out)`: `train` a Model,
+`tune` a TuneResult, `compress` a CompressionResult, `explain` an Explanation, `compare` a
+Leaderboard; given `out=`, the verb saves it there itself and refuses an existing artifact
+unless `force=True`. The CLI (`lathe.cli`) is a thin layer over these functions; nothing
+else in lathe imports this module.
 
 >>> import lathe  # doctest: +SKIP
 >>> model = lathe.train("examples/data/adult.csv", target="income")  # doctest: +SKIP
 >>> model.evaluate("holdout.csv")["roc_auc"]  # doctest: +SKIP
+>>> model.save("models/adult")  # doctest: +SKIP
+>>> default_out("data/churn.csv", suffix="-tuned")
+PosixPath('models/churn-tuned')
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lathe.artifact import checkpoints_dir, default_out  # noqa: F401 - the CLI asks api
 from lathe.errors import UsageError
 
 if TYPE_CHECKING:
@@ -21,7 +32,10 @@ if TYPE_CHECKING:
     from lathe.config import LatheConfig
     from lathe.model import DataLike, Metrics, Model
 
-__all__ = ["Model", "Metrics", "train", "load", "evaluate", "predict", "check", "decide"]
+__all__ = [
+    "Model", "Metrics", "train", "load", "evaluate", "predict", "check", "tune", "compress",
+    "explain", "register", "compare", "decide",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -32,6 +46,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(model, name)
     raise AttributeError(f"module 'lathe.api' has no attribute {name!r}")
+
 
 Progress = Callable[[str, dict[str, Any]], None]
 
@@ -69,6 +84,9 @@ def train(
     abstain_rate: float | None = None,
     refit: bool | None = None,
     positive_class: str | None = None,
+    out: str | os.PathLike[str] | None = None,
+    name: str | None = None,
+    force: bool = False,
 ) -> Model:
     """Read, infer the schema, split, fit under the preset and score the held-out test split.
 
@@ -83,6 +101,9 @@ def train(
     test metrics (measured before) are a slightly pessimistic estimate of it.
     For a binary label, `positive_class` is the class plain precision/recall/f1 describe
     (default: the second of the sorted classes).
+    With `out`, the model is saved there (an existing artifact is refused before any work
+    unless `force=True`), torch checkpoints go to `OUT.checkpoints/` (removed once saved),
+    and `name` (default: the directory's name) is recorded in the manifest.
     """
     cfg = _resolve_config(
         config,
@@ -105,13 +126,19 @@ def train(
     )
     if cfg.data.target is None:
         raise UsageError(
-            "no target column given", hint="pass --target COLUMN (or data.target in lathe.yaml)"
+            "no target column given", hint="pass target=COLUMN (or data.target in lathe.yaml)"
         )
     import pandas as pd
 
+    from lathe.artifact import check_out
     from lathe.data.load import read_table
     from lathe.model import Model, source_name
 
+    target_dir = None if out is None else Path(out)
+    if target_dir is not None:
+        check_out(target_dir, force=force)  # refuse before spending the training time
+        if checkpoint_dir is None:
+            checkpoint_dir = checkpoints_dir(target_dir)
     source = source_name(data)
     started = time.monotonic()
     frame = (
@@ -124,7 +151,14 @@ def train(
     family, schema, manifest, seen = run_training(
         frame, source, cfg, progress=progress, started=started,
         checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir), resume=resume)
-    return Model(family, schema, manifest, training_rows=seen)
+    fitted = Model(family, schema, manifest, training_rows=seen)
+    if name is not None:
+        fitted.manifest["name"] = name
+    if target_dir is not None:
+        fitted.save(target_dir)
+        # the run finished and its artifact is saved: nothing left to resume
+        shutil.rmtree(checkpoints_dir(target_dir), ignore_errors=True)
+    return fitted
 
 
 def load(path: str | os.PathLike[str], *, check: bool = True) -> Model:
@@ -184,15 +218,27 @@ def evaluate(
 
 def predict(
     model: str | os.PathLike[str] | Model,
-    data: DataLike,
+    data: DataLike | dict[str, Any] | list[dict[str, Any]],
     *,
     proba: bool = False,
+    strict: bool = False,
+    out: str | os.PathLike[str] | None = None,
     encoding: str | None = None,
 ) -> pd.DataFrame:
+    """The input rows with `prediction` (and `proba_<class>` with `proba`) appended.
+
+    `strict` refuses extra columns and unseen categories (otherwise warnings, kept in
+    `result.attrs["warnings"]`); `out` also writes the rows there (CSV, Parquet or JSONL by
+    suffix, atomically).
+    """
+    from lathe.data.load import write_table
     from lathe.model import Model
 
     loaded = model if isinstance(model, Model) else load(model)
-    scored, _ = loaded.score_frame(data, proba=proba, encoding=encoding)
+    scored, report = loaded.score_frame(data, proba=proba, strict=strict, encoding=encoding)
+    scored.attrs["warnings"] = list(report.warnings())
+    if out is not None:
+        write_table(scored, out)
     return scored
 
 
@@ -218,25 +264,133 @@ def check(
     )
 
 
-def write_table_atomic(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write CSV/Parquet/JSONL by suffix via a temp file + rename: never half-written, and
-    readable as the user's umask says (0644 under umask 022), like any file they write."""
-    from lathe.atomic import atomic_write
-    from lathe.data.load import table_format
+def tune(
+    data: DataLike,
+    target: str | None = None,
+    *,
+    space: str | os.PathLike[str] | dict[str, Any] | None = None,
+    out: str | os.PathLike[str] | None = None,
+    name: str | None = None,
+    force: bool = False,
+    **options: Any,
+) -> Any:
+    """Optuna search; returns a TuneResult whose `.save(out)` writes the best model.
 
-    target = Path(path)
-    fmt = table_format(target)
+    `options` are those of `lathe.tuning.tune` (model, trials, timeout_s, sampler,
+    objectives, pruner, cv_folds, storage, study_name, workers, seed, ...). `trials` is the
+    study's total: a resumed study runs only the trials it lacks. `space` narrows the search
+    space (a dict or a YAML file).
+    """
+    from lathe.artifact import check_out
+    from lathe.tuning import load_space_overrides
+    from lathe.tuning import tune as run_tune
 
-    def write(tmp: Path) -> None:
-        if fmt == "parquet":
-            frame.to_parquet(tmp, index=False)
-        elif fmt == "jsonl":
-            frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
-        else:
-            frame.to_csv(tmp, index=False, sep="\t" if fmt == "tsv" else ",")
+    if target is None:
+        raise UsageError("no target column given", hint="pass target=COLUMN")
+    target_dir = None if out is None else Path(out)
+    if target_dir is not None:
+        check_out(target_dir, force=force)
+    overrides = load_space_overrides(space) if isinstance(space, (str, os.PathLike)) else space
+    result = run_tune(data, target, space_overrides=overrides, **options)
+    if name is not None:
+        result.model.manifest["name"] = name
+    if target_dir is not None:
+        result.save(target_dir)
+    return result
 
-    return atomic_write(target, write, what="the predictions",
-                        hint="choose a writable location for --out")
+
+def compress(
+    model: str | os.PathLike[str] | Model,
+    method: str,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    **options: Any,
+) -> Any:
+    """A smaller child of `model` by `method` (int8, prune, distill), measured against it on
+    the same held-out rows; returns a CompressionResult (a dict: the report) whose
+    `.save(out)` writes the child. `options`: data, eval_data, sparsity, student, scheme,
+    kind, recover (see `lathe.compression.pipeline.compress`)."""
+    from lathe.artifact import check_out
+    from lathe.compression import compress as run_compress
+
+    if out is not None:
+        check_out(Path(out), force=force)
+    return run_compress(model, method, out=out, force=force, **options)
+
+
+def explain(
+    model: str | os.PathLike[str] | Model,
+    data: DataLike,
+    *,
+    rows: int = 5,
+    report: str | os.PathLike[str] | None = None,
+    encoding: str | None = None,
+) -> Any:
+    """Global importance (permutation + mean |contribution|) and per-row contributions of
+    the first `rows` rows; returns an Explanation whose `.save(path)` writes the HTML report
+    (written to `report` directly when given)."""
+    from lathe.explain.result import explain_model
+    from lathe.model import Model, read_data
+
+    loaded = model if isinstance(model, Model) else load(model)
+    result = explain_model(loaded, read_data(data, encoding), rows=rows)
+    if report is not None:
+        result.save(report)
+    return result
+
+
+def register(
+    model: str | os.PathLike[str],
+    name: str,
+    *,
+    note: str | None = None,
+    store: str | None = None,
+) -> Any:
+    """Store the artifact at `model` as the next version of `name` (ModelVersion; the same
+    artifact twice returns the existing version)."""
+    from lathe.registry.registry import open_registry
+
+    with open_registry(store) as registry:
+        return registry.register(model, name=name, note=note)
+
+
+def compare(
+    data: DataLike,
+    target: str | None = None,
+    *,
+    models: list[str] | str | None = None,
+    preset: str | None = "fast",
+    config: str | os.PathLike[str] | LatheConfig | None = None,
+    seed: int | None = None,
+    time_budget_s: float | None = None,
+    encoding: str | None = None,
+    progress: Progress | None = None,
+    out: str | os.PathLike[str] | None = None,
+    name: str | None = None,
+    force: bool = False,
+) -> Any:
+    """Train each family in `models` (default gbm, linear, mlp) on the same split and rank
+    them by the task's primary metric: a Leaderboard (every test metric, fit seconds,
+    predict rows/s, artifact size) whose `.save(out)` writes the winner."""
+    from lathe.artifact import check_out
+    from lathe.model import read_data, source_name
+    from lathe.tuning.compare import compare_families
+
+    cfg = _resolve_config(config, data__target=target, train__preset=preset,
+                          train__seed=seed, train__time_budget_s=time_budget_s,
+                          data__encoding=encoding)
+    if cfg.data.target is None:
+        raise UsageError("no target column given",
+                         hint="pass target=COLUMN (or data.target in lathe.yaml)")
+    target_dir = None if out is None else Path(out)
+    if target_dir is not None:
+        check_out(target_dir, force=force)
+    frame = read_data(data, cfg.data.encoding)
+    board = compare_families(frame, source_name(data), cfg, models, progress=progress)
+    if target_dir is not None:
+        board.save(target_dir, name=name, force=True)
+    return board
 
 
 # ---- experiments -------------------------------------------------------------------------

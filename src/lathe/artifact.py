@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -33,9 +34,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lathe.errors import IntegrityError, NotFound, UsageError
+from lathe.errors import Conflict, IntegrityError, NotFound, UsageError
 
 __all__ = [
+    "check_out",
+    "checkpoints_dir",
+    "default_out",
     "FORMAT_VERSION",
     "MANIFEST",
     "write_artifact",
@@ -77,6 +81,52 @@ def git_commit(cwd: Path | None = None) -> str | None:
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
+def default_out(source: Any, *, name: str | None = None, suffix: str = "") -> Path:
+    """Where the CLI writes an artifact without `--out`: `models/<name or data's stem><suffix>`,
+    or beside an artifact directory for one made from it (compress).
+
+    >>> default_out("data/churn.csv", suffix="-tuned"), default_out("churn@champion")
+    (PosixPath('models/churn-tuned'), PosixPath('models/churn-champion'))
+    """
+    if name:
+        return Path("models") / f"{name}{suffix}"
+    if not isinstance(source, (str, os.PathLike)):  # a DataFrame, or rows
+        return Path("models") / f"model{suffix}"
+    path = Path(source)
+    if path.is_dir():
+        return path.parent / f"{path.name}{suffix}"
+    stem = re.sub(r"[^\w.-]+", "-", path.stem)  # NAME@alias, NAME:VERSION -> a folder name
+    return Path("models") / f"{stem}{suffix}"
+
+
+def checkpoints_dir(out: Path) -> Path:
+    """Torch checkpoints of a run writing `out` (what `resume=True` continues from)."""
+    return out.with_name(out.name + ".checkpoints")
+
+
+def check_out(target: str | Path, *, force: bool = False) -> None:
+    """Refuse to write an artifact into `target` when something is already there.
+
+    An existing artifact is replaced only with `force`; a file, or a non-empty directory that
+    is not an artifact, never is. An empty or missing directory is fine.
+    """
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"{target} exists and is not a directory", hint="choose another out=")
+    if target.exists() and any(target.iterdir()):
+        if not (target / MANIFEST).exists():
+            raise UsageError(
+                f"{target} is a non-empty directory that is not a lathe artifact",
+                hint="choose another out=; lathe will not overwrite unrelated files",
+            )
+        if not force:
+            raise Conflict(
+                f"{target} already holds an artifact",
+                hint="pass force=True to replace it, or choose another out=",
+                path=str(target),
+            )
+
+
 def write_artifact(
     target: str | Path,
     manifest: dict[str, Any],
@@ -86,16 +136,7 @@ def write_artifact(
 ) -> dict[str, Any]:
     """Build the artifact in a temporary directory, hash it, then move it into place."""
     target = Path(target)
-    if target.exists() and not target.is_dir():
-        raise UsageError(f"{target} exists and is not a directory", hint="choose another --out")
-    if target.exists() and any(target.iterdir()):
-        if not (target / MANIFEST).exists():
-            raise UsageError(
-                f"{target} is a non-empty directory that is not a lathe artifact",
-                hint="choose another --out; lathe will not overwrite unrelated files",
-            )
-        if not overwrite:
-            raise UsageError(f"{target} already holds an artifact", hint="choose another --out")
+    check_out(target, force=overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:

@@ -31,9 +31,10 @@ from lathe.errors import DataError, SchemaMismatch, UsageError
 from lathe.evaluation.metrics import compute_metrics, primary_metric
 from lathe.models import ModelFamily, get_family
 
-__all__ = ["Model", "Metrics", "DataLike", "read_data", "source_name", "dir_size"]
+__all__ = ["Model", "Metrics", "DataLike", "RowsLike", "read_data", "source_name", "dir_size"]
 
 DataLike: TypeAlias = str | os.PathLike[str] | pd.DataFrame
+RowsLike: TypeAlias = DataLike | dict[str, Any] | list[dict[str, Any]]
 
 
 class Metrics(dict[str, Any]):
@@ -54,12 +55,37 @@ class Metrics(dict[str, Any]):
         return {k: v for k, v in self.items() if isinstance(v, (int, float, str)) or v is None}
 
 
-def source_name(data: DataLike) -> str:
-    return str(data) if not isinstance(data, pd.DataFrame) else "DataFrame"
+def source_name(data: RowsLike) -> str:
+    if isinstance(data, pd.DataFrame):
+        return "DataFrame"
+    if isinstance(data, dict):
+        return "row"
+    if isinstance(data, list):
+        return "rows"
+    return str(data)
 
 
-def read_data(data: DataLike, encoding: str | None = None) -> pd.DataFrame:
-    return data if isinstance(data, pd.DataFrame) else read_table(data, encoding=encoding)
+def read_data(data: RowsLike, encoding: str | None = None) -> pd.DataFrame:
+    """A frame from a file path, a DataFrame, one row as a dict or rows as a list of dicts.
+
+    >>> read_data({"age": 30, "city": "Oslo"}).to_dict("records")
+    [{'age': 30, 'city': 'Oslo'}]
+    >>> len(read_data([{"age": 30}, {"age": 41}]))
+    2
+    """
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, dict):
+        return pd.DataFrame([data])
+    if isinstance(data, list):
+        if not data or not all(isinstance(row, dict) for row in data):
+            raise UsageError("rows must be a non-empty list of dicts (column -> value)",
+                             hint="pass a dict, a list of dicts, a DataFrame or a file path")
+        return pd.DataFrame(data)
+    if not isinstance(data, (str, os.PathLike)):
+        raise UsageError(f"cannot read rows from a {type(data).__name__}",
+                         hint="pass a dict, a list of dicts, a DataFrame or a file path")
+    return read_table(data, encoding=encoding)
 
 
 def dir_size(path: Path) -> int:
@@ -132,30 +158,31 @@ class Model:
 
     # ---- prediction ----------------------------------------------------------------------
     def _conform(
-        self, data: DataLike, strict: bool = False, encoding: str | None = None
+        self, data: RowsLike, strict: bool = False, encoding: str | None = None
     ) -> tuple[pd.DataFrame, pd.DataFrame, ConformReport]:
         frame = read_data(data, encoding)
         X, report = self.schema.conform(frame, source=source_name(data))
         if strict and (report.extra_columns or report.unseen_categories):
             raise SchemaMismatch(
                 f"{source_name(data)}: " + "; ".join(report.warnings()),
-                hint="fix the input or drop --strict",
+                hint="fix the input or pass strict=False",
             )
         return frame, X, report
 
-    def predict_raw(self, data: DataLike) -> np.ndarray:
+    def predict_raw(self, data: RowsLike) -> np.ndarray:
         _, X, _ = self._conform(data)
         return self.family.predict_raw(X)
 
-    def predict_proba(self, data: DataLike) -> pd.DataFrame:
-        """Class probabilities, one column per class (classification only)."""
+    def predict_proba(self, data: RowsLike) -> pd.DataFrame:
+        """Class probabilities, one column per class (classification only); `data` is a file
+        path, a DataFrame, one row as a dict or a list of dicts."""
         if not self.schema.is_classification:
             raise UsageError("predict_proba needs a classification model; this one does regression")
         frame, X, _ = self._conform(data)
         proba = self.family.predict_raw(X)
         return pd.DataFrame(proba, columns=[str(c) for c in self.classes or []], index=frame.index)
 
-    def predict(self, data: DataLike) -> np.ndarray:
+    def predict(self, data: RowsLike) -> np.ndarray:
         """Predicted labels (the original class values) or numbers for regression."""
         raw = self.predict_raw(data)
         if not self.schema.is_classification:
@@ -173,7 +200,7 @@ class Model:
             return classes[np.where(raw[:, pos] >= float(threshold), pos, 1 - pos)]
         return classes[raw.argmax(axis=1)]
 
-    def explain(self, data: DataLike, *, method: str = "auto",
+    def explain(self, data: RowsLike, *, method: str = "auto",
                 background: DataLike | None = None) -> pd.DataFrame:
         """Per-row feature contributions: one row per input row, one column per feature.
 
@@ -189,7 +216,7 @@ class Model:
 
     def score_frame(
         self,
-        data: DataLike,
+        data: RowsLike,
         *,
         proba: bool = False,
         strict: bool = False,
@@ -271,6 +298,7 @@ class Model:
             schema=self.schema.to_dict(),
             classes=self.schema.to_dict()["classes"],
         )
+        manifest.setdefault("name", target.name)  # a model is known by its directory's name
 
         hashes = self.training_rows
         lineage = dict(manifest.get("lineage") or {})

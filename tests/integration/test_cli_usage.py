@@ -130,3 +130,12 @@ def test_real_process_exits_2(args: list[str]) -> None:
     assert result.returncode == 2, result.stderr
     assert "internal error" not in result.stderr and "Traceback" not in result.stderr
     assert result.stderr.startswith("Usage: lathe")
+
+
+def test_command_modules_import_only_typer_and_the_stdlib() -> None:
+    code = ("import sys, lathe.cli; print(sorted(m for m in ('rich', 'numpy', 'pandas', "
+            "'pydantic', 'sqlalchemy', 'yaml', 'sklearn', 'lightgbm', 'torch', 'lathe.api', "
+            "'lathe.model') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr

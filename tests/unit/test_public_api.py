@@ -7,6 +7,7 @@ import importlib
 import pkgutil
 import subprocess
 import sys
+import types
 
 import pytest
 
@@ -17,6 +18,30 @@ def test_every_exported_name_resolves() -> None:
     for name in lathe.__all__:
         assert getattr(lathe, name) is not None, name
     assert lathe.__version__ == "0.1.0"
+
+
+def test_all_names_exactly_the_public_members() -> None:
+    """As httpx's test_exported_members: every public member of `lathe` is in `__all__`,
+    and nothing else is (submodules aside, which importing binds as attributes)."""
+    for name in lathe.__all__:
+        getattr(lathe, name)  # resolve the lazy exports
+    public = {name for name, value in vars(lathe).items()
+              if not name.startswith("_") and not isinstance(value, types.ModuleType)}
+    assert public == set(lathe.__all__) - {"__version__"}
+    assert lathe.__all__ == sorted(lathe.__all__[:-1]) + ["__version__"]
+
+
+def test_every_verb_is_exported_from_the_api() -> None:
+    import lathe.api as api
+
+    verbs = {"train", "tune", "compress", "explain", "evaluate", "predict", "register",
+             "compare", "check", "load"}
+    assert verbs <= set(lathe.__all__)
+    for verb in verbs:
+        assert getattr(lathe, verb) is getattr(api, verb), verb
+    own = {name for name, value in vars(api).items() if not name.startswith("_")
+           and getattr(value, "__module__", None) == "lathe.api"}
+    assert set(api.__all__) - {"Model", "Metrics"} <= own
 
 
 def test_unknown_attribute_raises() -> None:

@@ -22,8 +22,8 @@ on stdout under `--json`) and exits with the error's code — never a traceback
 (LATHE_DEBUG=1 shows one). `tests/integration/test_cli_usage.py` runs every command it
 finds with an unknown option and with a missing argument.
 
->>> sorted(c.name for c in app.registered_commands)[:3]
-['check', 'compress', 'decide']
+>>> sorted(c.name for c in app.registered_commands)[:4]
+['check', 'compare', 'compress', 'decide']
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ def _add_subcommands() -> None:
     _command("explain")
     _command("tune")
     _command("compress")
+    _command("compare")
     _command("decide")
     _group("registry")
     _command("serve")

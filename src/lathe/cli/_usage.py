@@ -10,10 +10,19 @@ CLI words them as the flags the user typed (`--target`).
 'pass --target COLUMN (or data.target in lathe.yaml)'
 >>> cli_wording("time_budget_s=60 is too short")
 '--time-budget 60 is too short'
+>>> cli_wording("pass force=True to replace it, or fix the input or pass strict=False")
+'pass --force to replace it, or fix the input or drop --strict'
+>>> cli_wording("choose another out=; or out=DIR")
+'choose another --out; or --out DIR'
+>>> cli_wording("pass task='regression'")
+'pass --task regression'
+>>> cli_wording("value 'a=b' in row 3")
+"value 'a=b' in row 3"
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from typing import Any
@@ -37,17 +46,49 @@ _FLAGS = {
     "space_overrides": "--space",
 }
 _ARGUMENT = re.compile(r"\{(\w+)\}")
-_KEYWORD = re.compile(r"(?<![\w.\-])([a-z][a-z0-9_]*)=(?=[\w\"'<\[{(./-])")
+_SWITCH_OFF = re.compile(r"\bpass ([a-z][a-z0-9_]*)=False\b")
+_SWITCH_ON = re.compile(r"(?<![\w.\-])([a-z][a-z0-9_]*)=True\b")
+_QUOTED = re.compile(r"(?<![\w.\-])([a-z][a-z0-9_]*)=(['\"])([\w.-]+)\2")
+_KEYWORD = re.compile(r"(?<![\w.\-])([a-z][a-z0-9_]*)=(?=([\w\"'<\[{(./-])|\s|$|[,;:)])")
 
 
 def cli_wording(text: str) -> str:
-    """`name=VALUE` (how the Python API is called) as `--name VALUE` (how the CLI is)."""
+    """`name=VALUE` (how the Python API is called) as `--name VALUE` (how the CLI is), for
+    the names that are options of some lathe command; any other `x=y` is left alone."""
+    known = _option_names()
 
-    def flag(match: re.Match[str]) -> str:
+    def flag_of(match: re.Match[str], rest: str = "") -> str:
         name = match.group(1)
-        return _FLAGS.get(name, "--" + name.replace("_", "-")) + " "
+        if name not in known and name not in _FLAGS:
+            return match.group(0)
+        return _FLAGS.get(name, "--" + name.replace("_", "-")) + rest
 
-    return _KEYWORD.sub(flag, text)
+    def drop(match: re.Match[str]) -> str:
+        flag = flag_of(match)
+        return match.group(0) if flag == match.group(0) else f"drop {flag}"
+
+    text = _SWITCH_OFF.sub(drop, text)
+    text = _SWITCH_ON.sub(flag_of, text)
+    text = _QUOTED.sub(lambda m: m.group(0) if flag_of(m) == m.group(0)
+                       else f"{flag_of(m)} {m.group(3)}", text)
+    return _KEYWORD.sub(lambda m: flag_of(m, " " if m.group(2) else ""), text)
+
+
+@functools.cache
+def _option_names() -> frozenset[str]:
+    """Python names of every option of every lathe command (`time_budget`, `out`, ...)."""
+    import typer
+
+    from lathe.cli import app
+
+    names: set[str] = set()
+    stack = [typer.main.get_command(app)]
+    while stack:
+        command = stack.pop()
+        names.update(p.name for p in command.params if p.name and getattr(p, "opts", None)
+                     and any(o.startswith("--") for o in p.opts))
+        stack.extend(getattr(command, "commands", {}).values())
+    return frozenset(names)
 
 
 def report(kind: str, line: str, code: int, as_json: bool, /, **extra: Any) -> int:
@@ -101,7 +142,8 @@ def _explain(err: Any) -> str:
         if getattr(param, "param_type_name", "") == "option" and flags:
             return f"missing option {flags[0]}"  # a required option, e.g. monitor run --config
     formatted = getattr(err, "format_message", None)
-    return str(formatted() if callable(formatted) else message)
+    text = str(formatted() if callable(formatted) else message)
+    return text.replace("Value error, ", "")  # pydantic's prefix on typer's type checks
 
 
 def report_usage(err: Any, as_json: bool) -> int:

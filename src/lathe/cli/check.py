@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from lathe.cli._output import EncodingOption, JsonFlag, console, emit_json
+from lathe.cli._usage import cli_wording
 
 __all__ = ["check"]
 
@@ -29,7 +30,10 @@ def check(
 
     report = api.check(data, target, test=test, encoding=encoding)
     if as_json:
-        emit_json(report.to_dict())
+        payload = report.to_dict()
+        if payload.get("task_note"):
+            payload["task_note"] = cli_wording(payload["task_note"])
+        emit_json(payload)
     else:
         _print_check(report)
     if report.blocking:
@@ -47,6 +51,8 @@ def _print_check(report: Any) -> None:
         missing = f"{col['missing']:,} ({col['missing_fraction']:.1%})" if col["missing"] else "0"
         table.add_row(str(col["name"]), str(col["kind"]), missing, f"{col['n_unique']:,}")
     out.print(table)
+    if report.task_note:
+        out.print(f"[bold]task[/] {cli_wording(report.task_note)}")
     styles = {"error": "bold red", "warning": "yellow", "info": "dim"}
     for finding in report.findings:
         out.print(f"[{styles[finding.severity]}]{finding.severity:>7}[/] {finding.message}")

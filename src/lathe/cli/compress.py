@@ -20,7 +20,10 @@ def compress(
     model: Annotated[str, typer.Argument(help="Artifact path, NAME, NAME@alias or NAME:VERSION.")],
     method: Annotated[str, typer.Option("--method", "-m", help="int8, prune or distill.")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Directory for the compressed "
-                                             "artifact (default <model>-<method>).")] = None,
+                                             "artifact (default <model>-<method>); an existing "
+                                             "artifact is refused unless --force.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the artifact already in "
+                                        "--out.")] = False,
     data: Annotated[Path | None, typer.Option(
         help="Labelled data: 20% measures parent vs child, the rest may fit the child "
              "(default: the parent's training file, if it still exists).")] = None,
@@ -48,12 +51,12 @@ def compress(
     as_json: JsonFlag = False,
 ) -> None:
     """Make a smaller artifact and show what it cost, parent vs child on the same rows."""
-    from lathe.compression import compress as run_compress
+    from lathe import api
     from lathe.compression.measure import format_table
 
-    report = run_compress(model, method, out=out, data=data, eval_data=eval_data,
-                          sparsity=sparsity, student=student, scheme=scheme, kind=kind,
-                          recover=recover)
+    report = api.compress(model, method, data=data, eval_data=eval_data, sparsity=sparsity,
+                          student=student, scheme=scheme, kind=kind, recover=recover,
+                          force=force, out=out or api.default_out(model, suffix=f"-{method}"))
     warn_training_overlap(report["evaluation"].get("training_overlap"), "the quality rows",
                           " (pass --eval-data)")
     if as_json:

@@ -22,30 +22,12 @@ def explain(
 ) -> None:
     """Explain a model: global importance and per-row contributions (SHAP)."""
     from lathe import api
-    from lathe.data.load import read_table
-    from lathe.explain import explain_rows, global_importance, write_explain_report
 
-    loaded = api.load(model)
-    frame = read_table(data)
-    contributions = explain_rows(loaded, frame.iloc[: max(rows, 1)])
-    importance = global_importance(loaded, frame)
-    if report is not None:
-        write_explain_report(report, loaded, frame, rows=rows)
+    result = api.explain(model, data, rows=rows, report=report)
     if as_json:
-        emit_json({
-            "method": contributions.attrs["method"],
-            "units": contributions.attrs["units"],
-            "global_importance": {
-                name: {k: (None if v != v else float(v)) for k, v in row.items()}
-                for name, row in importance.to_dict(orient="index").items()},
-            "rows": [{"row": int(i) if isinstance(i, (int,)) else str(i),
-                      "explained_class": (contributions.attrs["explained_class"] or [None] * len(contributions))[n],
-                      "base_value": contributions.attrs["base_value"][n],
-                      "contributions": {k: float(v) for k, v in contributions.loc[i].items()}}
-                     for n, i in enumerate(contributions.index)],
-            "report": str(report) if report is not None else None,
-        })
+        emit_json({**result.to_dict(), "report": str(report) if report is not None else None})
         return
+    importance, contributions = result.importance, result.contributions
     from rich.table import Table
 
     err = console()

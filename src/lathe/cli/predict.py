@@ -35,13 +35,11 @@ def predict(
     """Append predictions to the input rows."""
     from lathe import api
 
-    loaded = api.load(model)
-    scored, conform_report = loaded.score_frame(data, proba=proba, strict=strict, encoding=encoding)
+    scored = api.predict(model, data, proba=proba, strict=strict, out=out, encoding=encoding)
     err = console()
-    for warning in conform_report.warnings():
+    for warning in scored.attrs.get("warnings", []):
         err.print(f"[yellow]warning:[/] {warning}")
     if out is None:
         scored.to_csv(sys.stdout, index=False)
         return
-    api.write_table_atomic(scored, out)
     err.print(f"[green]wrote[/] {len(scored):,} predictions to [bold]{out}[/]")

@@ -46,21 +46,29 @@ def _open(store: str | None) -> Any:
     return open_registry(store)
 
 
-def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Any:
+def _table(title: str, columns: list[str], rows: list[list[Any]],
+           keep: tuple[str, ...] = ()) -> Any:
+    """A table that fits 80 columns: the `keep` columns (numbers, dates) are never cut or
+    wrapped; the others fold onto more lines instead of losing text."""
     from rich.table import Table
 
     table = Table(title=title, header_style="bold")
     for column in columns:
-        table.add_column(column)
+        if column in keep:
+            table.add_column(column, no_wrap=True)
+        else:
+            table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*("—" if v is None else str(v) for v in row))
     return table
 
 
-def _score(record: Any) -> str | None:
+def _score(record: Any, shared: str | None) -> str | None:
     metric = record.primary_metric
     value = record.test_metric(metric) if metric else None
-    return None if value is None else f"{metric}={value:.4f}"
+    if value is None:
+        return None
+    return f"{value:.4f}" if metric == shared else f"{metric} {value:.4f}"
 
 
 @app.command()
@@ -72,8 +80,9 @@ def register(
     as_json: JsonFlag = False,
 ) -> None:
     """Register an artifact as the next version of NAME (prints NAME:VERSION)."""
-    with _open(store) as registry:
-        record = registry.register(model, name=name, note=note)
+    from lathe import api
+
+    record = api.register(model, name, note=note, store=store)
     if as_json:
         emit_json(record.to_dict())
     else:
@@ -107,20 +116,16 @@ def list_(
     held: dict[int, list[str]] = {}
     for alias, version in pointers.items():
         held.setdefault(version, []).append(alias)
+    metrics = {r.primary_metric for r in records}
+    shared = next(iter(metrics)) if len(metrics) == 1 else None
     rows = [
-        [
-            r.version,
-            ", ".join(sorted(held.get(r.version, []))),
-            r.family,
-            _score(r),
-            r.creator,
-            r.created_at[:19],
-            r.note,
-        ]
+        [r.version, ", ".join(sorted(held.get(r.version, []))), r.family, _score(r, shared),
+         r.created_at[:16].replace("T", " "), r.creator, r.note]
         for r in records
     ]
-    columns = ["version", "aliases", "family", "test", "creator", "created", "note"]
-    console().print(_table(name, columns, rows))
+    test = f"test {shared}" if shared else "test"
+    columns = ["v", "aliases", "family", test, "created (UTC)", "by", "note"]
+    console().print(_table(name, columns, rows, keep=("v", test, "created (UTC)")))
 
 
 @app.command()
@@ -144,7 +149,7 @@ def history(
 
     rows = [[e.id, e.at[:19], e.actor, e.action, change(e), e.reason] for e in events]
     columns = ["#", "when (UTC)", "who", "action", "change", "why"]
-    console().print(_table(f"{name} history", columns, rows))
+    console().print(_table(f"{name} history", columns, rows, keep=("#", "when (UTC)")))
 
 
 @app.command()

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
-from lathe.cli._output import EncodingOption, JsonFlag, console, emit_json, metrics_table
+from lathe.cli._output import (
+    EncodingOption,
+    JsonFlag,
+    console,
+    emit_json,
+    metrics_table,
+    scalars,
+)
 from lathe.cli._progress import TrainProgress
 
 __all__ = ["train"]
@@ -22,12 +28,20 @@ def train(
         typer.Option(help="auto, gbm, linear, mlp, text, voting, stacking (default auto)."),
     ] = None,
     preset: Annotated[
-        str | None, typer.Option(help="fast (seconds) or best (uses the budget).")
+        Literal["fast", "best"] | None,
+        typer.Option(help="fast (seconds) or best (uses the budget)."),
     ] = None,
     config: Annotated[
         Path | None, typer.Option(help="lathe.yaml with data/split/train sections.")
     ] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Artifact directory.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Artifact directory (default models/<name or DATA's "
+                     "stem>); an existing artifact is refused unless --force."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the artifact already in --out.")
+    ] = False,
     name: Annotated[
         str | None, typer.Option(help="Model name (default: the --out directory name).")
     ] = None,
@@ -83,64 +97,35 @@ def train(
 ) -> None:
     """Train a model and save it as an artifact directory."""
     from lathe import api
-    from lathe.errors import UsageError
 
-    if preset is not None and preset not in ("fast", "best"):
-        raise UsageError(f"--preset must be fast or best, not {preset!r}")
-    out_dir = out or Path("models") / (name or Path(data).stem)
     err = console()
     with TrainProgress(err, enabled=not as_json and err.is_terminal) as progress:
         fitted = api.train(
-            data,
-            target,
-            model=model,
-            preset=preset,
-            task=task,
-            config=config,
-            time_budget_s=time_budget,
-            seed=seed,
-            text_columns=text or None,
-            categorical_columns=categorical or None,
-            drop_columns=drop or None,
-            encoding=encoding,
-            progress=progress,
-            checkpoint_dir=out_dir.with_name(out_dir.name + ".checkpoints"),
-            resume=resume,
-            catch_all=catch_all,
-            abstain_rate=abstain_rate,
-            refit=refit,
-            positive_class=positive_class,
-            threads=threads,
+            data, target, model=model, preset=preset, task=task, config=config,
+            time_budget_s=time_budget, seed=seed, text_columns=text or None,
+            categorical_columns=categorical or None, drop_columns=drop or None,
+            encoding=encoding, progress=progress, resume=resume, catch_all=catch_all,
+            abstain_rate=abstain_rate, refit=refit, positive_class=positive_class,
+            threads=threads, name=name, force=force,
+            out=out or api.default_out(data, name=name),
         )
-    fitted.manifest["name"] = name or out_dir.name
-    path = fitted.save(out_dir)
-    # the run finished and its artifact is saved: nothing left to resume
-    shutil.rmtree(out_dir.with_name(out_dir.name + ".checkpoints"), ignore_errors=True)
-    test_metrics = fitted.manifest["metrics"].get("test", {})
+    manifest = fitted.manifest
+    test = manifest["metrics"].get("test", {})
+    test_metrics = {**scalars(test), **({"positive_class": test["positive_class"]}
+                                        if "positive_class" in test else {})}
     if as_json:
-        emit_json(
-            {
-                "path": str(path),
-                "name": fitted.manifest["name"],
-                "family": fitted.family.name,
-                "task": fitted.task,
-                "target": fitted.schema.target,
-                "seconds": fitted.manifest["training"]["seconds"],
-                "refit": fitted.manifest["training"]["refit"],
-                "notes": fitted.schema.notes,
-                "test_metrics": {
-                    k: v
-                    for k, v in test_metrics.items()
-                    if isinstance(v, (int, float)) or v is None or k == "positive_class"
-                },
-            }
-        )
+        emit_json({
+            "path": str(fitted.path), "name": manifest["name"], "family": fitted.family.name,
+            "task": fitted.task, "target": fitted.schema.target,
+            "seconds": manifest["training"]["seconds"], "refit": manifest["training"]["refit"],
+            "notes": fitted.schema.notes, "test_metrics": test_metrics,
+        })
         return
     for note in fitted.schema.notes:
         err.print(f"[dim]note:[/] {note}")
     if test_metrics:
-        err.print(metrics_table(test_metrics, "held-out test split"))
+        err.print(metrics_table(manifest["metrics"]["test"], "held-out test split"))
     err.print(
-        f"[green]saved[/] {fitted.family.name} {fitted.task} model to [bold]{path}[/] "
-        f"in {fitted.manifest['training']['seconds']:.1f} s"
+        f"[green]saved[/] {fitted.family.name} {fitted.task} model to [bold]{fitted.path}[/] "
+        f"in {manifest['training']['seconds']:.1f} s"
     )

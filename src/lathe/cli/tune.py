@@ -17,7 +17,9 @@ def tune(
     data: Annotated[Path, typer.Argument(help="Training data: CSV, Parquet or JSONL.")],
     target: Annotated[str, typer.Option("--target", "-t", help="Label column.")],
     model: Annotated[str, typer.Option(help="Family to tune: gbm, linear, voting, stacking.")] = "gbm",
-    trials: Annotated[int, typer.Option(help="Trials the study should have in total.")] = 50,
+    trials: Annotated[int, typer.Option(
+        help="Trials the study should have in total: a resumed study runs only those it "
+             "lacks.")] = 50,
     timeout: Annotated[float | None, typer.Option(help="Seconds to spend at most.")] = None,
     storage: Annotated[str | None, typer.Option(
         help="Study storage URL (default sqlite:///.lathe/tuning.db), e.g. "
@@ -43,7 +45,11 @@ def tune(
         "--refit/--no-refit", help="Once the test split is scored, refit the best model on "
         "every labelled row (default on).")] = True,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Artifact directory for the "
-                                             "best model (default models/<data>-tuned).")] = None,
+                                             "best model (default models/<data>-tuned); an "
+                                             "existing artifact is refused unless --force.")
+                                             ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the artifact already in "
+                                        "--out.")] = False,
     positive_class: Annotated[str | None, typer.Option(
         "--positive-class", help="Binary label: the class plain precision, recall and f1 "
         "describe (default: the second of the sorted labels).")] = None,
@@ -53,21 +59,18 @@ def tune(
     as_json: JsonFlag = False,
 ) -> None:
     """Search hyperparameters with Optuna (pruned, resumable, shareable) and save the best model."""
-    from lathe.tuning import load_space_overrides
-    from lathe.tuning import tune as run_tune
+    from lathe import api
 
     err = console()
-    overrides = load_space_overrides(space) if space is not None else None
     with TrialProgress(err, enabled=not as_json and err.is_terminal, total=trials) as progress:
-        result = run_tune(data, target, model=model, trials=trials, timeout_s=timeout,
+        result = api.tune(data, target, model=model, trials=trials, timeout_s=timeout,
                           sampler=sampler, objectives=objectives, pruner=pruner, cv_folds=cv,
                           storage=storage, study_name=study, workers=workers, seed=seed,
-                          sampler_seed=sampler_seed, space_overrides=overrides, bag_folds=bag,
+                          sampler_seed=sampler_seed, space=space, bag_folds=bag,
                           refit_all=refit_all, progress=progress, threads=threads,
-                          positive_class=positive_class)
-    out_dir = out or Path("models") / f"{Path(data).stem}-tuned"
-    result.model.manifest["name"] = out_dir.name
-    path = result.save(out_dir)
+                          positive_class=positive_class, force=force,
+                          out=out or api.default_out(data, suffix="-tuned"))
+    path = result.model.path
     test = result.model.manifest["metrics"].get("test", {})
     if as_json:
         emit_json({"path": str(path), **result.summary(), "test_metrics": scalars(test)})

@@ -6,15 +6,23 @@ and never shown to the compressor; the rest may be used to choose trees or train
 The child's manifest records `lineage.parent` (the parent's artifact sha256 and reference)
 and `compression` (method, settings, evaluation rows, agreement, table).
 
+`compress` returns a CompressionResult: a dict (the report, and `artifact`, the child's
+path once saved) whose `.save(out)` writes the child; measured in a staging directory first,
+so the table describes the artifact exactly as it will be served.
+
 >>> from lathe.compression import compress  # doctest: +SKIP
->>> report = compress("models/churn", "prune", data="train.csv")  # doctest: +SKIP
->>> report["table"]["size_bytes"]["ratio"] < 1  # doctest: +SKIP
+>>> result = compress("models/churn", "prune", data="train.csv")  # doctest: +SKIP
+>>> result["table"]["size_bytes"]["ratio"] < 1  # doctest: +SKIP
 True
+>>> result.save("models/churn-pruned")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +32,7 @@ from lathe.compression._base import CompressionJob, get_compressor
 from lathe.compression.measure import agreement, comparison_table, measure
 from lathe.errors import DataError, UsageError
 
-__all__ = ["compress"]
+__all__ = ["compress", "CompressionResult"]
 
 
 def _eval_data(parent: Any, data: str | os.PathLike[str] | pd.DataFrame | None
@@ -87,11 +95,42 @@ def _split(frame: pd.DataFrame, parent: Any, eval_size: float, seed: int,
     return fit.reset_index(drop=True), held.reset_index(drop=True)
 
 
+class CompressionResult(dict[str, Any]):
+    """The report (method, settings, evaluation, agreement, parent, child, table) as a dict,
+    plus `artifact`: where the child is saved (None until `.save`). `model` is the child."""
+
+    def __init__(self, model: Any, report: dict[str, Any], staging: Path,
+                 parent_path: Path | None) -> None:
+        super().__init__(artifact=None, **report)
+        self.model = model
+        self._parent_path = parent_path
+        self._cleanup = weakref.finalize(self, shutil.rmtree, staging, True)
+
+    def save(self, out: str | os.PathLike[str], *, force: bool = True) -> Path:
+        """Write the child artifact to `out` (never over the parent; over another artifact
+        only with `force`)."""
+        from lathe.artifact import check_out
+        from lathe.model import Model
+
+        target = Path(out)
+        if self._parent_path is not None and target.resolve() == self._parent_path.resolve():
+            raise UsageError(f"out={target} is the parent artifact itself",
+                             hint="choose another directory; the parent is never overwritten")
+        check_out(target, force=force)
+        self.model.manifest["name"] = target.name
+        self.model.save(target)
+        self.model = Model.load(target)
+        self["artifact"] = str(target)
+        self._cleanup()
+        return target
+
+
 def compress(
     model: str | os.PathLike[str] | Any,
     method: str,
     *,
     out: str | os.PathLike[str] | None = None,
+    force: bool = True,
     data: str | os.PathLike[str] | pd.DataFrame | None = None,
     eval_data: str | os.PathLike[str] | pd.DataFrame | None = None,
     sparsity: float | None = None,
@@ -102,10 +141,10 @@ def compress(
     eval_size: float = 0.2,
     seed: int = 0,
     timing_calls: tuple[int, int] = (50, 10),
-) -> dict[str, Any]:
-    """Compress `model` with `method` (int8, prune, distill) into `out`; returns the report.
+) -> CompressionResult:
+    """Compress `model` with `method` (int8, prune, distill); saved to `out` when given.
 
-    The report is the manifest's `compression` section plus `artifact` (the child's path).
+    The result is the manifest's `compression` section plus `artifact` (the child's path).
     With `eval_data`, all of `data` may fit the child and `eval_data` alone is measured.
     `kind` (prune, torch models): "structured" or "magnitude"; `recover=False` skips the
     recovery fine-tune after pruning.
@@ -117,13 +156,10 @@ def compress(
 
     compressor = get_compressor(method)  # unknown methods fail before any work
     parent = model if isinstance(model, Model) else load_model(model)
-    if out is None:
-        if parent.path is None:
-            raise UsageError("the parent model has no directory", hint="pass --out DIR")
-        out = parent.path.parent / f"{parent.path.name}-{method}"
-    target = Path(out)
-    if parent.path is not None and target.resolve() == Path(parent.path).resolve():
-        raise UsageError(f"--out {target} is the parent artifact itself",
+    parent_path = None if parent.path is None else Path(parent.path)
+    if out is not None and parent_path is not None and \
+            Path(out).resolve() == parent_path.resolve():
+        raise UsageError(f"out={out} is the parent artifact itself",
                          hint="choose another directory; the parent is never overwritten")
     frame, source = _eval_data(parent, data)
     if eval_data is None:
@@ -152,27 +188,37 @@ def compress(
     }
     child.manifest["lineage"] = lineage
     child.training_rows = _seen_rows(parent, fit_frame)
-    child.save(target)
-    loaded = Model.load(target)  # the table describes the artifact as it will be served
-    ones, batches = timing_calls
-    parent_row = measure(parent, eval_frame, calls_batch1=ones, calls_batch64=batches)
-    child_row = measure(loaded, eval_frame, calls_batch1=ones, calls_batch64=batches)
-    report = {
-        "method": method,
-        "settings": job.settings,
-        "evaluation": {"source": source, "rows": len(eval_frame), "fit_rows": len(fit_frame),
-                       "eval_size": eval_size, "seed": seed,
-                       # binary: the class the table's plain precision/recall/f1 describe
-                       "positive_class": _positive_class(parent),
-                       # measured on rows the parent trained on? then the table flatters it
-                       "training_overlap": _overlap(parent, eval_frame)},
-        "agreement": agreement(parent_row.pop("_raw"), child_row.pop("_raw")),
-        "parent": {"family": parent_row["family"], "path": lineage["parent"]["path"]},
-        "child": {"family": child_row["family"]},
-        "table": comparison_table(parent_row, child_row),
-    }
-    quality = {k: v for k, v in child_row.items() if k not in ("family",)}
-    loaded.manifest["compression"] = report
-    loaded.manifest["metrics"] = {"test": {**quality, "split": "compression evaluation rows"}}
-    loaded.save(target)
-    return {"artifact": str(target), **report}
+    near = None if out is None else Path(out).resolve().parent  # same disk: no copy later
+    staging = Path(tempfile.mkdtemp(prefix=".lathe-compress-",
+                                    dir=near if near is not None and near.is_dir() else None))
+    try:
+        child.save(staging / "child")
+        loaded = Model.load(staging / "child")  # the table describes the artifact as served
+        ones, batches = timing_calls
+        parent_row = measure(parent, eval_frame, calls_batch1=ones, calls_batch64=batches)
+        child_row = measure(loaded, eval_frame, calls_batch1=ones, calls_batch64=batches)
+        report = {
+            "method": method,
+            "settings": job.settings,
+            "evaluation": {"source": source, "rows": len(eval_frame),
+                           "fit_rows": len(fit_frame), "eval_size": eval_size, "seed": seed,
+                           # binary: the class the table's plain precision/recall/f1 describe
+                           "positive_class": _positive_class(parent),
+                           # measured on rows the parent trained on? then the table flatters it
+                           "training_overlap": _overlap(parent, eval_frame)},
+            "agreement": agreement(parent_row.pop("_raw"), child_row.pop("_raw")),
+            "parent": {"family": parent_row["family"], "path": lineage["parent"]["path"]},
+            "child": {"family": child_row["family"]},
+            "table": comparison_table(parent_row, child_row),
+        }
+        quality = {k: v for k, v in child_row.items() if k not in ("family",)}
+        loaded.manifest["compression"] = report
+        loaded.manifest["metrics"] = {"test": {**quality, "split": "compression evaluation rows"}}
+        loaded.save(staging / "child")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    result = CompressionResult(loaded, report, staging, parent_path)
+    if out is not None:
+        result.save(out, force=force)
+    return result

@@ -29,7 +29,8 @@ import pandas as pd
 from lathe.data.schema import Column, Schema, Task, _as_str
 from lathe.errors import ConfigError, DataError, UsageError, did_you_mean
 
-__all__ = ["infer_schema", "infer_task", "encode_labels", "detect_language", "declare_positive_class"]
+__all__ = ["infer_schema", "infer_task", "task_note", "encode_labels", "detect_language",
+           "declare_positive_class"]
 
 MAX_CLASSES_FOR_INTEGER_LABEL = 20
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -78,6 +79,27 @@ def infer_task(label: pd.Series, task: str | None = None, *, source: str = "data
         few = n_unique <= MAX_CLASSES_FOR_INTEGER_LABEL and n_unique <= len(values) / 20
         return "multiclass" if few else "regression"
     return "multiclass"
+
+
+def task_note(label: pd.Series, task: str) -> str:
+    """Why `infer_task` chose `task` for this label, and how to choose otherwise.
+
+    >>> task_note(pd.Series([1, 2, 3, 4, 5, 6, 7] * 30, name="stars"), "multiclass")
+    "multiclass: 'stars' holds 7 whole numbers, read as classes (if they count or measure something, pass task='regression')"
+    >>> task_note(pd.Series(["yes", "no"], name="y"), "binary")
+    "binary: 'y' holds 2 values"
+    """
+    values = label.dropna()
+    n_unique = int(values.nunique())
+    name = label.name
+    numeric = pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
+        values.dtype)
+    if task == "multiclass" and numeric:
+        return (f"multiclass: {name!r} holds {n_unique} whole numbers, read as classes (if they "
+                "count or measure something, pass task='regression')")
+    if task == "regression":
+        return f"regression: {name!r} holds {n_unique} distinct numbers"
+    return f"{task}: {name!r} holds {n_unique} values"
 
 
 def _one_class(label: pd.Series, values: pd.Series, source: str) -> None:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from lathe.errors import DataError, NotFound, UsageError
 
-__all__ = ["read_table", "SUPPORTED_SUFFIXES", "table_format"]
+__all__ = ["read_table", "write_table", "SUPPORTED_SUFFIXES", "table_format"]
 
 SUPPORTED_SUFFIXES = {
     ".csv": "csv",
@@ -286,3 +286,23 @@ def _read_jsonl(path: Path, encoding: str | None) -> pd.DataFrame:
     if not records:
         raise DataError(f"{path} holds no records", file=str(path))
     return pd.DataFrame.from_records(records)
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write CSV/TSV/Parquet/JSONL by suffix via a temp file + rename: never half-written, and
+    readable as the user's umask says (0644 under umask 022), like any file they write."""
+    from lathe.atomic import atomic_write
+
+    target = Path(path)
+    fmt = table_format(target)
+
+    def write(tmp: Path) -> None:
+        if fmt == "parquet":
+            frame.to_parquet(tmp, index=False)
+        elif fmt == "jsonl":
+            frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
+        else:
+            frame.to_csv(tmp, index=False, sep="\t" if fmt == "tsv" else ",")
+
+    return atomic_write(target, write, what="the predictions",
+                        hint="choose a writable location for out=")

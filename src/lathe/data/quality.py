@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from lathe.data.infer import infer_schema, infer_task
+from lathe.data.infer import infer_schema, infer_task, task_note
 from lathe.data.leak_scores import LEAK_MIN_ROWS, leak_score
 from lathe.data.schema import Schema, Task
 from lathe.data.split import row_keys
@@ -72,6 +72,7 @@ class QualityReport:
     columns: list[dict[str, Any]]
     findings: list[Finding]
     test_source: str | None = None
+    task_note: str | None = None  # why this task was inferred, and how to choose another
 
     @property
     def blocking(self) -> bool:
@@ -106,6 +107,7 @@ class QualityReport:
             "findings": [f.to_dict() for f in self.findings],
             "blocking": self.blocking,
             "summary": self.summary,
+            "task_note": self.task_note,
         }
 
 
@@ -198,7 +200,9 @@ def check_table(
     findings.sort(key=lambda f: SEVERITY_ORDER[f.severity])
     return QualityReport(source=source, n_rows=facts.n_rows, n_columns=len(frame.columns),
                          target=target, task=facts.task, columns=facts.column_summaries(),
-                         findings=findings, test_source=test_source if test_frame is not None else None)
+                         findings=findings, test_source=test_source if test_frame is not None else None,
+                         task_note=None if facts.task is None or facts.label is None
+                         else task_note(facts.label, facts.task))
 
 
 # ---- the checks ------------------------------------------------------------------------------

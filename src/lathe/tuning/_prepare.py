@@ -53,7 +53,7 @@ def prepare(
     positive_class: str | None = None,
 ) -> Prepared:
     if not target:
-        raise UsageError("no target column given", hint="pass --target COLUMN")
+        raise UsageError("no target column given", hint="pass target=COLUMN")
     source = str(data) if not isinstance(data, pd.DataFrame) else "DataFrame"
     frame = data.copy() if isinstance(data, pd.DataFrame) else read_table(data, encoding=encoding)
     frame.columns = [str(c) for c in frame.columns]

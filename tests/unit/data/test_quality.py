@@ -334,7 +334,7 @@ def test_report_to_dict_is_json_ready_with_stable_keys() -> None:
     report = check_table(pd.concat([frame, frame.head(2)], ignore_index=True), "y", source="a.csv")
     data = json.loads(json.dumps(report.to_dict()))
     assert list(data) == ["source", "test_source", "n_rows", "n_columns", "target", "task",
-                          "columns", "findings", "blocking", "summary"]
+                          "columns", "findings", "blocking", "summary", "task_note"]
     assert data["source"] == "a.csv" and data["n_rows"] == 102 and data["task"] == "binary"
     assert set(data["columns"][0]) == {"name", "kind", "dtype", "missing", "missing_fraction",
                                        "n_unique", "examples", "note"}
