@@ -75,6 +75,8 @@ def _retained(q: float, best: float) -> float:
     """Share of the best quality kept (both oriented higher-is-better)."""
     if best > 0 and q >= 0:
         return q / best
+    if best < 0 and q < 0:  # a lower-is-better metric (rmse, log loss), negated: best / worse
+        return best / q
     return 1.0 if q >= best else max(0.0, 1.0 - (best - q) / max(abs(best), 1e-12))
 
 

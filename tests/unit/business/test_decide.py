@@ -118,3 +118,10 @@ def test_the_sentence_names_the_choice_and_the_trade() -> None:
     assert "31% of its cost" in text and "large earns" in text and "pays back" in text
     best = sentence(cands, 0, "roc_auc", quality)
     assert best.startswith("run large: it has the best roc_auc") and "int8 costs 31%" in best
+
+
+def test_share_of_quality_kept_for_a_lower_is_better_metric() -> None:
+    from lathe.business.decide import _retained
+
+    assert _retained(0.9, 0.95) == pytest.approx(0.9 / 0.95)
+    assert _retained(-0.4, -0.1) == pytest.approx(0.25)  # rmse 0.4 against the best 0.1
