@@ -27,10 +27,13 @@ demo: install
 	$(BIN)/lathe evaluate $(DEMO)/banking77 examples/data/banking77_holdout.csv --report $(DEMO)/banking77_report.html
 	@echo "demo done: models, reports and predictions are in $(DEMO)/"
 
+# lint-imports checks the layers contract in .importlinter (imports only point down, no cycles)
 test: install
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
 test-fast: install
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: install
@@ -38,6 +41,7 @@ bench: install
 
 lint: install
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(DEMO) .pytest_cache build src/*.egg-info

@@ -67,7 +67,7 @@ def _fit_data(schema: Any, train: pd.DataFrame, label: str) -> Any:
 
 
 def text_runs(work: Path, methods: set[str] | None) -> list[dict[str, Any]]:
-    import lathe.compression.int8  # noqa: F401  (registers the onnx-int8 family for loading)
+    import lathe.models.int8  # noqa: F401  (registers the onnx-int8 family for loading)
     from lathe.data.infer import infer_schema
     from lathe.models.text import TextModel
 

@@ -17,7 +17,6 @@ Rules for implementations (one module per method, registered by name in `COMPRES
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -55,7 +54,8 @@ class Compressor(ABC):
     def compress(self, parent: Model, job: CompressionJob) -> Model: ...
 
 
-COMPRESSORS: Registry[type[Compressor]] = Registry("compression method")
+COMPRESSORS: Registry[type[Compressor]] = Registry("compression method",
+                                                   package="lathe.compression")
 COMPRESSORS_MODULES = {
     "int8": "lathe.compression.int8",
     "prune": "lathe.compression.prune",
@@ -63,10 +63,12 @@ COMPRESSORS_MODULES = {
 }
 
 
+for _method, _module in COMPRESSORS_MODULES.items():
+    COMPRESSORS.lazy(_method, _module)  # imported (and registered) on first use
+del _method, _module
+
+
 def get_compressor(method: str) -> Compressor:
-    module = COMPRESSORS_MODULES.get(method)
-    if module is not None:
-        importlib.import_module(module)
     return COMPRESSORS.get(method)()
 
 

@@ -134,7 +134,7 @@ def recover(view: NetView, train: FitRows, valid: FitRows, task: str, config: Re
     """Fine-tune `view.module` in place on `train`, early-stopped on `valid`; the record."""
     import torch
 
-    from lathe.training.loop import LoopConfig, resolve_bf16, train_loop
+    from lathe.models.torch_loop import LoopConfig, resolve_bf16, train_loop
 
     module = view.module
     bf16 = resolve_bf16(config.bf16)

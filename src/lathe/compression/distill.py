@@ -126,7 +126,7 @@ class Distill(Compressor):
         family: Any = members[0]
         if len(members) > 1:
             from lathe.models.ensemble import Ensemble
-            from lathe.training.presets import simplex_weights
+            from lathe.training.blend import simplex_weights
 
             weights = simplex_weights([m.predict_raw(Xv) for m in members], yv, schema)
             family = Ensemble(members, weights)

@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 from lathe.models._base import FAMILIES, FitData, ModelFamily
 
 __all__ = ["get_family", "FAMILY_NAMES", "ModelFamily", "FitData"]
@@ -25,14 +23,14 @@ _MODULES = {
 # through the same registry, but no one picks them with --model, so they are not in FAMILY_NAMES.
 _LOAD_ONLY = {
     "catch_all": "lathe.models.catch_all",  # made by train when the labels have a catch-all
-    "onnx-int8": "lathe.compression.int8",
-    "torch-int8": "lathe.compression.int8",
+    "onnx-int8": "lathe.models.int8",  # made by `lathe compress --method int8`
+    "torch-int8": "lathe.models.int8",
 }
+for _name, _module in {**_MODULES, **_LOAD_ONLY}.items():
+    FAMILIES.lazy(_name, _module)  # imported (and registered) on first use
+del _name, _module
 FAMILY_NAMES = sorted(_MODULES)
 
 
 def get_family(name: str) -> type[ModelFamily]:
-    module = _MODULES.get(name) or _LOAD_ONLY.get(name)
-    if module is not None:
-        importlib.import_module(module)
     return FAMILIES.get(name)

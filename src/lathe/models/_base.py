@@ -141,7 +141,7 @@ class ModelFamily(ABC):
         return {"family": self.name, "params": self.params}
 
 
-FAMILIES: Registry[type[ModelFamily]] = Registry("model family")
+FAMILIES: Registry[type[ModelFamily]] = Registry("model family", package="lathe.models")
 
 
 def full_proba(proba: np.ndarray, seen: np.ndarray, n_classes: int) -> np.ndarray:

@@ -136,7 +136,7 @@ def embed_texts(
     texts = [str(t) for t in texts]
     order = np.argsort([len(t) for t in texts], kind="stable")
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
-    from lathe.training.loop import resolve_bf16
+    from lathe.models.torch_loop import resolve_bf16
 
     device = next(model.parameters()).device
     enabled = resolve_bf16(bf16, device)
@@ -182,7 +182,7 @@ def cached_embeddings(
     batch_size: int = 64,
 ) -> np.ndarray:
     """`embed_texts`, memoised on disk by (encoder, settings, sha256 of the texts)."""
-    from lathe.training.loop import resolve_bf16
+    from lathe.models.torch_loop import resolve_bf16
 
     bf16 = resolve_bf16(bf16, next(model.parameters()).device)
     digest = hashlib.sha256()

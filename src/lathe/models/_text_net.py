@@ -114,7 +114,7 @@ def estimate_fit_seconds(p: dict[str, Any], data: FitData, steps: int = 4) -> fl
     the training loop).
     """
     torch = import_torch()
-    from lathe.training.loop import autocast, resolve_bf16
+    from lathe.models.torch_loop import autocast, resolve_bf16
 
     columns = data.schema.names_of("text")
     if not columns:

@@ -32,9 +32,27 @@ import pandas as pd
 from lathe.errors import MissingDependency, UsageError
 
 __all__ = ["export_onnx", "onnx_inputs", "OnnxPredictor", "parity", "choose_runtime",
-           "torch_outputs", "TorchRuntime"]
+           "torch_outputs", "TorchRuntime", "build_output"]
 
 OPSET = 17
+
+
+def build_output(torch: Any, net: Any, task: str, y_mean: float, y_std: float) -> Any:
+    """Wraps a net so its output is what `predict_raw` returns: probabilities or values."""
+    nn: Any = torch.nn
+
+    class Output(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, *inputs: Any) -> Any:
+            out = self.net(*inputs).float()
+            if task == "regression":
+                return out[:, 0] * y_std + y_mean
+            return torch.softmax(out, dim=1)
+
+    return Output()
 
 
 def _wrapped(model: Any, with_embedding: bool = False) -> tuple[Any, list[str]]:
@@ -44,8 +62,6 @@ def _wrapped(model: Any, with_embedding: bool = False) -> tuple[Any, list[str]]:
     (output, embedding), the sentence embeddings `TextModel.embed` gives, from the same pass.
     """
     import torch
-
-    from lathe.models.mlp import build_output
 
     task = (model.schema.task if model.schema is not None else None) or "regression"
     if model.name == "mlp":

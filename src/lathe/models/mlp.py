@@ -1,6 +1,6 @@
 """`mlp`: a PyTorch net for tabular data — embeddings for categoricals, standardised numerics
 (missing values imputed with the training median), dropout, weight decay and optional L1,
-early-stopped on the validation split by the shared loop (`lathe.training.loop`). Text
+early-stopped on the validation split by the shared loop (`lathe.models.torch_loop`). Text
 columns enter as TF-IDF + SVD components (as in `gbm`); the `text` family is the one for text.
 
 >>> import pandas as pd, numpy as np
@@ -30,7 +30,7 @@ from lathe.errors import MissingDependency
 from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily
 from lathe.models._text_features import TextSVD
 from lathe.models._threads import prefer_passive_openmp
-from lathe.models._torch_onnx import TorchRuntime
+from lathe.models._torch_onnx import TorchRuntime, build_output
 
 __all__ = ["MLP", "TabularPrep", "permutation_importance", "import_torch"]
 
@@ -154,24 +154,6 @@ def build_mlp_net(torch: Any, n_numeric: int, cardinalities: list[int], hidden: 
     return MLPNet()
 
 
-def build_output(torch: Any, net: Any, task: str, y_mean: float, y_std: float) -> Any:
-    """Wraps a net so its output is what `predict_raw` returns: probabilities or values."""
-    nn: Any = torch.nn
-
-    class Output(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = net
-
-        def forward(self, *inputs: Any) -> Any:
-            out = self.net(*inputs).float()
-            if task == "regression":
-                return out[:, 0] * y_std + y_mean
-            return torch.softmax(out, dim=1)
-
-    return Output()
-
-
 def task_loss(torch: Any, task: str) -> Callable[[Any, Any, Any], Any]:
     functional = torch.nn.functional
 
@@ -276,7 +258,7 @@ class MLP(TorchRuntime, ModelFamily):
 
     def fit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Self:
         torch = import_torch()
-        from lathe.training.loop import loop_config_from_params, seed_everything, train_loop
+        from lathe.models.torch_loop import loop_config_from_params, seed_everything, train_loop
 
         schema = self.schema = data.schema
         sample = data.X_valid if data.X_valid is not None and len(data.X_valid) else data.X_train

@@ -5,7 +5,7 @@ Two modes:
     hash, see `_encoder.cached_embeddings`), feed a linear or small MLP head;
   * `finetune` — encoder and head trained end to end (optionally with the lower
     `freeze_layers` layers frozen), early-stopped on the validation split.
-Both train through the shared loop (`lathe.training.loop`: warm-up + decay, clipping, bf16
+Both train through the shared loop (`lathe.models.torch_loop`: warm-up + decay, clipping, bf16
 autocast on CPU, checkpoints every epoch so `resume=True` continues a killed run).
 Other columns (numbers, categories, dates) are standardised / embedded and joined with the
 text embeddings in the head, so one CSV of mixed columns trains one model.
@@ -175,7 +175,7 @@ class TextModel(TorchRuntime, ModelFamily):
     # ---- fitting ---------------------------------------------------------------------------
     def fit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Self:
         torch = import_torch()
-        from lathe.training.loop import (
+        from lathe.models.torch_loop import (
             loop_config_from_params,
             resolve_bf16,
             seed_everything,
@@ -320,7 +320,7 @@ class TextModel(TorchRuntime, ModelFamily):
                       tab: list[Any], y: Any, weight: Any, loss: Any) -> None:
         """Train the head on frozen embeddings before fine-tuning ("LP-FT"): the encoder then
         starts from a head that already fits, instead of being pulled about by a random one."""
-        from lathe.training.loop import LoopConfig, train_loop
+        from lathe.models.torch_loop import LoopConfig, train_loop
 
         frozen = _MODE_DEFAULTS["frozen"]
         inputs = [*tab, *[torch.from_numpy(e) for e in train_emb]]

@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from lathe.artifact import MANIFEST, artifact_sha256, verify
 from lathe.errors import Conflict, IntegrityError, NotFound
 from lathe.registry._base import _SUMMARY_COLUMNS, CHAMPION, _dumps, default_blob_root
+from lathe.registry.connect import open_store
 from lathe.registry.promotion import Evaluate, RegistryPromotion
 from lathe.registry.records import (
     ModelVersion,
@@ -42,7 +43,7 @@ from lathe.registry.records import (
     not_found_name,
     utc_now,
 )
-from lathe.registry.store import aliases, models, open_store, versions
+from lathe.registry.store import aliases, models, versions
 
 __all__ = ["ModelRegistry", "open_registry", "default_blob_root", "CHAMPION", "Evaluate"]
 

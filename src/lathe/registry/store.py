@@ -46,7 +46,8 @@ __all__ = [
     "audit",
     "schema_version",
     "Store",
-    "open_store",
+    "connect",
+    "store_unavailable",
 ]
 
 DEFAULT_STORE = "sqlite:///.lathe/lathe.db"
@@ -201,7 +202,7 @@ def parse_store_url(url: str | None = None) -> StoreURL:
     )
 
 
-def _unavailable(url: StoreURL, exc: BaseException) -> StoreUnavailable:
+def store_unavailable(url: StoreURL, exc: BaseException) -> StoreUnavailable:
     reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
     if url.dialect == "sqlite":
         return StoreUnavailable(
@@ -223,7 +224,7 @@ def _sqlite_engine(url: StoreURL) -> Engine:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise _unavailable(url, exc) from None
+        raise store_unavailable(url, exc) from None
     engine = sa.create_engine(
         url.sqlalchemy_url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": None},
@@ -281,7 +282,7 @@ class Store:
         try:
             conn = self.engine.connect()
         except sa.exc.OperationalError as exc:
-            raise _unavailable(self.url, exc) from None
+            raise store_unavailable(self.url, exc) from None
         with conn:
             if self.dialect == "postgresql":
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
@@ -294,7 +295,7 @@ class Store:
         try:
             conn = self.engine.connect()
         except sa.exc.OperationalError as exc:
-            raise _unavailable(self.url, exc) from None
+            raise store_unavailable(self.url, exc) from None
         with conn:
             conn = conn.execution_options(lathe_write=True)
             with conn.begin():
@@ -320,19 +321,9 @@ class Store:
         self.engine.dispose()
 
 
-def open_store(url: str | None = None) -> Store:
-    """Connect to the store at `url` (checking it answers) and bring its schema up to date."""
-    from lathe.registry.migrations import migrate
-
+def connect(url: str | None = None) -> Store:
+    """A Store on the engine for `url`, as it is (`lathe.registry.connect.open_store` also
+    brings its schema up to date: use that)."""
     parsed = parse_store_url(url)
     engine = _sqlite_engine(parsed) if parsed.dialect == "sqlite" else _postgres_engine(parsed)
-    store = Store(parsed, engine)
-    try:
-        migrate(store)
-    except sa.exc.OperationalError as exc:
-        engine.dispose()
-        raise _unavailable(parsed, exc) from None
-    except BaseException:
-        engine.dispose()
-        raise
-    return store
+    return Store(parsed, engine)

@@ -11,7 +11,7 @@ from typing import Any
 
 from lathe.models import FitData, ModelFamily, get_family
 from lathe.models._base import timed_fit
-from lathe.training.presets import DEFAULT_BUDGET_S, simplex_weights
+from lathe.training.blend import DEFAULT_BUDGET_S, simplex_weights
 
 __all__ = ["text_blend"]
 

@@ -4,6 +4,7 @@ plot of every trial with the front highlighted (matplotlib Figure + Agg, no pypl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,22 +34,21 @@ def plot_front(result: Any, path: Path) -> Path:
     return path
 
 
-def save_front(result: Any, directory: Path) -> list[Path]:
-    """Refit and save each front model as an artifact `trial-NNNN`; write `pareto.png`."""
-    from lathe.tuning.search import _trial_params, build_model
+def save_front(result: Any, directory: Path, build: Callable[[Any], Any]) -> list[Path]:
+    """Refit and save each front model as an artifact `trial-NNNN`; write `pareto.png`.
 
+    `build(trial)` refits the model of a (frozen) trial, whose `params` are the ones the
+    study sampled (the search passes it, so this module needs nothing of it)."""
     directory.mkdir(parents=True, exist_ok=True)
-    ctx = result._context
     by_number = {int(row["number"]): row for _, row in result.trials.iterrows()}
     saved = []
     for entry in result.pareto_front[:FRONT_LIMIT]:
         params_row = {k[len("params_"):]: v for k, v in by_number[entry["trial"]].items()
                       if k.startswith("params_") and v == v}
 
-        class _Frozen:  # what _trial_params reads from a trial
+        class _Frozen:  # what the search reads from a trial
             params = {k: (v.item() if hasattr(v, "item") else v) for k, v in params_row.items()}
 
-        params = _trial_params(_Frozen, ctx["family"], ctx["overrides"])
-        saved.append(build_model(result, params).save(directory / f"trial-{entry['trial']:04d}"))
+        saved.append(build(_Frozen).save(directory / f"trial-{entry['trial']:04d}"))
     plot_front(result, directory / "pareto.png")
     return saved

@@ -106,7 +106,9 @@ class TuneResult:
         if front and len(self.objectives) > 1 and self._context:
             from lathe.tuning.pareto import save_front
 
-            save_front(self, path / "pareto")
+            ctx = self._context
+            save_front(self, path / "pareto", lambda trial: build_model(
+                self, _trial_params(trial, ctx["family"], ctx["overrides"])))
         return path
 
 

@@ -113,7 +113,7 @@ def test_torch_refit_trains_the_best_epoch_count_without_validation(parts) -> No
 def test_a_refit_keeps_its_last_epoch_even_when_the_fit_watched_accuracy(
         banking: pd.DataFrame) -> None:
     torch = pytest.importorskip("torch")
-    from lathe.training.loop import LoopConfig, train_loop
+    from lathe.models.torch_loop import LoopConfig, train_loop
 
     # without validation the loop ends on its last epoch (a training loss is never "higher
     # is better"), so a refit trains exactly the epochs it was given

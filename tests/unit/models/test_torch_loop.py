@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from lathe.errors import UsageError  # noqa: E402
-from lathe.training.loop import LoopConfig, _schedule, train_loop  # noqa: E402
+from lathe.models.torch_loop import LoopConfig, _schedule, train_loop  # noqa: E402
 
 pytestmark = pytest.mark.text
 
