@@ -77,7 +77,7 @@ def test_serving_a_gbm_artifact_imports_no_training_code(tmp_path: Path) -> None
                             stderr=subprocess.PIPE, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        _wait_ready(base, proc, timeout_s=240)
+        _wait_ready(base, proc, timeout_s=420)  # generous: a shared, loaded machine
         request = urllib.request.Request(
             f"{base}/v1/models/{artifact.name}/predict",
             data=json.dumps({"rows": [row]}).encode(),

@@ -22,7 +22,7 @@ from lathe.models.mlp import (
     import_torch,
 )
 
-__all__ = ["build_text_net", "embedding_scale", "freeze_encoder", "trim_padding",
+__all__ = ["build_text_net", "linear_probe", "embedding_scale", "freeze_encoder", "trim_padding",
            "estimate_fit_seconds"]
 
 
@@ -164,3 +164,32 @@ def estimate_fit_seconds(p: dict[str, Any], data: FitData, steps: int = 4) -> fl
     epochs = int(p["max_epochs"])
     return (step_token * train_tokens * epochs
             + step_token / 3.0 * (valid_tokens * (epochs + 1) + train_tokens))
+
+
+def linear_probe(torch: Any, model: Any, data: FitData, train_emb: list[np.ndarray],
+                 tab: list[Any], y: Any, weight: Any, loss: Any, frozen: dict[str, Any]) -> None:
+    """Train the head on frozen embeddings before fine-tuning ("LP-FT"): the encoder then
+    starts from a head that already fits, instead of being pulled about by a random one.
+    `model` is the TextModel being fitted; `frozen` the loop settings of the frozen mode."""
+    from lathe.models.torch_loop import LoopConfig, train_loop
+
+    inputs = [*tab, *[torch.from_numpy(e) for e in train_emb]]
+    validate = None
+    if data.X_valid is not None and data.y_valid is not None and len(data.X_valid):
+        assert model.prep is not None
+        v_in = [*(torch.from_numpy(a) for a in model.prep.transform(data.X_valid)),
+                *(torch.from_numpy(e) for e in model._embeddings(data.X_valid, cached=True))]
+        v_y = (torch.tensor(data.y_valid, dtype=y.dtype) if y.dtype == torch.long else
+               torch.tensor((np.asarray(data.y_valid) - model.y_mean) / model.y_std,
+                            dtype=torch.float32))
+
+        def validate(m: Any) -> float:
+            return float(loss(m(*v_in), v_y, torch.ones(len(v_y))))
+
+    n_in = len(inputs)
+    config = LoopConfig(max_epochs=int(frozen["max_epochs"]), batch_size=frozen["batch_size"],
+                        lr=frozen["lr"], weight_decay=float(frozen["weight_decay"]),
+                        patience=frozen["patience"], seed=data.seed,
+                        warmup_fraction=frozen["warmup_fraction"])
+    train_loop(model.net.headnet, (*inputs, y, weight),
+               lambda m, b: loss(m(*b[:n_in]), b[n_in], b[n_in + 1]), validate, config)

@@ -40,6 +40,7 @@ from lathe.models._text_net import (
     embedding_scale,
     estimate_fit_seconds,
     freeze_encoder,
+    linear_probe,
     trim_padding,
 )
 from lathe.models._torch_onnx import TorchRuntime
@@ -226,8 +227,8 @@ class TextModel(TorchRuntime, ModelFamily):
                 self.net.headnet.emb_mean[i] = torch.from_numpy(emb.mean(axis=0))
                 self.net.headnet.emb_std[i] = torch.from_numpy(embedding_scale(emb))
             if probe:
-                self._linear_probe(torch, data, train_emb, tabular(data.X_train), target(y),
-                                   weight, loss)
+                linear_probe(torch, self, data, train_emb, tabular(data.X_train), target(y),
+                             weight, loss, _MODE_DEFAULTS["frozen"])
             if finetune:
                 texts = [t for col in self.text_columns
                          for t in self._tokenize(data.X_train[col].tolist())]
@@ -315,34 +316,6 @@ class TextModel(TorchRuntime, ModelFamily):
         """About how long `fit(data)` takes with these parameters, from a few optimizer steps
         timed on this machine (see `_text_net.estimate_fit_seconds`); costs seconds."""
         return estimate_fit_seconds(self.resolved(), data)
-
-    def _linear_probe(self, torch: Any, data: FitData, train_emb: list[np.ndarray],
-                      tab: list[Any], y: Any, weight: Any, loss: Any) -> None:
-        """Train the head on frozen embeddings before fine-tuning ("LP-FT"): the encoder then
-        starts from a head that already fits, instead of being pulled about by a random one."""
-        from lathe.models.torch_loop import LoopConfig, train_loop
-
-        frozen = _MODE_DEFAULTS["frozen"]
-        inputs = [*tab, *[torch.from_numpy(e) for e in train_emb]]
-        validate = None
-        if data.X_valid is not None and data.y_valid is not None and len(data.X_valid):
-            assert self.prep is not None
-            v_in = [*(torch.from_numpy(a) for a in self.prep.transform(data.X_valid)),
-                    *(torch.from_numpy(e) for e in self._embeddings(data.X_valid, cached=True))]
-            v_y = (torch.tensor(data.y_valid, dtype=y.dtype) if y.dtype == torch.long else
-                   torch.tensor((np.asarray(data.y_valid) - self.y_mean) / self.y_std,
-                                dtype=torch.float32))
-
-            def validate(m: Any) -> float:
-                return float(loss(m(*v_in), v_y, torch.ones(len(v_y))))
-
-        n_in = len(inputs)
-        config = LoopConfig(max_epochs=int(frozen["max_epochs"]), batch_size=frozen["batch_size"],
-                            lr=frozen["lr"], weight_decay=float(frozen["weight_decay"]),
-                            patience=frozen["patience"], seed=data.seed,
-                            warmup_fraction=frozen["warmup_fraction"])
-        train_loop(self.net.headnet, (*inputs, y, weight),
-                   lambda m, b: loss(m(*b[:n_in]), b[n_in], b[n_in + 1]), validate, config)
 
     def _importance(self, torch: Any, X: pd.DataFrame, y: Any, loss: Any, seed: int,
                     reuse: list[Any] | None) -> dict[str, float]:
