@@ -99,6 +99,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--busy", type=int, default=2, help="busy processes beside the fit")
     parser.add_argument("--policies", default="before,one,passive,auto")
+    parser.add_argument("--out", type=Path, default=RESULTS / "threads.json")
     args = parser.parse_args()
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     unknown = [p for p in policies if p not in POLICIES]
@@ -129,7 +130,6 @@ def main() -> None:
     print(f"\n{args.rounds} rounds, {args.busy} busy processes, {len(os.sched_getaffinity(0))} "
           f"cores; 1-min load average before the runs: median {statistics.median(loads):.1f}, "
           f"range {min(loads):.1f}-{max(loads):.1f} (other jobs on the machine count too)")
-    RESULTS.mkdir(parents=True, exist_ok=True)
     out = {"data": str(args.data.relative_to(ROOT) if args.data.is_relative_to(ROOT)
                        else args.data),
            "rounds": args.rounds, "busy_processes": args.busy,
@@ -137,8 +137,9 @@ def main() -> None:
            "load_average_before_runs": {"median": statistics.median(loads), "min": min(loads),
                                         "max": max(loads)},
            "table": table, "runs": runs}
-    (RESULTS / "threads.json").write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {RESULTS / 'threads.json'}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
