@@ -502,15 +502,17 @@ def monitor_drift(
     target: str | None = None,
     report: str | os.PathLike[str] | None = None,
     store: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
 ) -> dict[str, Any]:
-    """Input drift of CURRENT against REFERENCE (a data file or a model's training profile);
-    see lathe.monitoring.drift_check."""
+    """Input drift of CURRENT against REFERENCE (a data file, `log:URL` or a model's training
+    profile); see lathe.monitoring.drift_check."""
     from lathe.monitoring.config import drift_options_from_file
     from lathe.monitoring.drift_check import drift_check
 
     options = drift_options_from_file(config)
     return drift_check(str(reference), str(current), model=model, options=options,
-                       target=target, report=report, store=store)
+                       target=target, report=report, store=store, since=since, until=until)
 
 
 def monitor_performance(
@@ -522,15 +524,21 @@ def monitor_performance(
     detector: str = "adwin",
     report: str | os.PathLike[str] | None = None,
     store: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
 ) -> dict[str, Any]:
     """Metrics per window of consecutive rows (realised where labels arrived, CBPE estimates
-    everywhere, change points in the error stream); see lathe.monitoring.performance."""
+    everywhere, change points in the error stream); DATA may be `log:URL` (the prediction
+    log with its outcomes). See lathe.monitoring.performance."""
     from lathe.model import read_data, source_name
+    from lathe.monitoring.logsource import is_log_ref, model_name, read_log
     from lathe.monitoring.performance import performance_windows
     from lathe.registry.refs import load_model
 
     loaded = load_model(model, store=store)
-    frame = read_data(data)
+    frame = (read_log(data, model=model_name(model), since=since, until=until,
+                      target=loaded.schema.target)
+             if is_log_ref(data) else read_data(data))
     result = performance_windows(loaded, frame, window, source=source_name(data),
                                  reference=None if reference is None else read_data(reference),
                                  detector=detector)

@@ -163,3 +163,36 @@ def test_retrain_registers_a_challenger_with_its_parent(
     assert isinstance(gated["promoted"], bool) and gated["parent"] == "elec:1"
     code, _, err = run(capsys, "retrain", "nosuch", "--data", recent, "--store", registry)
     assert code == 66 and len(err.strip().splitlines()) == 1
+
+
+def test_prediction_log_as_current_data(capsys: pytest.CaptureFixture[str],
+                                        stream: dict[str, Path], registry: str,
+                                        tmp_path: Path) -> None:
+    from lathe.predlog import PredictionLog, PredictionRecord, open_log
+
+    late = pd.read_csv(stream["late_csv"]).iloc[:300]
+    url = f"sqlite:///{tmp_path / 'predictions.db'}"
+    log = PredictionLog(url)
+    for i in range(0, 300, 10):  # requests of 10 rows; outcomes arrive for the first 200
+        rows = late.iloc[i:i + 10].drop(columns="class").to_dict("records")
+        log.append(PredictionRecord(f"r{i}", "elec", "1", {"rows": rows},
+                                    [{"label": "0"}] * 10, 1.0, n_rows=10))
+    log.close()
+    store = open_log(url)
+    for i in range(0, 200, 10):
+        store.attach_outcome(f"r{i}", None,
+                             outcomes=[str(v) for v in late["class"].iloc[i:i + 10]])
+    getattr(store, "close", lambda: None)()
+    code, out, err = run(capsys, "monitor", "performance", "elec@champion", f"log:{url}",
+                         "--window", 100, "--store", registry, "--json")
+    assert code == 0, err
+    windows = json.loads(out)["windows"]
+    assert [w["n_labelled"] for w in windows] == [100, 100, 0]
+    assert windows[2]["accuracy"] is None and windows[2]["estimated_accuracy"] is not None
+    code, out, err = run(capsys, "monitor", "drift", stream["train"], f"log:{url}",
+                         "--model", "elec@champion", "--store", registry, "--json")
+    assert code == 0, err
+    assert set(json.loads(out)["columns"]) == set(late.columns) - {"class"}
+    code, _, err = run(capsys, "monitor", "drift", stream["train"], f"log:{url}",
+                       "--model", "elec@champion", "--store", registry, "--since", "2999-01-01")
+    assert code == 65 and "no rows" in err

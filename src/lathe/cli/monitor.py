@@ -24,6 +24,12 @@ StoreOption = Annotated[str | None, typer.Option(
     "--store", envvar="LATHE_STORE", help="Registry URL (default sqlite:///.lathe/lathe.db).")]
 
 
+SinceOption = Annotated[str | None, typer.Option(
+    "--since", help="log:URL only: first prediction time (ISO date or datetime, UTC).")]
+UntilOption = Annotated[str | None, typer.Option(
+    "--until", help="log:URL only: prediction time to stop before.")]
+
+
 def _say(text: str) -> None:
     sys.stderr.write(text + "\n")
 
@@ -32,7 +38,8 @@ def _say(text: str) -> None:
 def drift(
     reference: Annotated[str, typer.Argument(help="Reference data file, or a model (artifact "
                                              "path, NAME, NAME@alias): its training profile.")],
-    current: Annotated[str, typer.Argument(help="Current data file (CSV, TSV, JSONL, Parquet).")],
+    current: Annotated[str, typer.Argument(help="Current data file (CSV, TSV, JSONL, Parquet) "
+                                           "or log:URL (the prediction log's inputs).")],
     model: Annotated[str | None, typer.Option(
         "--model", help="A model: its label column is left out and its prediction drift "
         "is reported.")] = None,
@@ -42,6 +49,8 @@ def drift(
         "--target", help="The label column, left out of the comparison.")] = None,
     report: Annotated[Path | None, typer.Option(
         "--report", help="Write a self-contained HTML report here.")] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     store: StoreOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -50,7 +59,7 @@ def drift(
     from lathe.api import monitor_drift
 
     result = monitor_drift(reference, current, model=model, config=config, target=target,
-                           report=report, store=store)
+                           report=report, store=store, since=since, until=until)
     if as_json:
         emit_json(result)
         return
@@ -68,8 +77,9 @@ def drift(
 @app.command("performance")
 def performance(
     model: Annotated[str, typer.Argument(help="Artifact path, NAME, NAME@alias or NAME:VERSION.")],
-    data: Annotated[Path, typer.Argument(help="Rows in time order; the label column may be "
-                                         "absent or blank where outcomes have not arrived.")],
+    data: Annotated[str, typer.Argument(help="Rows in time order (a file, or log:URL: the "
+                                        "prediction log with its outcomes); the label may be "
+                                        "absent or blank where outcomes have not arrived.")],
     window: Annotated[int, typer.Option("--window", help="Rows per window (consecutive, in "
                                         "file order; the last may be shorter).")] = 1000,
     reference: Annotated[Path | None, typer.Option(
@@ -79,6 +89,8 @@ def performance(
         "--detector", help="adwin or page_hinkley, over the error stream.")] = "adwin",
     report: Annotated[Path | None, typer.Option(
         "--report", help="Write a self-contained HTML report here.")] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     store: StoreOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -87,7 +99,8 @@ def performance(
     from lathe.api import monitor_performance
 
     result = monitor_performance(model, data, window=window, reference=reference,
-                                 detector=detector, report=report, store=store)
+                                 detector=detector, report=report, store=store, since=since,
+                                 until=until)
     if as_json:
         emit_json(result)
         return

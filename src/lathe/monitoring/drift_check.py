@@ -84,12 +84,17 @@ def _prediction_drift(model: Any, reference: Source, current: Source,
 
 def drift_check(reference: str, current: str, *, model: str | None = None,
                 options: DriftOptions | None = None, target: str | None = None,
-                report: str | Path | None = None, store: str | None = None) -> dict[str, Any]:
-    """Every shared column's drift and the dataset verdict (see `detect_drift`)."""
+                report: str | Path | None = None, store: str | None = None,
+                since: Any = None, until: Any = None) -> dict[str, Any]:
+    """Every shared column's drift and the dataset verdict (see `detect_drift`). A `log:URL`
+    side reads the prediction log's inputs of `model` (or REFERENCE's model) since/until."""
+    from lathe.monitoring.logsource import is_log_ref, model_name
     from lathe.registry.refs import load_model
 
-    ref_source, ref_model = open_source(reference, store=store)
-    cur_source, cur_model = open_source(current, store=store)
+    by_reference = None if is_log_ref(reference) or Path(reference).exists() else reference
+    log = {"model": model_name(model or by_reference), "since": since, "until": until}
+    ref_source, ref_model = open_source(reference, store=store, log=log)
+    cur_source, cur_model = open_source(current, store=store, log=log)
     if cur_model is not None:
         raise DataError(f"{current} is a model; CURRENT must be data",
                         hint="pass the recent data file as CURRENT")

@@ -221,10 +221,16 @@ class ProfileSource:
         return Sample.categorical(*pairs), col["missing"]
 
 
-def open_source(ref: str, *, store: str | None = None) -> tuple[Source, Any]:
-    """A data file (Parquet read by column, other formats through lathe's reader) or a model
-    (its training profile); returns the source and the loaded model (or None)."""
+def open_source(ref: str, *, store: str | None = None, log: dict[str, Any] | None = None
+                ) -> tuple[Source, Any]:
+    """A data file (Parquet read by column, other formats through lathe's reader), `log:URL`
+    (the prediction log, filtered by `log` = {model, since, until}) or a model (its training
+    profile); returns the source and the loaded model (or None)."""
     from lathe.data.load import read_table, table_format
+    from lathe.monitoring.logsource import is_log_ref, read_log
+
+    if is_log_ref(ref):
+        return FrameSource(read_log(ref, **(log or {})), ref), None
 
     path = Path(ref)
     if path.is_file():
