@@ -228,13 +228,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", default="agreement,timing,cbpe,retraining")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     parts = args.only.split(",")
     out: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                        "load_average_at_start": os.getloadavg(),
                                        "note": "shared machine: ~8 sessions ran tests at the same time"}}
-    if RESULTS.exists():
-        out = {**json.loads(RESULTS.read_text()), **out}
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         if "agreement" in parts:
@@ -262,7 +261,9 @@ def main() -> None:
         print(f"retraining: challenger won {r['share_won']:.0%} of {len(r['windows'])} windows, "
               f"mean accuracy gain {r['mean_gain']:+.4f}")
     out["machine"]["load_average_at_end"] = os.getloadavg()
-    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+    if args.out.exists():  # keep the parts this run did not measure
+        out = {**json.loads(args.out.read_text()), **out}
+    args.out.write_text(json.dumps(out, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ column, add the model's prediction drift when a model is known, write the report
 
 REF/CUR are data files (CSV, TSV, JSONL, Parquet) or, for REF, a model (its training
 profile). A column in one side only is an error, except the label: with a model its target,
-without one a single reference-only column (reported as `label_ignored`).
+without one a single column present on one side only (reported as `label_ignored`).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ def line_up_columns(reference: Source, current: Source, target: str | None
         ref_only = [c for c in ref_only if c != target]
         cur_only = [c for c in cur_only if c != target]
         ignored = target
-    elif len(ref_only) == 1 and not cur_only:
-        ignored, ref_only = ref_only[0], []
+    elif len(ref_only) + len(cur_only) == 1:  # the label, present on one side only
+        ignored, ref_only, cur_only = (ref_only or cur_only)[0], [], []
     if ref_only or cur_only:
         side, other, cols = ((reference, current, ref_only) if ref_only
                              else (current, reference, cur_only))
@@ -106,8 +106,8 @@ def drift_check(reference: str, current: str, *, model: str | None = None,
     if ignored:
         result["label_ignored"] = ignored
         if not model and ref_model is None:
-            print(f"note: column {ignored!r} is only in {ref_source.name}; treated as the label "
-                  "and not compared", file=sys.stderr)
+            print(f"note: column {ignored!r} is on one side only; treated as the label and "
+                  "not compared", file=sys.stderr)
     if model:
         result["prediction"] = _prediction_drift(loaded, ref_source, cur_source,
                                                  options or DriftOptions())

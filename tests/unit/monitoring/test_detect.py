@@ -93,6 +93,7 @@ def test_columns_line_up_with_an_absent_label() -> None:
     ref = FrameSource(pd.DataFrame({"a": [1.0], "label": [1]}), "ref.csv")
     cur = FrameSource(pd.DataFrame({"a": [1.0]}), "cur.csv")
     assert line_up_columns(ref, cur, None) == (["a"], "label")
+    assert line_up_columns(cur, ref, None) == (["a"], "label")  # the label in CURRENT only
     odd = FrameSource(pd.DataFrame({"a": [1.0], "other": [2.0]}), "odd.csv")
     with pytest.raises(DataError, match="column 'other' is in odd.csv but not in ref.csv"):
         line_up_columns(ref, odd, "label")
