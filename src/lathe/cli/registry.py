@@ -152,6 +152,14 @@ def history(
     console().print(_table(f"{name} history", columns, rows, keep=("#", "when (UTC)")))
 
 
+def _evaluate(artifact: Path, data: Any) -> Any:
+    """How the gate scores a version on --on DATA: `lathe.evaluate`, handed to the registry
+    (which imports no API)."""
+    from lathe import api
+
+    return api.evaluate(artifact, data)
+
+
 @app.command()
 def promote(
     name: Annotated[str, typer.Argument(help="A model name.")],
@@ -183,6 +191,7 @@ def promote(
             reason=reason,
             metric=metric,
             tolerance=tolerance,
+            evaluate=_evaluate,
         )
     if as_json:
         emit_json(change.to_dict())
