@@ -27,7 +27,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from lathe.errors import Conflict, IntegrityError, NotFound, UsageError
+from lathe.manifest import FORMAT_VERSION, Manifest, git_commit
 
 __all__ = [
     "check_out",
@@ -50,7 +50,6 @@ __all__ = [
     "git_commit",
 ]
 
-FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 
 
@@ -69,16 +68,6 @@ def _hash_tree(root: Path) -> dict[str, dict[str, Any]]:
             rel = path.relative_to(root).as_posix()
             out[rel] = {"sha256": hash_file(path), "bytes": path.stat().st_size}
     return out
-
-
-def git_commit(cwd: Path | None = None) -> str | None:
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None if result.returncode == 0 else None
 
 
 def default_out(source: Any, *, name: str | None = None, suffix: str = "") -> Path:
@@ -183,6 +172,7 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
             f"{root}: artifact format {version!r} is not supported (this lathe reads {FORMAT_VERSION})",
             hint="retrain the model with this version of lathe",
         )
+    Manifest.check(manifest)  # a field of the wrong type is refused here, by name
     return manifest
 
 

@@ -28,7 +28,7 @@ from lathe.data.infer import encode_labels
 from lathe.data.load import read_table
 from lathe.data.schema import ConformReport, Schema
 from lathe.errors import DataError, SchemaMismatch, UsageError
-from lathe.evaluation.metrics import compute_metrics, primary_metric
+from lathe.evaluation.metrics import primary_metric
 from lathe.models import ModelFamily, get_family
 
 __all__ = ["Model", "Metrics", "DataLike", "RowsLike", "read_data", "source_name", "dir_size"]
@@ -244,7 +244,7 @@ class Model:
         encoding: str | None = None,
     ) -> Metrics:
         """Metrics on labelled data; optionally write a self-contained HTML report."""
-        from lathe.models.catch_all import catch_all_index
+        from lathe.evaluation.scoring import family_metrics
 
         frame = read_data(data, encoding)
         source = source_name(data)
@@ -263,9 +263,7 @@ class Model:
         started = time.perf_counter()
         raw = self.family.predict_raw(X)
         seconds = max(time.perf_counter() - started, 1e-9)
-        metrics = Metrics(compute_metrics(self.task, y, raw, self.classes,
-                                          catch_all_index(self.family),
-                                          self.schema.positive_index))
+        metrics = Metrics(family_metrics(self.family, self.schema, y, raw))
         metrics.update(
             task=self.task,
             primary_metric=primary_metric(self.task),

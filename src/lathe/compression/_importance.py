@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from lathe.compression._nets import Site
+from lathe.models.prunable import Site
 
 __all__ = ["unit_scores", "select_units"]
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lathe.compression._nets import NetView
+from lathe.models.prunable import NetView
 
 __all__ = ["RecoveryConfig", "RECOVERY", "FitRows", "fit_rows", "row_losses", "recover"]
 

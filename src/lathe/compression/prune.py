@@ -68,7 +68,7 @@ def tree_prefix(family: Any, X: Any, y: np.ndarray | None, *, tolerance: float,
     users see: a ranking metric alone lets probabilities drift across the 0.5 threshold)
     are both within `tolerance` of the full model.
     """
-    total = int(family.booster.current_iteration())
+    total = family.tree_count()
     if sparsity is not None:
         return max(1, round(total * (1.0 - sparsity))), total, []
     if y is None:
@@ -79,12 +79,12 @@ def tree_prefix(family: Any, X: Any, y: np.ndarray | None, *, tolerance: float,
     classes = family.schema.classes
 
     def score(k: int) -> dict[str, float]:
-        family.best_iteration = k
+        family.use_trees(k)
         try:
             metrics = compute_metrics(task, y, family.predict_raw(X), classes,
                                       positive=family.schema.positive_index)
         finally:
-            family.best_iteration = 0
+            family.use_trees(0)
         return {m: float(metrics[m]) for m in watched}
 
     full = score(total)
@@ -125,8 +125,7 @@ def remove_masks(layers: list[tuple[Any, str]]) -> int:
 
 def magnitude_prune(family: Any, sparsity: float) -> int:
     """Zero the `sparsity` share of smallest |weights| over all Linear layers; returns count."""
-    root = family.net if family.name == "text" else family.module
-    return remove_masks(magnitude_masks(root, sparsity))
+    return remove_masks(magnitude_masks(family.net_view().module, sparsity))
 
 
 @COMPRESSORS.register("prune")
@@ -158,13 +157,14 @@ class Prune(Compressor):
             raise UsageError(f"unknown prune kind {job.kind!r}; choose one of {list(KINDS)}",
                              hint="--kind structured removes neurons/heads (smaller, faster); "
                              "--kind magnitude zeroes weights (same size)")
-        if name == "gbm":
+        unit = parent.family.prune_unit
+        if unit == "trees":
             if job.kind is not None:
                 raise UsageError(f"--kind {job.kind} applies to torch models (mlp, text); "
                                  "gbm pruning always removes whole trees",
                                  hint="drop --kind (or pass --sparsity F to keep 1-F of trees)")
             family = self._prune_trees(parent, job)
-        elif name in ("mlp", "text"):
+        elif unit == "units":
             family = self._prune_torch(parent, job, job.kind or self.default_kind[name])
         else:
             raise UsageError(f"prune supports gbm, mlp and text models; this one is {name!r}",
@@ -175,16 +175,15 @@ class Prune(Compressor):
         import torch
 
         from lathe.compression import _importance
-        from lathe.compression._nets import net_view
         from lathe.compression._recovery import RECOVERY, fit_rows, recover, row_losses
 
         name, schema = parent.family.name, parent.schema
         structured = kind == "structured"
-        net_view(parent.family, structured)  # a kind the model cannot do fails before copying
+        parent.family.net_view(structured)  # a kind the model cannot do fails before copying
         family = _copy_family(parent.family)
         # predict (and re-export on save) from the pruned weights, not the parent's graph
-        family._onnx, family.runtime = None, {"runtime": "torch"}
-        view = net_view(family, structured)
+        family.use_torch_runtime()
+        view = family.net_view(structured)
         sparsity = self.default_sparsity[kind][name] if job.sparsity is None else job.sparsity
         task = schema.task or "regression"
         config = RECOVERY[name]
@@ -199,7 +198,7 @@ class Prune(Compressor):
                                      schema.is_classification, seed=job.seed)
             X, _ = schema.conform(train, source="fit data")
             Xv, _ = schema.conform(valid, source="fit data")
-            family._sample = Xv.head(256).copy()  # rows to time runtimes on (predict_with auto)
+            family.use_torch_runtime(timing_rows=Xv.head(256))  # predict_with auto times on them
             y = encode_labels(train[schema.target], schema)
             yv = encode_labels(valid[schema.target], schema)
             parent_raw = parent.family.predict_raw(X)
@@ -247,7 +246,7 @@ class Prune(Compressor):
             y = encode_labels(job.fit_frame[parent.schema.target], parent.schema)
         keep, total, tried = tree_prefix(family, X, y, tolerance=self.tolerance,
                                          sparsity=job.sparsity)
-        family.best_iteration = keep
+        family.use_trees(keep)
         job.settings.update(kind="tree-prefix", trees_kept=keep, trees_parent=total,
                             tolerance=None if job.sparsity is not None else self.tolerance,
                             sparsity=job.sparsity, tried=tried)

@@ -41,26 +41,13 @@ def _explained_class(model: Any, proba: np.ndarray) -> np.ndarray:
 
 def _tree_contributions(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str], str]:
     family = model.family
-    features = family._features(X)  # text columns become SVD parts, as the booster saw them
-    raw = family.booster.predict(features, pred_contrib=True,
-                                 num_iteration=family.best_iteration or None)
-    names = family.feature_names()
-    width = len(names) + 1
-    raw = np.asarray(raw)
+    values, base, columns = family.tree_contributions(X)
     if model.schema.task == "multiclass":
-        k = raw.shape[1] // width
-        per_class = raw.reshape(len(X), k, width)
-        chosen = per_class[np.arange(len(X)), _explained_class(model, family.predict_raw(X))]
-        units = "raw score (log-odds, before softmax)"
-    else:
-        chosen = raw
-        units = "log-odds" if model.schema.task == "binary" else "prediction"
-    # text SVD parts and value counts fold into their column; date parts stay apart, as
-    # they are columns of the conformed frame themselves
-    folded = [family.input_column(n) for n in names]
-    out = pd.DataFrame(chosen[:, :-1], columns=names).T.groupby(folded, sort=False).sum().T
-    order = [c for c in X.columns if c in out.columns]
-    return out[order].to_numpy(), chosen[:, -1], order, units
+        rows, chosen = np.arange(len(X)), _explained_class(model, family.predict_raw(X))
+        return values[rows, chosen], base[rows, chosen], columns, \
+            "raw score (log-odds, before softmax)"
+    units = "log-odds" if model.schema.task == "binary" else "prediction"
+    return values[:, 0], base[:, 0], columns, units
 
 
 def _missing_row(X: pd.DataFrame) -> pd.DataFrame:
@@ -116,12 +103,12 @@ def explain_rows(model: Any, frame: pd.DataFrame, *, method: str = "auto",
     if not len(frame):
         raise DataError("no rows to explain", hint="pass at least one row")
     X, _ = model.schema.conform(frame, source="rows to explain")
-    is_gbm = model.family.name == "gbm" and getattr(model.family, "booster", None) is not None
-    if method == "tree" and not is_gbm:
+    by_trees = model.family.has_tree_contributions
+    if method == "tree" and not by_trees:
         raise UsageError(f"the tree explainer needs a gbm model, not {model.family.name}",
                          hint="use method='auto' or 'sampling'")
     reference = "none"
-    if method == "tree" or (method == "auto" and is_gbm):
+    if method == "tree" or (method == "auto" and by_trees):
         values, base, columns, units = _tree_contributions(model, X)
         used = "tree_shap"
     else:
@@ -175,10 +162,9 @@ class _Scorer:
         return self
 
     def score(self, X: pd.DataFrame, y: np.ndarray) -> float:
-        from lathe.tuning._objective import quality
+        from lathe.evaluation.metrics import primary_score
 
-        value = quality(self.model.schema, y, self.model.family.predict_raw(X))
-        return -value if self.model.schema.task == "regression" else value
+        return primary_score(self.model.task, y, self.model.family.predict_raw(X), oriented=True)
 
 
 def global_importance(model: Any, frame: pd.DataFrame, *, n_repeats: int = 5,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -29,9 +29,10 @@ import numpy as np
 import pandas as pd
 
 from lathe.data.schema import Schema
+from lathe.models._params import check_params
 from lathe.plugins import Registry
 
-__all__ = ["ModelFamily", "FitData", "FAMILIES", "Callback", "full_proba", "weighted_importance",
+__all__ = ["ModelFamily", "FitData", "MatrixPath", "FAMILIES", "Callback", "full_proba", "weighted_importance",
            "without_validation", "timed_fit"]
 
 Callback = Callable[[str, dict[str, Any]], None]
@@ -62,11 +63,45 @@ def without_validation(data: FitData, **changes: Any) -> FitData:
     return replace(data, X_valid=None, y_valid=None, extra=extra, **changes)
 
 
+@dataclass(frozen=True)
+class MatrixPath:
+    """A family's fast way to predict rows that are already numbers: one float64 column per
+    schema column, in schema order (numbers as they are, booleans 0/1, a categorical value
+    as its code in `codes[column]`, NaN where missing or unseen). `predict(matrix)` returns
+    what `predict_raw` would for the same rows. The server encodes JSON rows straight into
+    such a matrix and skips pandas."""
+
+    codes: dict[str, dict[str, int]]
+    predict: Callable[[np.ndarray], np.ndarray]
+
+
 class ModelFamily(ABC):
+    """See the module docstring for the rules. Capabilities that only some families have are
+    methods here with a "not supported" default, so code outside `models/` asks the family
+    (`has_tree_contributions`, `matrix_path`, `prune_unit` / `net_view`, `catch_all_index`)
+    instead of testing its name."""
+
     name: ClassVar[str] = ""
     exports_onnx: ClassVar[bool] = False
+    prune_unit: ClassVar[str | None] = None
+    """What pruning removes: "trees" (a boosted model keeps a prefix of its trees:
+    `tree_count` / `use_trees`), "units" (a torch net's neurons, heads or weights:
+    `net_view`), or None when the family cannot be pruned."""
+
+    param_types: ClassVar[Mapping[str, Any] | None] = None
+    """Every parameter the constructor takes, with its type (a typing annotation such as
+    `float`, `int | None` or `Literal["auto"] | float`); each key of `default_params()` is
+    among them. An unknown key or a value of another type is a ConfigError naming the key,
+    a close match and the allowed keys (`lathe.models._params`). None skips the check (a
+    plug-in family written before parameters were declared)."""
+
+    params_note: ClassVar[str] = ""
+    """Appended to the list of allowed keys in errors (e.g. "and any LightGBM parameter")."""
 
     def __init__(self, **params: Any) -> None:
+        if self.param_types is not None:
+            check_params(self.name, self.param_types, params, self.accepts_param,
+                         self.params_note)
         self.params: dict[str, Any] = {**self.default_params(), **params}
         self.schema: Schema | None = None
         self.learning_curve: list[float] = []
@@ -81,6 +116,12 @@ class ModelFamily(ABC):
     @classmethod
     def default_params(cls) -> dict[str, Any]:
         return {}
+
+    @classmethod
+    def accepts_param(cls, key: str) -> bool:
+        """Whether an undeclared key is still a parameter (one the family hands to a library
+        that checks it itself); False by default."""
+        return False
 
     @abstractmethod
     def fit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Self: ...
@@ -112,6 +153,45 @@ class ModelFamily(ABC):
     def predict_and_embed(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         """predict_raw and, where the family embeds, the embeddings (one pass if it can)."""
         return self.predict_raw(X), self.embed(X) if self.embeds else None
+
+    # ---- capabilities (see the class docstring) -------------------------------------------
+    @property
+    def has_tree_contributions(self) -> bool:
+        """Whether `tree_contributions` gives exact per-feature contributions (TreeSHAP)."""
+        return False
+
+    def tree_contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """(values (n, k, columns), base (n, k), columns): exact contributions per input
+        column in the model's raw units, k = 1 for binary and regression, else one per class;
+        values + base sum to the raw output."""
+        from lathe.errors import UsageError
+
+        raise UsageError(f"the tree explainer needs a gbm model, not {self.name}",
+                         hint="use method='auto' or 'sampling'")
+
+    def matrix_path(self) -> MatrixPath | None:
+        """The fast path for numeric rows (`MatrixPath`), or None where the family has none."""
+        return None
+
+    def net_view(self, structured: bool = False) -> Any:
+        """The torch network as pruning sees it (`lathe.models.prunable.NetView`)."""
+        from lathe.errors import UsageError
+
+        raise UsageError(f"pruning torch weights applies to mlp and text models; this one is "
+                         f"{self.name!r}", hint="try --method distill")
+
+    def tree_count(self) -> int:
+        """How many trees the fitted model holds (`prune_unit` "trees")."""
+        raise NotImplementedError(f"the {self.name} family has no trees")
+
+    def use_trees(self, count: int) -> None:
+        """Predict (and save) with the first `count` trees only; 0 means all."""
+        raise NotImplementedError(f"the {self.name} family has no trees")
+
+    def catch_all_index(self) -> int | None:
+        """The class index this model routes rows no other class explains to (a catch-all
+        wrapper's label), else None; scoring adds `catch_all` metrics for it."""
+        return None
 
     def refit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> ModelFamily | None:
         """A new model fitted on all of `data` (no validation split) with what this fit

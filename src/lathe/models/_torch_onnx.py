@@ -294,6 +294,22 @@ class TorchRuntime:
     _onnx: Any
     _sample: pd.DataFrame | None
 
+    prune_unit = "units"  # pruning removes neurons/heads or zeroes weights: `net_view`
+
+    def net_view(self, structured: bool = False) -> Any:
+        """The network as pruning sees it (`lathe.models.prunable`)."""
+        from lathe.models.prunable import view_of
+
+        return view_of(self, structured)
+
+    def use_torch_runtime(self, timing_rows: pd.DataFrame | None = None) -> None:
+        """Predict (and export on save) from the weights as they are now, not from a graph
+        exported earlier: for code that changes the weights (pruning). `timing_rows` are
+        what `predict_with: auto` times both runtimes on when the model is saved next."""
+        self._onnx, self.runtime = None, {"runtime": "torch"}
+        if timing_rows is not None:
+            self._sample = timing_rows.copy()
+
     def to_onnx(self, path: Path, example: pd.DataFrame | None = None) -> Path:
         """Export to ONNX (inputs prepared in Python; output = predict_raw's)."""
         return export_onnx(self, path, example)

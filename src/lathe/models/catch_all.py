@@ -145,8 +145,8 @@ def calibrate_threshold(proba: np.ndarray, scores: np.ndarray, catch_all: int, r
 
 
 def catch_all_index(family: ModelFamily) -> int | None:
-    """The class index a catch-all wrapper routes to, else None."""
-    return getattr(family, "catch_all", None) if family.name == "catch_all" else None
+    """The class index a catch-all wrapper routes to, else None (`family.catch_all_index()`)."""
+    return family.catch_all_index()
 
 
 @FAMILIES.register("catch_all")
@@ -154,6 +154,7 @@ class CatchAll(ModelFamily):
     """A fitted classifier plus the routing rule; see the module docstring."""
 
     name = "catch_all"
+    param_types = {"abstain_rate": float, "use_typicality": bool}
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
@@ -174,6 +175,9 @@ class CatchAll(ModelFamily):
         self.threshold = -np.inf
         self.temperature = 1.0
         self.calibration: dict[str, Any] = {}
+
+    def catch_all_index(self) -> int | None:
+        return self.catch_all
 
     # ---- fitting ---------------------------------------------------------------------------
     def fit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Self:

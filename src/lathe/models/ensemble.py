@@ -71,6 +71,7 @@ def with_refitted_members(model: Any, data: FitData, callbacks: Sequence[Callbac
 @FAMILIES.register("ensemble")
 class Ensemble(ModelFamily):
     name = "ensemble"
+    param_types: dict[str, Any] = {}  # members and weights are arguments, not parameters
 
     def __init__(
         self, members: Sequence[ModelFamily] = (), weights: Sequence[float] = (), **params: Any

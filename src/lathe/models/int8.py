@@ -128,6 +128,8 @@ class OnnxInt8(ModelFamily):
 
     name = "onnx-int8"
     exports_onnx = True
+    param_types = {"source_family": str, "source_params": dict[str, Any], "per_channel": bool,
+                   "scheme": str, "calibration_agreement": dict[str, float], "backend": str}
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import joblib
 import numpy as np
@@ -68,6 +68,8 @@ def _raw(fitted: Any, X: Any, schema: Schema) -> np.ndarray:
 @FAMILIES.register("linear")
 class Linear(ModelFamily):
     name = "linear"
+    param_types = {"C": Literal["auto"] | float, "alpha": float, "max_iter": int,
+                   "min_frequency": int, "nb_weighting": Literal["auto", "pair"] | bool}
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import joblib
 import numpy as np
@@ -211,6 +211,12 @@ def tabular_groups(prep: TabularPrep, numeric_input: int, categorical_input: int
 class MLP(TorchRuntime, ModelFamily):
     name = "mlp"
     exports_onnx = True
+    param_types = {
+        "hidden_sizes": list[int], "dropout": float, "lr": float, "weight_decay": float,
+        "l1": float, "batch_size": int, "max_epochs": int, "patience": int,
+        "warmup_fraction": float, "grad_clip": float | None,
+        "bf16": bool | Literal["auto"] | None, "checkpoint_dir": str | None, "resume": bool,
+        "predict_with": Literal["torch", "onnx", "auto"]}
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:

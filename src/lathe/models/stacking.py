@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import joblib
 import numpy as np
@@ -120,6 +120,8 @@ def fit_simplex_weights(raws: Sequence[np.ndarray], y: np.ndarray, task: str) ->
 @FAMILIES.register("voting")
 class Voting(ModelFamily):
     name = "voting"
+    param_types = {"members": list[str | dict[str, Any]] | None,
+                   "weights": Literal["auto"] | list[float] | None}
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
@@ -206,6 +208,8 @@ class Voting(ModelFamily):
 @FAMILIES.register("stacking")
 class Stacking(ModelFamily):
     name = "stacking"
+    param_types = {"members": list[str | dict[str, Any]] | None, "folds": int,
+                   "meta_C": float, "meta_alpha": float}
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:

@@ -26,13 +26,12 @@ import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import numpy as np
 import pandas as pd
 
 from lathe.data.schema import Schema
-from lathe.errors import ConfigError
 from lathe.models import _encoder
 from lathe.models._base import FAMILIES, Callback, FitData, ModelFamily
 from lathe.models._text_net import (
@@ -85,6 +84,17 @@ FINETUNE_MEMBER: dict[str, Any] = {"mode": "finetune", "max_epochs": 3, "lr": 5e
 class TextModel(TorchRuntime, ModelFamily):
     name = "text"
     exports_onnx = True
+    param_types = {
+        "mode": Literal["frozen", "finetune"], "encoder": str | None, "max_length": int,
+        "bf16": bool | Literal["auto"] | None, "cache_dir": str | None,
+        "hidden_sizes": list[int] | None, "dropout": float, "lr": float | None,
+        "head_lr": float, "weight_decay": float | None, "batch_size": int | None,
+        "max_epochs": int | None, "patience": int | None, "warmup_fraction": float | None,
+        "grad_clip": float | None, "freeze_layers": int, "encoder_layers": int | None,
+        "probe_first": bool, "freeze_embeddings": bool,
+        "early_stopping_metric": Literal["loss", "accuracy"], "checkpoint_dir": str | None,
+        "resume": bool, "predict_with": Literal["torch", "onnx", "auto"],
+        "predict_batch_size": int}
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
@@ -120,12 +130,7 @@ class TextModel(TorchRuntime, ModelFamily):
         }
 
     def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
-        if self.params["mode"] not in MODES:
-            raise ConfigError(
-                f"text family: mode must be one of {list(MODES)}, got {self.params['mode']!r}",
-                hint="use mode: frozen (fast, embeddings + head) or finetune (best quality)",
-            )
+        super().__init__(**params)  # checks the declared types (mode: one of MODES)
         self.prep: TabularPrep | None = None
         self.tokenizer: Any = None
         self.encoder_path: Path | None = None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from lathe.data.schema import Schema
-from lathe.evaluation.metrics import compute_metrics, higher_is_better, primary_metric
+from lathe.evaluation.metrics import primary_score
 
 __all__ = ["blend_weights", "simplex_weights", "DEFAULT_BUDGET_S"]
 
@@ -27,13 +27,7 @@ DEFAULT_BUDGET_S = {"fast": 60.0, "best": 120.0, "text-best": 1200.0}
 
 def _score_raw(schema: Schema, y: np.ndarray, raw: np.ndarray) -> float:
     """Primary metric, oriented so that higher is better."""
-    task = schema.task or "regression"
-    metric = primary_metric(task)
-    value = compute_metrics(task, y, raw, schema.classes, positive=schema.positive_index)
-    score = value.get(metric)
-    if score is None:
-        score = value["accuracy"]
-    return float(score) if higher_is_better(metric) else -float(score)
+    return primary_score(schema.task or "regression", y, raw, oriented=True)
 
 
 def _blend_score(schema: Schema, y: np.ndarray, raw: np.ndarray) -> float:

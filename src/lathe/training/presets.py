@@ -238,11 +238,11 @@ def _rounds_for_accuracy(model: GBM, X: pd.DataFrame, y: np.ndarray) -> None:
     booster = getattr(model, "booster", None)
     if booster is None or not len(y):
         return
-    last = booster.current_iteration()
+    last = model.tree_count()
     grid = sorted({*range(20, last + 1, 20), last})
-    accuracy = [float((booster.predict(model._features(X), num_iteration=k).argmax(axis=1)
-                       == y).mean()) for k in grid]
-    model.best_iteration = grid[int(np.argmax(accuracy))]  # first of equals: fewer rounds
+    accuracy = [float((raw.argmax(axis=1) == y).mean())
+                for raw in model.predict_raw_by_trees(X, grid)]
+    model.use_trees(grid[int(np.argmax(accuracy))])  # first of equals: fewer rounds
 
 
 def _combined(data: FitData) -> tuple[pd.DataFrame, np.ndarray]:

@@ -19,8 +19,6 @@ True
 
 from __future__ import annotations
 
-import os
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -29,15 +27,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lathe import __version__
-from lathe.artifact import git_commit
 from lathe.config import LatheConfig
 from lathe.data.infer import declare_positive_class, encode_labels, infer_schema
-from lathe.data.schema import Schema
 from lathe.data.profile import profile_frame
+from lathe.data.schema import Schema
 from lathe.data.split import content_hash, split_frame
 from lathe.errors import ConfigError, DataError
-from lathe.evaluation.metrics import compute_metrics, primary_metric
+from lathe.evaluation.metrics import primary_metric
+from lathe.evaluation.scoring import score_split
+from lathe.manifest import Lineage, build_manifest, training_record
 from lathe.models import FitData, ModelFamily
 
 __all__ = ["run_training", "Splits", "labelled_rows"]
@@ -169,17 +167,9 @@ def _split(frame: pd.DataFrame, schema: Schema, source: str, cfg: LatheConfig) -
 
 def _score_test(family: ModelFamily, splits: Splits) -> dict[str, Any]:
     """Metrics on the test split (before any refit has seen it); {} when there is none."""
-    from lathe.models.catch_all import catch_all_index
-
     if not len(splits.test):
         return {}
-    schema = splits.schema
-    X_test, y_test = splits.xy(splits.test)
-    test_metrics = compute_metrics(schema.task or "regression", y_test,
-                                   family.predict_raw(X_test), schema.classes,
-                                   catch_all_index(family), schema.positive_index)
-    test_metrics["n_rows"] = int(len(splits.test))
-    return {"test": test_metrics}
+    return {"test": score_split(family, splits.schema, *splits.xy(splits.test))}
 
 
 def _seen_rows(splits: Splits, refit_record: dict[str, Any]) -> np.ndarray:
@@ -219,37 +209,15 @@ def _refit(family: ModelFamily, fit_data: FitData, splits: Splits, family_name: 
 def _manifest(family: ModelFamily, family_name: str, cfg: LatheConfig, frame: pd.DataFrame,
               splits: Splits, metrics: dict[str, Any], refit_record: dict[str, Any],
               seconds: float) -> dict[str, Any]:
-    schema = splits.schema
-    return {
-        "lathe_version": __version__,
-        "family": family.name,
-        "chosen_family": family_name,
-        "task": schema.task,
-        "target": schema.target,
-        "config": cfg.model_dump(mode="json"),
-        "model": family.describe(),
-        "metrics": metrics,
-        "primary_metric": primary_metric(schema.task or "regression"),
-        "feature_importance": family.feature_importance(),
+    rows = {"train": len(splits.train), "valid": len(splits.valid), "test": len(splits.test),
+            "refit": refit_record["rows"]}
+    return build_manifest(
+        family, chosen_family=family_name, schema=splits.schema, config=cfg, metrics=metrics,
+        primary_metric=primary_metric(splits.schema.task or "regression"),
+        lineage=Lineage(dataset=splits.source, dataset_hash=content_hash(frame), rows=rows),
+        training=training_record(seconds, refit_record),
         # the training reference for `lathe monitor drift MODEL DATA` (lathe.data.profile)
-        "reference_profile": profile_frame(frame, exclude=(schema.target,)),
-        "learning_curve": {"metric": family.learning_curve_metric, "values": family.learning_curve},
-        "lineage": {
-            "dataset": splits.source,
-            "dataset_hash": content_hash(frame),
-            "rows": {"train": len(splits.train), "valid": len(splits.valid),
-                     "test": len(splits.test), "refit": refit_record["rows"]},
-            "parent": None,
-            "git_commit": git_commit(),
-        },
-        "training": {
-            "seconds": round(seconds, 3),
-            "refit": refit_record,
-            "python": platform.python_version(),
-            "machine": platform.machine(),
-            "cpu_count": os.cpu_count(),
-        },
-    }
+        sections={"reference_profile": profile_frame(frame, exclude=(splits.schema.target,))})
 
 
 # ---- label leaks and the catch-all class ---------------------------------------------------

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from lathe.data.schema import Schema
-from lathe.evaluation.metrics import higher_is_better, primary_metric
+from lathe.evaluation.metrics import higher_is_better, primary_metric, primary_score
 from lathe.models import FitData, ModelFamily
 from lathe.tuning._prepare import Prepared
 from lathe.tuning.space import suggest_params
@@ -29,23 +29,14 @@ LATENCY_ROWS = 1000
 
 
 def quality(schema: Schema, y: np.ndarray, raw: np.ndarray) -> float:
-    """The task's primary metric (roc_auc, accuracy or rmse), computed directly and fast.
+    """The task's primary metric (roc_auc, accuracy or rmse): `primary_score`.
 
     >>> from lathe.data.schema import Schema
     >>> s = Schema(columns=[], target="y", task="binary", classes=["a", "b"])
     >>> quality(s, np.array([0, 1, 1]), np.array([[.9, .1], [.2, .8], [.4, .6]]))
     1.0
     """
-    from sklearn import metrics as skm
-
-    task = schema.task or "regression"
-    if task == "regression":
-        return float(np.sqrt(np.mean((np.asarray(raw, float).ravel() - y) ** 2)))
-    if task == "binary":
-        if len(np.unique(y)) < 2:
-            return float(skm.accuracy_score(y, raw.argmax(axis=1)))
-        return float(skm.roc_auc_score(y, raw[:, 1]))
-    return float(skm.accuracy_score(y, raw.argmax(axis=1)))
+    return primary_score(schema.task or "regression", y, raw)
 
 
 def latency_ms(model: ModelFamily, X: pd.DataFrame, repeats: int = 3) -> float:

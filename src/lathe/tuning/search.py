@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import platform
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,8 +33,10 @@ import numpy as np
 import pandas as pd
 
 from lathe.errors import Conflict, UsageError
-from lathe.evaluation.metrics import compute_metrics, higher_is_better, primary_metric
+from lathe.evaluation.metrics import higher_is_better, primary_metric
+from lathe.evaluation.scoring import score_split
 from lathe.footprint import FootprintTracker
+from lathe.manifest import Lineage, build_manifest, training_record
 from lathe.models import ModelFamily, get_family
 from lathe.tuning._objective import Objective
 from lathe.tuning._prepare import Prepared, prepare
@@ -398,8 +399,6 @@ def build_model(result: TuneResult, params: dict[str, Any], refit_all: bool = Fa
     is scored the model is refitted on every labelled row, as `lathe train` does; Pareto
     front models keep the fit their latency and size were measured on.
     """
-    from lathe import __version__
-    from lathe.artifact import git_commit
     from lathe.config import load_config
     from lathe.model import Model
 
@@ -407,13 +406,8 @@ def build_model(result: TuneResult, params: dict[str, Any], refit_all: bool = Fa
     schema = prepared.schema
     fit_started = time.monotonic()
     fitted = refit_family(result, params, result._context.get("bag_folds"))
-    metrics: dict[str, Any] = {}
-    if len(prepared.X_test):
-        test = compute_metrics(schema.task or "regression", prepared.y_test,
-                               fitted.predict_raw(prepared.X_test), schema.classes,
-                               positive=schema.positive_index)
-        test["n_rows"] = int(len(prepared.X_test))
-        metrics["test"] = test
+    test = score_split(fitted, schema, prepared.X_test, prepared.y_test)
+    metrics: dict[str, Any] = {"test": test} if test else {}
     refit_record: dict[str, Any] = {"rows": None, "skipped": "a Pareto front model keeps the "
                                     "fit its objectives were measured on"}
     if refit_all:
@@ -430,28 +424,13 @@ def build_model(result: TuneResult, params: dict[str, Any], refit_all: bool = Fa
     cfg = load_config(None, data__target=schema.target, data__task=schema.task,
                       train__model=fitted.name, train__params=_jsonable(params),
                       train__seed=prepared.fit_data.seed)
-    manifest = {
-        "lathe_version": __version__,
-        "family": fitted.name,
-        "chosen_family": fitted.name,
-        "task": schema.task,
-        "target": schema.target,
-        "config": cfg.model_dump(mode="json"),
-        "model": fitted.describe(),
-        "metrics": metrics,
-        "primary_metric": result.metric,
-        "feature_importance": fitted.feature_importance(),
-        "learning_curve": {"metric": fitted.learning_curve_metric,
-                           "values": fitted.learning_curve},
-        "lineage": {"dataset": prepared.source, "dataset_hash": prepared.dataset_hash,
-                    "rows": {**prepared.rows, "refit": refit_record["rows"]}, "parent": None,
-                    "git_commit": git_commit()},
-        "training": {"seconds": round(time.monotonic() - fit_started, 3),
-                     "refit": refit_record,
-                     "python": platform.python_version(), "machine": platform.machine(),
-                     "cpu_count": os.cpu_count()},
-        "tuning": _jsonable(result.summary()),
-    }
+    manifest = build_manifest(
+        fitted, chosen_family=fitted.name, schema=schema, config=cfg, metrics=metrics,
+        primary_metric=result.metric,
+        lineage=Lineage(dataset=prepared.source, dataset_hash=prepared.dataset_hash,
+                        rows={**prepared.rows, "refit": refit_record["rows"]}),
+        training=training_record(time.monotonic() - fit_started, refit_record),
+        sections={"tuning": _jsonable(result.summary())})
     tracker = result._context.pop("footprint_tracker", None)
     if tracker is not None:  # the search and this refit: one footprint for its models
         result._context["footprint"] = tracker.stop()

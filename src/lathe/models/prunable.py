@@ -28,7 +28,8 @@ import pandas as pd
 
 from lathe.errors import UsageError
 
-__all__ = ["Site", "NetView", "net_view", "shrink_sequential", "linear_positions"]
+__all__ = ["Site", "NetView", "net_view", "mlp_view", "text_view", "view_of", "shrink_sequential",
+           "linear_positions"]
 
 
 @dataclass
@@ -191,25 +192,38 @@ class TextView(NetView):
                 {"params": list(net.headnet.parameters()), "lr": head_lr}]
 
 
-def net_view(family: Any, structured: bool = False) -> NetView:
-    """The view of a fitted `mlp` or `text` family (UsageError for others)."""
-    if family.name == "mlp":
-        view: NetView = MLPView(family)
-        if structured and not view.sites():
-            raise UsageError("this mlp has no hidden layer, so there are no neurons to remove",
-                             hint="use --kind magnitude, or train with hidden_sizes")
-        return view
-    if family.name == "text":
-        view = TextView(family)
-        if family.net.encoder is None:
-            if structured:
-                raise UsageError("structured pruning removes encoder heads and neurons; this "
-                                 "text model has no text column, hence no encoder",
-                                 hint="use --kind magnitude")
-        elif structured and not view.sites():
-            raise UsageError(f"structured pruning knows BERT-style encoders (MiniLM, BERT); "
-                             f"this one is {type(family.net.encoder).__name__}",
+def mlp_view(family: Any, structured: bool = False) -> NetView:
+    """`MLP.net_view`: its hidden layers; structured pruning needs at least one."""
+    view = MLPView(family)
+    if structured and not view.sites():
+        raise UsageError("this mlp has no hidden layer, so there are no neurons to remove",
+                         hint="use --kind magnitude, or train with hidden_sizes")
+    return view
+
+
+def text_view(family: Any, structured: bool = False) -> NetView:
+    """`TextModel.net_view`: its encoder's heads and FFN neurons (BERT-style encoders)."""
+    view = TextView(family)
+    if family.net.encoder is None:
+        if structured:
+            raise UsageError("structured pruning removes encoder heads and neurons; this "
+                             "text model has no text column, hence no encoder",
                              hint="use --kind magnitude")
-        return view
-    raise UsageError(f"pruning torch weights applies to mlp and text models; this one is "
-                     f"{family.name!r}", hint="try --method distill")
+    elif structured and not view.sites():
+        raise UsageError(f"structured pruning knows BERT-style encoders (MiniLM, BERT); "
+                         f"this one is {type(family.net.encoder).__name__}",
+                         hint="use --kind magnitude")
+    return view
+
+
+_VIEWS = {"mlp": mlp_view, "text": text_view}
+
+
+def view_of(family: Any, structured: bool = False) -> NetView:
+    """`TorchRuntime.net_view`: the view that knows this family's network."""
+    return _VIEWS[family.name](family, structured)
+
+
+def net_view(family: Any, structured: bool = False) -> NetView:
+    """The view of a fitted torch family (`family.net_view`; UsageError for others)."""
+    return family.net_view(structured)
