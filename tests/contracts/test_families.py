@@ -180,7 +180,8 @@ def test_refit_is_a_new_model_on_every_row_and_leaves_the_first_alone(
 
 # ---- declared parameters (every registered family, wrappers and int8 runtimes included) ----
 def _registered() -> list[str]:
-    from lathe.models import _LOAD_ONLY, _MODULES, FAMILIES as REGISTRY
+    from lathe.models import _LOAD_ONLY, _MODULES
+    from lathe.models import FAMILIES as REGISTRY
 
     for name in [*_MODULES, *_LOAD_ONLY]:
         get_family(name)

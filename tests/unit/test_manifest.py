@@ -27,9 +27,13 @@ ADULT_NEW = ROOT / "examples" / "data" / "adult_new.csv"
 NEWER_SECTIONS = {"reference_profile", "footprint"}
 
 
+# (and misc19's lineage.training_rows, where the training-row hashes live)
+NEWER_LINEAGE = {"training_rows"}
+
+
 def _nested_keys(manifest: dict) -> dict[str, list[str]]:
-    return {k: sorted(v) for k, v in manifest.items() if isinstance(v, dict)
-            and k in ("lineage", "training", "learning_curve")} | {
+    return {k: sorted(set(v) - NEWER_LINEAGE) for k, v in manifest.items()
+            if isinstance(v, dict) and k in ("lineage", "training", "learning_curve")} | {
         "": sorted(set(manifest) - NEWER_SECTIONS)}
 
 

@@ -19,9 +19,9 @@ from lathe.api import Model, load  # noqa: E402
 from lathe.compression import compress  # noqa: E402
 from lathe.compression._base import CompressionJob  # noqa: E402
 from lathe.compression._importance import select_units, unit_scores  # noqa: E402
-from lathe.models.prunable import Site, shrink_sequential  # noqa: E402
 from lathe.compression.prune import Prune  # noqa: E402
 from lathe.errors import UsageError  # noqa: E402
+from lathe.models.prunable import Site, shrink_sequential  # noqa: E402
 
 FAST = {"timing_calls": (3, 1)}
 

@@ -41,7 +41,7 @@ def test_unlabelled_rows_are_noted_and_too_few_refused(frame: pd.DataFrame) -> N
 
 def test_a_run_scores_the_test_split_before_the_refit_and_writes_the_manifest(
         frame: pd.DataFrame) -> None:
-    family, schema, manifest = run_training(frame, "f.csv", _cfg())
+    family, schema, manifest, _ = run_training(frame, "f.csv", _cfg())
     rows = manifest["lineage"]["rows"]
     assert rows["train"] + rows["valid"] + rows["test"] == len(frame) == rows["refit"]
     test = manifest["metrics"]["test"]
@@ -56,7 +56,7 @@ def test_a_run_scores_the_test_split_before_the_refit_and_writes_the_manifest(
 
 
 def test_without_refit_or_a_test_split(frame: pd.DataFrame) -> None:
-    family, _, manifest = run_training(frame, "f", _cfg(train__refit=False,
+    family, _, manifest, _ = run_training(frame, "f", _cfg(train__refit=False,
                                                         split__test_size=0.0))
     assert manifest["metrics"] == {}
     assert manifest["training"]["refit"] == {"rows": None, "skipped": "train.refit is off"}
@@ -67,7 +67,7 @@ def test_the_test_split_metrics_are_the_models_own(frame: pd.DataFrame) -> None:
     """Scored once, by the shared scorer, on the rows the split held out (seeded)."""
     from lathe.data.split import split_frame
 
-    family, schema, manifest = run_training(frame, "f", _cfg(train__refit=False))
+    family, schema, manifest, _ = run_training(frame, "f", _cfg(train__refit=False))
     cfg = _cfg()
     _, _, test = split_frame(frame, "y", valid_size=cfg.split.valid_size,
                              test_size=cfg.split.test_size, seed=cfg.split.seed, stratify=True)
@@ -89,7 +89,7 @@ def test_a_catch_all_label_is_routed_and_scored(frame: pd.DataFrame) -> None:
     rng = np.random.default_rng(1)
     multi = frame.copy()
     multi["y"] = np.where(rng.random(len(multi)) < 0.1, "oos", multi["y"])
-    family, schema, manifest = run_training(multi, "f", _cfg())
+    family, schema, manifest, _ = run_training(multi, "f", _cfg())
     assert family.name == "catch_all" and family.catch_all_index() == schema.classes.index("oos")
     assert manifest["metrics"]["test"]["catch_all"]["label"] == "oos"
     assert any("is the catch-all" in note for note in schema.notes)
