@@ -114,10 +114,11 @@ class TrainingRecord(_Part):
 class Manifest(_Part):
     """Every field of `manifest.json` that lathe writes; see the module docstring."""
 
-    SECTIONS: ClassVar[tuple[str, ...]] = ("reference_profile", "tuning", "compression")
+    SECTIONS: ClassVar[tuple[str, ...]] = ("name", "reference_profile", "tuning", "compression")
     """Optional top-level sections: written only when set."""
 
     format_version: int = FORMAT_VERSION
+    name: str | None = None  # what the registry and the server call it (Model.save: its dir)
     lathe_version: str | None = None
     family: str
     chosen_family: str | None = None

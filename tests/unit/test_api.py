@@ -65,10 +65,3 @@ def test_evaluate_needs_labels_and_load_a_model(saved: Path, frame: pd.DataFrame
 def test_check_reports_on_the_frame(frame: pd.DataFrame) -> None:
     report = api.check(frame.assign(leak=frame["y"]), "y")
     assert any("leak" in finding.message for finding in report.findings)
-
-
-def test_write_table_atomic_by_suffix(frame: pd.DataFrame, tmp_path: Path) -> None:
-    for suffix, read in (("csv", pd.read_csv), ("parquet", pd.read_parquet),
-                         ("jsonl", lambda p: pd.read_json(p, lines=True))):
-        path = api.write_table_atomic(frame.head(5), tmp_path / f"t.{suffix}")
-        assert read(path)["y"].tolist() == frame["y"].head(5).tolist()

@@ -23,8 +23,8 @@ ADULT_NEW = ROOT / "examples" / "data" / "adult_new.csv"
 
 
 # sections added since the fixtures were saved (monitoring's drift reference, business's
-# energy footprint): a newer manifest may carry them, an older one loads without them
-NEWER_SECTIONS = {"reference_profile", "footprint"}
+# energy footprint, the name Model.save gives): a newer manifest may carry them, an older one loads without them
+NEWER_SECTIONS = {"reference_profile", "footprint", "name"}
 
 
 # (and misc19's lineage.training_rows, where the training-row hashes live)

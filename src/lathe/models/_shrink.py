@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["slice_linear", "slice_norm", "bert_layers", "shrink_encoder", "shrunk_sizes",
+__all__ = ["trim_padding", "slice_linear", "slice_norm", "bert_layers", "shrink_encoder", "shrunk_sizes",
            "load_shrunk_encoder", "SHRUNK_KEY"]
 
 SHRUNK_KEY = "lathe_shrunk"
@@ -178,3 +178,9 @@ def _saved_state(path: Path) -> dict[str, Any]:
     for file in files:
         state.update(load_file(str(file)))
     return state
+
+
+def trim_padding(ids: Any, mask: Any) -> tuple[Any, Any]:
+    """Drop padding columns no row of this batch uses (batches come from a global padding)."""
+    length = int(mask.sum(dim=1).max().clamp(min=1))
+    return ids[:, :length], mask[:, :length]

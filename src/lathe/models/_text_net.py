@@ -14,6 +14,7 @@ import pandas as pd
 
 from lathe.models import _encoder
 from lathe.models._base import FitData
+from lathe.models._shrink import trim_padding
 from lathe.models.mlp import (
     TabularPrep,
     _threads,
@@ -96,12 +97,6 @@ def freeze_encoder(encoder: Any, layers: int, embeddings: bool) -> None:
     for layer in encoder.encoder.layer[:layers]:
         for q in layer.parameters():
             q.requires_grad_(False)
-
-
-def trim_padding(ids: Any, mask: Any) -> tuple[Any, Any]:
-    """Drop padding columns no row of this batch uses (batches come from a global padding)."""
-    length = int(mask.sum(dim=1).max().clamp(min=1))
-    return ids[:, :length], mask[:, :length]
 
 
 def estimate_fit_seconds(p: dict[str, Any], data: FitData, steps: int = 4) -> float:

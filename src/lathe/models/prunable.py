@@ -143,7 +143,7 @@ class TextView(NetView):
         return [*super().inputs(X), *tokens]
 
     def forward(self, module: Any, batch: Sequence[Any]) -> Any:
-        from lathe.models._text_net import trim_padding
+        from lathe.models._shrink import trim_padding
 
         text: list[Any] = []
         for i in range(2, len(batch), 2):  # batches come globally padded: drop unused columns
