@@ -39,9 +39,13 @@ def ks(reference: Sample, current: Sample) -> float:
 
     u, v = reference.values, current.values
     assert u is not None and v is not None
+    with warnings.catch_warnings():
+        # "Exact calculation unsuccessful. Switching to method=asymp": SciPy's own fallback
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = stats.ks_2samp(u, v)
     if not (_is_sketch(reference) or _is_sketch(current)):
-        return float(stats.ks_2samp(u, v).pvalue)
-    d = float(stats.ks_2samp(u, v).statistic)
+        return float(result.pvalue)
+    d = float(result.statistic)
     en = reference.n * current.n / (reference.n + current.n)
     return float(stats.kstwo.sf(d, max(int(round(en)), 1)))
 
