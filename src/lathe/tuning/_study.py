@@ -18,17 +18,23 @@ Storage rules (why they look like this):
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import re
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lathe.errors import ConfigError, MissingDependency, StoreUnavailable, did_you_mean
+from lathe.errors import ConfigError, Conflict, MissingDependency, StoreUnavailable, did_you_mean
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["SAMPLERS", "PRUNERS", "default_storage_url", "open_storage", "close_storage",
            "is_in_memory",
-           "make_sampler", "make_pruner", "mask_url", "require_optuna"]
+           "make_sampler", "make_pruner", "mask_url", "require_optuna", "quiet_optuna",
+           "open_study", "trials_table"]
 
 SAMPLERS = ("tpe", "random", "grid", "nsga2")
 PRUNERS = ("median", "halving", "hyperband", "none")
@@ -160,3 +166,41 @@ def make_pruner(name: str, *, cv_folds: int | None) -> Any:
         return optuna.pruners.NopPruner()
     raise ConfigError(f"unknown pruner {name!r}; {did_you_mean(name, PRUNERS)}",
                       hint=f"choose one of {', '.join(PRUNERS)}", field="pruner")
+
+
+@contextlib.contextmanager
+def quiet_optuna() -> Iterator[None]:
+    """Optuna logs every trial at INFO; lathe reports progress itself."""
+    optuna = require_optuna()
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(before)
+
+
+def open_study(storage: Any, plan: Any) -> Any:
+    """Create (or resume) the study `plan` names, refusing one set up differently."""
+    optuna = require_optuna()
+    try:
+        study = optuna.create_study(
+            storage=storage, study_name=plan.name, load_if_exists=True,
+            directions=plan.directions,
+            sampler=make_sampler(plan.sampler, seed=plan.seed, n_trials=plan.trials,
+                                 grid=plan.grid),
+            pruner=make_pruner(plan.pruner, cv_folds=plan.cv_folds))
+    except ValueError as err:
+        raise Conflict(f"study {plan.name!r} in {mask_url(plan.url)} cannot be reused: {err}",
+                       hint="pass a new --study name") from err
+    found = [d.name.lower() for d in study.directions]
+    if found != plan.directions:
+        raise Conflict(f"study {plan.name!r} optimises {found}, not {plan.directions}",
+                       hint="pass a new --study name")
+    return study
+
+
+def trials_table(study: Any) -> pd.DataFrame:
+    """One row per trial: number, value(s), state, times, params_*, user_attrs_*."""
+    table = study.trials_dataframe()
+    return table.drop(columns=[c for c in table.columns if c.startswith("system_attrs")])

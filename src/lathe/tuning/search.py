@@ -21,10 +21,9 @@ the best model refitted and returned as a `lathe.Model`.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lathe.errors import Conflict, UsageError
+from lathe.errors import UsageError
 from lathe.evaluation.metrics import higher_is_better, primary_metric
 from lathe.evaluation.scoring import score_split
 from lathe.footprint import FootprintTracker
@@ -50,7 +49,10 @@ from lathe.tuning._study import (
     make_sampler,
     mask_url,
     open_storage,
+    open_study,
+    quiet_optuna,
     require_optuna,
+    trials_table,
 )
 from lathe.tuning.space import grid_from_space, recorded_space, starting_point
 from lathe.tuning.workers import catchable_errors, finished_trials, run_workers
@@ -132,18 +134,6 @@ def _normalise_objectives(objectives: Sequence[str] | str) -> tuple[str, ...]:
     return tuple(out)
 
 
-@contextlib.contextmanager
-def _quiet_optuna() -> Iterator[None]:
-    """Optuna logs every trial at INFO; lathe reports progress itself."""
-    optuna = require_optuna()
-    before = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        yield
-    finally:
-        optuna.logging.set_verbosity(before)
-
-
 def tune(
     data: str | os.PathLike[str] | pd.DataFrame,
     target: str,
@@ -215,10 +205,10 @@ def tune(
                  deadline=deadline, objectives=objective_names, metric=metric, started=started,
                  refit=refit, overrides=overrides, bag_folds=bag_folds, refit_all=refit_all,
                  footprint=FootprintTracker().start())  # the search's, for its models
-    with _quiet_optuna():
+    with quiet_optuna():
         storage_obj = open_storage(url)
         try:
-            study = _open_study(storage_obj, plan)
+            study = open_study(storage_obj, plan)
             if sampler in ("tpe", "random") and not study.get_trials(deepcopy=False):
                 start = starting_point(recorded_space(family, overrides), family.default_params())
                 if start:
@@ -277,25 +267,6 @@ class _Plan:
     footprint: Any = None  # the FootprintTracker running since the search began
 
 
-def _open_study(storage: Any, plan: _Plan) -> Any:
-    optuna = require_optuna()
-    try:
-        study = optuna.create_study(
-            storage=storage, study_name=plan.name, load_if_exists=True,
-            directions=plan.directions,
-            sampler=make_sampler(plan.sampler, seed=plan.seed, n_trials=plan.trials,
-                                 grid=plan.grid),
-            pruner=make_pruner(plan.pruner, cv_folds=plan.cv_folds))
-    except ValueError as err:
-        raise Conflict(f"study {plan.name!r} in {mask_url(plan.url)} cannot be reused: {err}",
-                       hint="pass a new --study name") from err
-    found = [d.name.lower() for d in study.directions]
-    if found != plan.directions:
-        raise Conflict(f"study {plan.name!r} optimises {found}, not {plan.directions}",
-                       hint="pass a new --study name")
-    return study
-
-
 def _collect(study: Any, prepared: Prepared, family: type[ModelFamily], plan: _Plan,
              progress: Progress | None) -> TuneResult:
     import optuna
@@ -324,7 +295,7 @@ def _collect(study: Any, prepared: Prepared, family: type[ModelFamily], plan: _P
     params = _trial_params(best, family, overrides)
     result = TuneResult(
         best_params=params, best_value=best_value, metric=plan.metric, objectives=objectives,
-        directions=directions, trials=_trials_table(study), pareto_front=front, model=None,
+        directions=directions, trials=trials_table(study), pareto_front=front, model=None,
         study_name=study.study_name, storage=mask_url(plan.url), counts=counts,
         seconds=time.time() - plan.started,
         _context={"prepared": prepared, "family": family, "overrides": overrides,
@@ -337,12 +308,6 @@ def _collect(study: Any, prepared: Prepared, family: type[ModelFamily], plan: _P
         result.model = build_model(result, params,
                                    refit_all=plan.refit_all and len(objectives) == 1)
     return result
-
-
-def _trials_table(study: Any) -> pd.DataFrame:
-    """One row per trial: number, value(s), state, times, params_*, user_attrs_*."""
-    table = study.trials_dataframe()
-    return table.drop(columns=[c for c in table.columns if c.startswith("system_attrs")])
 
 
 def _trial_params(trial: Any, family: type[ModelFamily], overrides: Mapping[str, Any]) -> dict[str, Any]:
