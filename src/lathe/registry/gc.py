@@ -60,7 +60,7 @@ def _referenced(registry: RegistryBase
     for row in rows:
         for rel, meta in (json.loads(row.manifest).get("files") or {}).items():
             refs.setdefault(meta["sha256"], []).append((f"{row.name}:{row.version}", rel))
-    return refs, {(r.name, int(r.version)) for r in rows}, pointers
+    return refs, {(r.name, int(r.version)) for r in rows}, list(pointers)
 
 
 def _age(path: Path, now: float) -> float:
@@ -125,7 +125,7 @@ def collect_garbage(registry: RegistryBase, *, dry_run: bool = False,
     tmp = blobs.root / "tmp"
     partial = sorted(p for p in tmp.glob("*.part") if old(p)) if tmp.is_dir() else []
     checkouts = _stale_checkouts(blobs.root, live, old)
-    missing = []
+    missing: list[dict[str, str]] = []
     for digest, users in sorted(refs.items()):
         intact = blobs.is_intact(digest) if verify_blobs else blobs.has(digest)
         if not intact:
