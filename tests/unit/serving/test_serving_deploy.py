@@ -476,3 +476,43 @@ def test_deploy_json_and_one_line_refusals(tmp_path, churn, wheel):
     assert isinstance(refused.exception, UsageError)
     assert "without API keys is refused" in str(refused.exception)
     assert "--no-batching" in runner.invoke(_cli(), ["serve", "--help"]).output
+
+
+PG_SERVER = os.environ.get("LATHE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def test_registry_mode_on_postgresql(tmp_path, churn, wheel, holdout_rows):
+    """The same pod start-up against a PostgreSQL registry (its own schema, dropped after)."""
+    import uuid
+
+    psycopg = pytest.importorskip("psycopg", reason="the registry extra (psycopg) is missing")
+    try:
+        psycopg.connect(PG_SERVER, connect_timeout=2).close()
+    except Exception as exc:  # noqa: BLE001 - any failure means: skip, and say why
+        pytest.skip(f"no PostgreSQL server answers at {PG_SERVER}: {type(exc).__name__}")
+    schema = f"lathe_t_{uuid.uuid4().hex[:12]}"
+    url, blobs = f"{PG_SERVER}?schema={schema}", tmp_path / "blobs"
+    try:
+        with open_registry(url, blobs) as registry:
+            registry.register(churn, name="churn")
+            registry.promote("churn", 1, force=True, reason="deploy test")
+        out = tmp_path / "ctx"
+        result = write_deploy("k8s", "churn", out, store=url, wheel=wheel)
+        assert result["ref"] == "churn@champion" and result["version"] == 1
+        with pytest.raises(NotFound):
+            write_deploy("k8s", "nosuchmodel", tmp_path / "no", store=url, wheel=wheel)
+        key, keys = _keys(out)
+        proc, port = _start(out, keys, LATHE_STORE=url, LATHE_BLOBS=str(blobs))
+        try:
+            assert proc.poll() is None, _err(out)
+            status, body = _predict(port, "churn", holdout_rows[:2], key)
+            assert status == 200 and len(body["predictions"]) == 2
+        finally:
+            assert _stop(proc) == 0
+    finally:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(PG_SERVER.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        engine.dispose()
