@@ -154,5 +154,10 @@ def test_compare_ranks_families_on_one_split_and_saves_the_winner(
         assert row["n_rows"] == board["models"][0]["n_rows"]  # the same test split
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["family"] == board["winner"] and manifest["name"] == "winner"
+    code, _, err = run(capsys, "compare", small, "--target", "y", "--models", "linear")
+    assert code == 0 and max(len(line) for line in err.splitlines()) <= 80
+    for shown in ("roc_auc", "f1_weighted", "log_loss", "fit seconds", "predict rows/s", "size",
+                  "winner by roc_auc"):
+        assert shown in err, shown  # every metric, in 80 columns
     code, _, err = run(capsys, "compare", small, "--target", "y", "--models", "lienar")
     assert code == 78 and "did you mean 'linear'" in err

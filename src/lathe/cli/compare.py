@@ -12,10 +12,6 @@ from lathe.cli._progress import TrainProgress
 
 __all__ = ["compare"]
 
-# the leaderboard's human table: these metrics when the task reports them (--json has all)
-SHOWN = ("roc_auc", "accuracy", "f1", "f1_macro", "log_loss", "rmse", "mae", "r2")
-
-
 def compare(
     data: Annotated[Path, typer.Argument(help="Training data: CSV, Parquet or JSONL.")],
     target: Annotated[str | None, typer.Option("--target", "-t", help="Label column.")] = None,
@@ -56,20 +52,28 @@ def compare(
 
 
 def _board_table(board: Any, data: Path) -> Any:
+    """One column per model (best first), one row per metric: every test metric fits in 80
+    columns this way, where a column per metric would not."""
     from rich.table import Table
 
-    shown = [m for m in SHOWN if any(m in row for row in board.rows)]
-    if board.metric in shown:
-        shown.remove(board.metric)
-    shown.insert(0, board.metric)
-    table = Table(title=f"{data}: {board.task}, test split", header_style="bold")
-    table.add_column("model")
-    for name in (*shown, "fit s", "rows/s", "size"):
-        table.add_column(name, justify="right")
+    metrics = [board.metric] + sorted(
+        {k for row in board.rows for k in row} - {"model", board.metric, "fit_seconds",
+                                                   "predict_rows_per_second", "size_bytes",
+                                                   "positive_class"})
+    table = Table(title=f"{data}: {board.task}, held-out test split", header_style="bold")
+    table.add_column("")
     for row in board.rows:
-        table.add_row(row["model"], *(fmt(row.get(m)) for m in shown),
-                      f"{row['fit_seconds']:.1f}", f"{row['predict_rows_per_second']:,.0f}",
-                      _size(row["size_bytes"]))
+        table.add_column(row["model"], justify="right")
+    for metric in metrics:
+        table.add_row(metric, *(fmt(row.get(metric)) for row in board.rows),
+                      style="bold" if metric == board.metric else None)
+    table.add_row("fit seconds", *(f"{row['fit_seconds']:.1f}" for row in board.rows))
+    table.add_row("predict rows/s",
+                  *(f"{row['predict_rows_per_second']:,.0f}" for row in board.rows))
+    table.add_row("size", *(_size(row["size_bytes"]) for row in board.rows))
+    positive = board.rows[0].get("positive_class")
+    if positive is not None:
+        table.caption = f"precision, recall, f1: positive class {positive!r}"
     return table
 
 

@@ -11,6 +11,9 @@ the saved artifact's. `.save(out)` writes the winner.
 ...     {"model": "linear", "roc_auc": 0.90}, {"model": "gbm", "roc_auc": 0.93}], {})
 >>> board.winner
 'gbm'
+>>> Leaderboard("regression", "rmse", [{"model": "a", "rmse": 2.0}, {"model": "b", "rmse": 1.0},
+...                                    {"model": "c", "rmse": None}], {}).winner
+'b'
 """
 
 from __future__ import annotations
@@ -131,6 +134,8 @@ def compare_families(frame: pd.DataFrame, source: str, cfg: Any,
                 "model": name,
                 **{k: v for k, v in test.items()
                    if isinstance(v, (int, float)) and not isinstance(v, bool)},
+                **({"positive_class": test["positive_class"]} if "positive_class" in test
+                   else {}),
                 "fit_seconds": manifest["training"]["seconds"],
                 "predict_rows_per_second": _rows_per_second(model, timed),
                 "size_bytes": dir_size(saved),
