@@ -53,7 +53,8 @@ def retrain(name: str, data: str | os.PathLike[str], *, alias: str | None = None
     print(f"retraining {champion.ref}'s config ({cfg.train.model}, preset {cfg.train.preset}) "
           f"on {len(fit)} rows; comparing on the last {len(holdout)}", file=sys.stderr)
     family, schema, manifest, seen = run_training(fit.reset_index(drop=True), str(data), cfg)
-    manifest["lineage"]["parent"] = champion.ref
+    manifest["lineage"]["parent"] = {"ref": champion.ref, "sha256": champion.artifact_sha256,
+                                     "family": champion.family}
     manifest["lineage"]["retrain"] = {"data": str(data), "fit_rows": len(fit),
                                       "holdout_rows": len(holdout)}
     challenger_model = Model(family, schema, manifest, training_rows=seen)

@@ -96,7 +96,7 @@ class ModelRegistry(RegistryPromotion):
                 "metrics": _dumps(manifest.get("metrics") or {}),
                 "config": _dumps(manifest.get("config") or {}),
                 "dataset_hash": lineage.get("dataset_hash"),
-                "parent": lineage.get("parent"),
+                "parent": _parent_ref(lineage.get("parent")),
                 "git_commit": lineage.get("git_commit"),
                 "creator": current_actor(),
                 "created_at": now,
@@ -235,3 +235,12 @@ def open_registry(
     LATHE_BLOBS, else `blobs/` next to the SQLite file (or .lathe/blobs for PostgreSQL).
     """
     return ModelRegistry(open_store(url), blob_root)
+
+
+def _parent_ref(parent: object) -> str | None:
+    """The lineage's parent as the registry shows it: its `ref` (NAME:VERSION for a retrained
+    challenger, the source for a compressed child) when the manifest keeps a mapping."""
+    if isinstance(parent, dict):
+        ref = parent.get("ref") or parent.get("path")
+        return None if ref is None else str(ref)[:500]
+    return None if parent is None else str(parent)[:500]
