@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import pandas as pd
 
 from lathe.errors import DataError
 from lathe.monitoring.drift import Sample
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Source", "FrameSource", "ParquetSource", "ProfileSource", "open_source",
            "INTEGER_CARDINALITY_LIMIT"]
@@ -80,6 +82,8 @@ class FrameSource:
         return _kind_of(storage, int(values.nunique()), int(values.count()))
 
     def sample(self, column: str, kind: str) -> tuple[Sample, int]:
+        import pandas as pd
+
         values = self.frame[column]
         if kind == "numeric":
             if not (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
@@ -226,16 +230,16 @@ def open_source(ref: str, *, store: str | None = None, log: dict[str, Any] | Non
     """A data file (Parquet read by column, other formats through lathe's reader), `log:URL`
     (the prediction log, filtered by `log` = {model, since, until}) or a model (its training
     profile); returns the source and the loaded model (or None)."""
-    from lathe.data.load import read_table, table_format
     from lathe.monitoring.logsource import is_log_ref, read_log
 
     if is_log_ref(ref):
         return FrameSource(read_log(ref, **(log or {})), ref), None
-
     path = Path(ref)
     if path.is_file():
-        if table_format(path) == "parquet":
-            return ParquetSource(path), None
+        if path.suffix.lower() == ".parquet" and path.stat().st_size > 0:
+            return ParquetSource(path), None  # read by column: no pandas imported
+        from lathe.data.load import read_table
+
         return FrameSource(read_table(path), str(path)), None
     from lathe.registry.refs import load_model
 

@@ -84,8 +84,12 @@ def psi(reference: Sample, current: Sample) -> float:
 
 @stattest("jensenshannon", score="distance", threshold=0.1, kinds=("categorical", "numeric"))
 def jensenshannon(reference: Sample, current: Sample) -> float:
-    """Jensen-Shannon distance (natural log; SciPy's `distance.jensenshannon`)."""
-    from scipy.spatial import distance
-
+    """Jensen-Shannon distance (natural log): what SciPy's `distance.jensenshannon` gives
+    (tested against it), without importing scipy.spatial (0.6 s) on the large-sample path."""
     ref, cur = binned_shares(reference, current, fill_zeroes=False)
-    return float(distance.jensenshannon(ref, cur))
+    p, q = ref / ref.sum(), cur / cur.sum()
+    m = (p + q) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        left = np.where(p > 0, p * np.log(p / m), 0.0).sum()
+        right = np.where(q > 0, q * np.log(q / m), 0.0).sum()
+    return float(np.sqrt(max((left + right) / 2, 0.0)))
