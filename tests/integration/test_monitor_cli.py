@@ -151,6 +151,10 @@ def test_retrain_registers_a_challenger_with_its_parent(
     assert (result["fit_rows"], result["holdout_rows"]) == (1600, 400)
     assert result["parent"] == "elec:1" and result["promoted"] is False
     assert isinstance(result["challenger_score"], float)
+    # the registry holds the challenger; no staging folder is left behind in the temp dir
+    assert result["artifact"] is None
+    import tempfile
+    assert not list(Path(tempfile.gettempdir()).glob("elec-retrain-*"))
     code, out, err = run(capsys, "registry", "list", "elec", "--store", registry, "--json")
     listed = json.loads(out)
     version = int(result["challenger"].split(":")[1])

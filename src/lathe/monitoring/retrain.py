@@ -12,6 +12,7 @@ error: the result says `promoted: false` and why.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -34,9 +35,7 @@ def retrain(name: str, data: str | os.PathLike[str], *, alias: str | None = None
     """Train, compare, register and (gate-)promote a challenger; see the module docstring."""
     from lathe.config import LatheConfig
     from lathe.data.load import read_table
-    from lathe.evaluation.metrics import higher_is_better
     from lathe.model import Model
-    from lathe.registry import gates
     from lathe.registry.registry import open_registry
     from lathe.training.run import run_training
 
@@ -58,7 +57,25 @@ def retrain(name: str, data: str | os.PathLike[str], *, alias: str | None = None
     manifest["lineage"]["retrain"] = {"data": str(data), "fit_rows": len(fit),
                                       "holdout_rows": len(holdout)}
     challenger_model = Model(family, schema, manifest, training_rows=seen)
+    # without `out` the registry's copy is the challenger: the staging folder goes afterwards
     target = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix=f"{name}-retrain-"))
+    try:
+        return _compare_register(name, data, champion, champion_model, challenger_model,
+                                 holdout, fit, target, schema, alias, store, note,
+                                 keep=out is not None)
+    finally:
+        if out is None:
+            shutil.rmtree(target, ignore_errors=True)
+
+
+def _compare_register(name: str, data: str | os.PathLike[str], champion: Any,
+                      champion_model: Any, challenger_model: Any, holdout: Any, fit: Any,
+                      target: Path, schema: Any, alias: str | None, store: str | None,
+                      note: str | None, *, keep: bool) -> dict[str, Any]:
+    from lathe.evaluation.metrics import higher_is_better
+    from lathe.registry import gates
+    from lathe.registry.registry import open_registry
+
     challenger_model.save(target)
     champion_metrics = champion_model.evaluate(holdout)
     challenger_metrics = challenger_model.evaluate(holdout)
@@ -84,7 +101,8 @@ def retrain(name: str, data: str | os.PathLike[str], *, alias: str | None = None
         ours > theirs if higher_is_better(metric) else ours < theirs)
     return {
         "name": name, "champion": champion.ref, "challenger": version.ref,
-        "parent": champion.ref, "artifact": str(target), "data": str(data),
+        "parent": champion.ref, "artifact": str(target) if keep else None,
+        "data": str(data),
         "fit_rows": len(fit), "holdout_rows": len(holdout), "metric": metric,
         "champion_score": theirs, "challenger_score": ours, "challenger_better": better,
         "champion_metrics": _scalars(champion_metrics),
