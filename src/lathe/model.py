@@ -197,6 +197,9 @@ class Model:
         threshold = (self.manifest.get("decision") or {}).get("threshold")
         if threshold is not None and self.task == "binary" and raw.ndim == 2:
             pos = self.schema.positive_index
+            if pos is None:
+                raise SchemaMismatch(f"a binary model needs two classes, not {self.classes}",
+                                     hint="retrain the model; its manifest is inconsistent")
             return classes[np.where(raw[:, pos] >= float(threshold), pos, 1 - pos)]
         return classes[raw.argmax(axis=1)]
 

@@ -41,7 +41,7 @@ def experiment_analyze(
         from lathe.experiments.served import analyze_experiment
 
         return analyze_experiment(
-            str(source), prediction_log=prediction_log, metric=(metrics or [None])[0],
+            str(source), prediction_log=prediction_log, metric=metrics[0] if metrics else None,
             store=store, report=report, alpha=alpha,
         )
     if variant is None or control is None:

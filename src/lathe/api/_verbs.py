@@ -177,9 +177,13 @@ def evaluate(
             if "threshold" not in metrics["value"]:
                 raise UsageError("--save-threshold needs a binary model; this one is "
                                  f"{loaded.task}")
+            classes, pos = loaded.classes, loaded.schema.positive_index
+            if classes is None or pos is None or isinstance(model, Model):
+                raise UsageError("--save-threshold needs a binary artifact directory; "
+                                 f"{model} is not one")
             loaded.manifest["decision"] = {
                 "threshold": metrics["value"]["threshold"],
-                "positive_class": str(loaded.classes[loaded.schema.positive_index]),
+                "positive_class": str(classes[pos]),
                 "expected_value": metrics["value"]["expected_value_at_threshold"],
                 "costs": spec, "source": source_name(data)}
             loaded.save(Path(model))
@@ -209,7 +213,7 @@ def predict(
     scored, report = loaded.score_frame(data, proba=proba, strict=strict, encoding=encoding)
     scored.attrs["warnings"] = list(report.warnings())
     if out is not None:
-        write_table(scored, out)
+        write_table(scored, Path(out))
     return scored
 
 

@@ -25,6 +25,7 @@ per prediction; without, the cheapest one keeping `1 - tolerance` of the best qu
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -101,7 +102,7 @@ def _measure_all(models: list[str], frame: pd.DataFrame, load: Callable[[str], A
     rows = []
     for ref in models:
         try:
-            row = measure_candidate(lambda ref=ref: load(ref), frame, make_scorer=make_scorer,
+            row = measure_candidate(partial(load, ref), frame, make_scorer=make_scorer,
                                     rounds=rounds, source=source)
         except DataError as error:
             raise type(error)(f"candidate {ref!r} cannot score {source}: {error.message}",

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -155,13 +156,16 @@ def _analyze_metric(codes: np.ndarray, names: list[str], order: list[int], metri
 
 def _variant(x: np.ndarray, den: np.ndarray | None, kind: str, alpha: float) -> dict:
     if kind == "ratio":
+        if den is None:
+            raise DataError("a ratio metric needs its denominator per variant",
+                            hint="give the metric a denominator column")
         r = means.summarize_ratio(x, den)
         half = _zq(alpha) * math.sqrt(r.variance) if r.variance == r.variance else float("nan")
         return {"n": r.n, "mean": r.ratio, "variance": r.variance * r.n,
                 "ci": [r.ratio - half, r.ratio + half],
                 "numerator": float(x.sum()), "denominator": float(den.sum())}
     s = means.summarize(x)
-    row = {"n": s.n, "mean": s.mean, "variance": s.variance}
+    row: dict[str, Any] = {"n": s.n, "mean": s.mean, "variance": s.variance}
     if kind == "proportion":
         successes = int(round(float(x.sum())))
         row["successes"] = successes
@@ -182,6 +186,9 @@ def _compare(xt: np.ndarray, xc: np.ndarray, dt: np.ndarray | None, dc: np.ndarr
     st, sc = means.summarize(xt), means.summarize(xc)
     out: dict
     if kind == "ratio":
+        if dt is None or dc is None:
+            raise DataError("a ratio metric needs its denominator per variant",
+                            hint="give the metric a denominator column")
         rt, rc = means.summarize_ratio(xt, dt), means.summarize_ratio(xc, dc)
         res = means.ratio_test(rt, rc, alpha)
         lift, lift_ci = means.relative_lift(rt.ratio, rt.variance, rc.ratio, rc.variance, alpha)
@@ -237,11 +244,14 @@ def _sequential(xt: np.ndarray, xc: np.ndarray, kind: str, dt: np.ndarray | None
     looks_t, looks_c = _looks(xt.size), _looks(xc.size)
     k = min(looks_t.size, looks_c.size)
     looks_t, looks_c = looks_t[-k:], looks_c[-k:]
-    history = []
+    if kind == "ratio" and (dt is None or dc is None):
+        raise DataError("a ratio metric needs its denominator per variant",
+                        hint="give the metric a denominator column")
+    history: list[dict[str, Any]] = []
     for nt, nc in zip(looks_t, looks_c, strict=True):
         if nt < 2 or nc < 2:
             continue
-        if kind == "ratio":
+        if dt is not None and dc is not None and kind == "ratio":
             rt = means.summarize_ratio(xt[:nt], dt[:nt])
             rc = means.summarize_ratio(xc[:nc], dc[:nc])
             diff, var_diff = rt.ratio - rc.ratio, rt.variance + rc.variance
@@ -260,7 +270,8 @@ def _sequential(xt: np.ndarray, xc: np.ndarray, kind: str, dt: np.ndarray | None
     running = sequential.running_p([h["p_value"] for h in history])
     for h, p in zip(history, running, strict=True):
         h["p_value"] = p
-    last = history[-1] if history else {"p_value": float("nan"), "ci": [float("nan")] * 2}
+    last: dict[str, Any] = (history[-1] if history
+                            else {"p_value": float("nan"), "ci": [float("nan")] * 2})
     return {"method": "mSPRT", "p_value": last["p_value"], "ci": last["ci"],
             "significant": bool(last["p_value"] < alpha), "looks": history}
 

@@ -88,6 +88,8 @@ def plan(metric_kind: str | None, *, baseline: float | None, mde: float | None,
     if metric_kind == "proportion" and (baseline is None or not 0 < baseline < 1):
         raise UsageError(f"--baseline {baseline} is not a proportion in (0, 1)",
                          hint="pass the control's current rate, e.g. --baseline 0.12")
+    if mde is None:  # exactly one of mde and n_per_arm is given (checked above)
+        raise UsageError("plan needs --mde (for the sample size) or --n-per-arm")
     if mde == 0:
         raise UsageError("--mde 0 cannot be detected", hint="pass the smallest lift worth it")
     try:

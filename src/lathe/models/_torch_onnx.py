@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -294,7 +294,8 @@ class TorchRuntime:
     _onnx: Any
     _sample: pd.DataFrame | None
 
-    prune_unit = "units"  # pruning removes neurons/heads or zeroes weights: `net_view`
+    # pruning removes neurons/heads or zeroes weights: `net_view`
+    prune_unit: ClassVar[str | None] = "units"
 
     def net_view(self, structured: bool = False) -> Any:
         """The network as pruning sees it (`lathe.models.prunable`)."""

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -71,7 +71,8 @@ def with_refitted_members(model: Any, data: FitData, callbacks: Sequence[Callbac
 @FAMILIES.register("ensemble")
 class Ensemble(ModelFamily):
     name = "ensemble"
-    param_types: dict[str, Any] = {}  # members and weights are arguments, not parameters
+    # members and weights are arguments, not parameters
+    param_types: ClassVar[Mapping[str, Any] | None] = {}
 
     def __init__(
         self, members: Sequence[ModelFamily] = (), weights: Sequence[float] = (), **params: Any

@@ -8,6 +8,7 @@ without one a single column present on one side only (reported as `label_ignored
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,7 @@ def _prediction_drift(model: Any, reference: Source, current: Source,
 
 def drift_check(reference: str, current: str, *, model: str | None = None,
                 options: DriftOptions | None = None, target: str | None = None,
-                report: str | Path | None = None, store: str | None = None,
+                report: str | os.PathLike[str] | None = None, store: str | None = None,
                 since: Any = None, until: Any = None) -> dict[str, Any]:
     """Every shared column's drift and the dataset verdict (see `detect_drift`). A `log:URL`
     side reads the prediction log's inputs of `model` (or REFERENCE's model) since/until."""

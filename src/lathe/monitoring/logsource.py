@@ -8,14 +8,14 @@ the attached outcomes in it (missing where none has arrived yet), oldest first.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 from lathe.errors import DataError
 
 __all__ = ["is_log_ref", "read_log", "model_name"]
 
 
-def is_log_ref(ref: Any) -> bool:
+def is_log_ref(ref: Any) -> TypeGuard[str]:
     return isinstance(ref, str) and ref.startswith("log:")
 
 

@@ -53,6 +53,11 @@ def _source(data: Any) -> str | None:
 class RegistryPromotion(RegistryBase):
     """Alias moves: `promote` (gated for the champion) and `rollback`."""
 
+    def materialize(self, ref: str | ModelVersion) -> Path:
+        """A verified artifact directory for a version: `ModelRegistry` (registry.py) owns
+        the blobs-to-directory rebuild; the gate's `on=DATA` path needs it from here."""
+        raise NotImplementedError("ModelRegistry materializes; RegistryPromotion is its base")
+
     # ---- promote / rollback ------------------------------------------------------------
     def promote(
         self,

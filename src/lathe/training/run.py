@@ -217,7 +217,8 @@ def _manifest(family: ModelFamily, family_name: str, cfg: LatheConfig, frame: pd
         lineage=Lineage(dataset=splits.source, dataset_hash=content_hash(frame), rows=rows),
         training=training_record(seconds, refit_record),
         # the training reference for `lathe monitor drift MODEL DATA` (lathe.data.profile)
-        sections={"reference_profile": profile_frame(frame, exclude=(splits.schema.target,))})
+        sections={"reference_profile": profile_frame(
+            frame, exclude=tuple(c for c in (splits.schema.target,) if c is not None))})
 
 
 # ---- label leaks and the catch-all class ---------------------------------------------------

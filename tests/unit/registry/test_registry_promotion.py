@@ -36,3 +36,12 @@ def test_a_callable_without_the_gate_metric_is_refused_by_name(registry, make_ar
     registry.promote("m", 1)
     with pytest.raises(GateFailed, match="gave no roc_auc"):
         registry.promote("m", 2, on="holdout.csv", evaluate=lambda path, data: {"accuracy": 1.0})
+
+
+def test_the_gate_materializes_through_the_registry_not_the_promotion_base() -> None:
+    # RegistryPromotion declares `materialize` (its on=DATA gate needs it); ModelRegistry,
+    # the class open_registry returns, provides it.
+    from lathe.registry.promotion import RegistryPromotion
+    from lathe.registry.registry import ModelRegistry
+
+    assert ModelRegistry.materialize is not RegistryPromotion.materialize

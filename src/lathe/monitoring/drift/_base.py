@@ -57,7 +57,7 @@ class Sample:
         return cls("numeric", len(arr) if n is None else int(n), arr, keys, cnt)
 
     @classmethod
-    def categorical(cls, keys: Sequence[Any], counts: Sequence[int]) -> Sample:
+    def categorical(cls, keys: Sequence[Any], counts: Sequence[int] | np.ndarray) -> Sample:
         cnt = np.asarray(counts, dtype=np.int64)
         return cls("categorical", int(cnt.sum()), None, list(keys), cnt)
 
