@@ -41,8 +41,7 @@ from sklearn.model_selection import train_test_split
 
 ROOT = Path(__file__).resolve().parents[1]
 _SHARED = [Path(os.environ["LATHE_DATA"])] if "LATHE_DATA" in os.environ else []
-DATA_ROOT = next((p for p in [*_SHARED, ROOT.parent / "shared" / "data",
-                              Path("/work/shared/data")] if p.exists()), Path("/work/shared/data"))
+DATA_ROOT = next((p for p in _SHARED if p.exists()), ROOT.parent / "shared" / "data")
 RESULTS = ROOT / "bench" / "results"
 THREADS = 2
 

@@ -29,8 +29,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 COOKIE = ROOT.parent / "shared" / "data" / "cookie_cats" / "cookie_cats.csv"
-if not COOKIE.exists():
-    COOKIE = Path("/work/shared/data/cookie_cats/cookie_cats.csv")
 LATHE = [sys.executable, "-m", "lathe.cli"]
 
 

@@ -84,6 +84,16 @@ def _cpu_mode(tracker: Any) -> str:
     return "cpu-load" if "cpu load" in shown else "tdp-constant"
 
 
+def _cpu_load_watts_per_cpu_second(tracker: Any) -> float | None:
+    """CodeCarbon's CPU-load model as a rate: TDP / CPU threads watts per busy CPU-second
+    (its `CPU._get_power_from_cpu_load`); None when its CPU object does not show them."""
+    for hardware in getattr(tracker, "_hardware", []) or []:
+        tdp, threads = getattr(hardware, "_tdp", None), getattr(hardware, "_cpu_count", None)
+        if type(hardware).__name__ == "CPU" and tdp and threads:
+            return float(tdp) / float(threads)
+    return None
+
+
 # ---- carbon intensity ----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Region:
@@ -313,19 +323,27 @@ class FootprintTracker:
         data = tracker.final_emissions_data
         seen_cpu = max(process_cpu_seconds() - (self._cpu_at_start or self._cpu0), 1e-9)
         seen_wall = max(time.perf_counter() - (self._wall_at_start or self._wall0), 1e-9)
-        # the CPU time and wall time before the tracker was up, at the rates it measured
-        cpu_scale = max(cpu / seen_cpu, 1.0)
         wall_scale = max(wall / seen_wall, 1.0)
-        cpu_kwh = float(data.cpu_energy) * cpu_scale
+        mode = _cpu_mode(tracker)
+        load_rate = _cpu_load_watts_per_cpu_second(tracker) if mode == "cpu-load" else None
+        if load_rate is not None:
+            # CodeCarbon's load model is TDP / threads x the process's CPU-seconds, so the
+            # whole run's CPU time priced at that rate is its own figure, with no window to
+            # align (extrapolating from the tracked window alone went wrong by 50x when the
+            # tracker came up late on a busy machine)
+            cpu_w = load_rate
+            cpu_kwh = kwh_for_cpu_seconds(cpu, watts_per_cpu=cpu_w)
+        else:  # energy counters or a constant: the time before the tracker was up, scaled
+            cpu_w = float(data.cpu_energy) * 3.6e6 / seen_cpu if data.cpu_energy else 0.0
+            cpu_kwh = float(data.cpu_energy) * (max(cpu / seen_cpu, 1.0) if mode == "rapl"
+                                                else wall_scale)
         ram_kwh = float(data.ram_energy) * wall_scale
         gpu_kwh = float(data.gpu_energy) * wall_scale
         energy = cpu_kwh + ram_kwh + gpu_kwh
         measured = float(data.energy_consumed)
         intensity = float(data.emissions) / measured if measured > 0 else \
             resolve_region(self.region_text).kg_per_kwh
-        mode = _cpu_mode(tracker)
         threads = int(data.cpu_count or os.cpu_count() or 1)
-        cpu_w = float(data.cpu_energy) * 3.6e6 / seen_cpu if data.cpu_energy else 0.0
         ram_w = float(data.ram_power or 0.0)
         self.power = PowerModel(f"codecarbon:{mode}", cpu_w + ram_w / threads, cpu_w, ram_w,
                                 threads, data.cpu_model or None)

@@ -125,3 +125,31 @@ def test_every_trained_manifest_has_an_unrounded_footprint() -> None:
                                                               "cpu_hours"))
     assert isinstance(fp["method"], str)
     assert fp["cpu_hours"] * 3600 <= os.cpu_count() * fp["seconds"] + 0.5
+
+
+def test_a_tracker_that_comes_up_late_still_prices_cpu_at_codecarbons_rate(monkeypatch) -> None:
+    """On a busy machine the background thread may record its start long after CodeCarbon's
+    own baseline; the CPU energy must not be extrapolated from that misaligned window."""
+    import codecarbon
+
+    real_start = codecarbon.OfflineEmissionsTracker.start
+
+    def late_start(self):  # CodeCarbon's baseline now, lathe's thread gets on only later
+        real_start(self)
+        time.sleep(0.6)
+
+    monkeypatch.setattr(codecarbon.OfflineEmissionsTracker, "start", late_start)
+    ours = FootprintTracker().start()
+    _burn(0.8)
+    fp = ours.stop()
+    assert fp["method"] == "codecarbon:cpu-load"
+    reference = codecarbon.OfflineEmissionsTracker(output_methods=[], log_level="error",
+                                                   tracking_mode="process",
+                                                   allow_multiple_runs=True)
+    real_start(reference)
+    c0 = process_cpu_seconds()
+    _burn(0.5)
+    reference.stop()
+    their_rate = reference.final_emissions_data.cpu_energy / (process_cpu_seconds() - c0)
+    our_rate = fp["cpu_energy_kwh"] / (fp["cpu_hours"] * 3600)
+    assert our_rate == pytest.approx(their_rate, rel=0.10)

@@ -12,10 +12,7 @@ from statsmodels.stats.proportion import proportions_ztest
 
 from lathe.errors import DataError, NotFound, UsageError
 from lathe.experiments.service import analyze_file, plan
-
-COOKIE = Path(__file__).resolve().parents[4] / "shared" / "data" / "cookie_cats" / "cookie_cats.csv"
-if not COOKIE.exists():
-    COOKIE = Path("/work/shared/data/cookie_cats/cookie_cats.csv")
+from tests.conftest import shared_file
 
 
 @pytest.fixture
@@ -141,9 +138,8 @@ def test_variant_with_no_rows_in_split(tmp_path):
         analyze_file(path, variant="g", metrics=["y"], control="a")
 
 
-@pytest.mark.skipif(not COOKIE.exists(), reason="shared cookie_cats data not present")
 def test_cookie_cats():
-    out = analyze_file(COOKIE, variant="version", metrics=["retention_7", "retention_1"],
+    out = analyze_file(shared_file("cookie_cats", "cookie_cats.csv"), variant="version", metrics=["retention_7", "retention_1"],
                        control="gate_30")
     assert out["srm"]["counts"] == {"gate_30": 44_700, "gate_40": 45_489}
     assert not out["srm"]["mismatch"] and out["srm"]["p_value"] == pytest.approx(0.0086, abs=1e-4)
