@@ -29,8 +29,6 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("LATHE_SHARED_DATA", ROOT.parent / "shared" / "data"))
-if not SHARED.exists():
-    SHARED = Path("/work/shared/data")
 EVIDENTLY = ROOT / "bench" / ".evidently" / "bin" / "python"
 PEER = ROOT / "bench" / "peers" / "evidently_drift.py"
 RESULTS = ROOT / "bench" / "results" / "monitoring.json"
