@@ -124,3 +124,17 @@ def test_drift_check_on_files(tmp_path: Path) -> None:
     empty.write_text("x,level\n")
     with pytest.raises(DataError, match="no data rows"):
         drift_check(str(tmp_path / "ref.csv"), str(empty))
+
+
+def test_parquet_numbers_are_read_from_arrow_buffers_without_pandas() -> None:
+    import pyarrow as pa
+
+    from lathe.monitoring.sources import _numbers
+
+    sliced = pa.array(np.arange(10, dtype=np.int32)).slice(3, 4)    # an offset into a buffer
+    chunked = pa.chunked_array([pa.array([1.5, None], pa.float64()), pa.array([2.5])])
+    assert _numbers(sliced).tolist() == [3.0, 4.0, 5.0, 6.0]
+    out = _numbers(chunked)
+    assert np.isnan(out[1]) and out[[0, 2]].tolist() == [1.5, 2.5]
+    assert _numbers(pa.array([7, None, 9], pa.uint16())).tolist()[::2] == [7.0, 9.0]
+    assert _numbers(pa.array([5, 6], pa.int64()), dtype=np.int64).dtype == np.int64

@@ -43,6 +43,13 @@ def test_wasserstein_with_ties_and_unequal_sizes_matches_scipy() -> None:
         stats.wasserstein_distance(a, b), rel=1e-10)
 
 
+@pytest.mark.parametrize("n", [1, 2, 2000])
+def test_wasserstein_of_equal_sizes_takes_the_order_statistics_path(n: int) -> None:
+    a, b = np.round(rng.normal(size=n), 1), np.round(rng.normal(0.5, 2, size=n), 1)
+    assert wasserstein_sorted(np.sort(a), np.sort(b)) == pytest.approx(
+        stats.wasserstein_distance(a, b), rel=1e-10, abs=1e-12)
+
+
 def test_count_tests_match_scipy_and_statsmodels() -> None:
     from statsmodels.stats.proportion import proportions_ztest
 
