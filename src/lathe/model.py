@@ -290,7 +290,8 @@ class Model:
         manifest = {
             k: v
             for k, v in self.manifest.items()
-            if k not in ("files", "format_version", "created_at")
+            # a signature covers the artifact it was made for, never a re-save or a child
+            if k not in ("files", "format_version", "created_at", "signature")
         }
         manifest.update(
             lathe_version=__version__,

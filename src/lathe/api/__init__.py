@@ -32,6 +32,11 @@ from ._operate import (  # noqa: F401 - re-exported: the CLI calls them as lathe
     monitor_run,
     retrain,
 )
+from ._secure import (  # noqa: F401 - re-exported
+    keys_new,
+    keys_sign,
+    keys_verify,
+)
 from ._verbs import (  # noqa: F401 - re-exported
     check,
     compare,

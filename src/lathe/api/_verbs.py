@@ -58,6 +58,7 @@ def train(
     out: str | os.PathLike[str] | None = None,
     name: str | None = None,
     force: bool = False,
+    sign: str | os.PathLike[str] | None = None,
 ) -> Model:
     """Read, infer the schema, split, fit under the preset and score the held-out test split.
 
@@ -75,7 +76,10 @@ def train(
     With `out`, the model is saved there (an existing artifact is refused before any work
     unless `force=True`), torch checkpoints go to `OUT.checkpoints/` (removed once saved),
     and `name` (default: the directory's name) is recorded in the manifest.
+    `sign` (default LATHE_SIGNING_KEY) is an Ed25519 key file: the saved manifest is signed
+    (see `lathe.security.signing`); a bad key is refused before any training.
     """
+    signing_key = _signing_key(sign)
     cfg = _resolve_config(
         config,
         data__target=target,
@@ -129,7 +133,29 @@ def train(
         fitted.save(target_dir)
         # the run finished and its artifact is saved: nothing left to resume
         shutil.rmtree(checkpoints_dir(target_dir), ignore_errors=True)
+        _sign(fitted, signing_key)
     return fitted
+
+
+def _signing_key(sign: str | os.PathLike[str] | None) -> str | None:
+    """The signing key file to use (`sign`, else LATHE_SIGNING_KEY), checked now: a wrong
+    path or a public key fails before minutes of work, not after."""
+    from lathe.security.keys import load_private_key
+    from lathe.security.signing import SIGNING_ENV, signing_key_from_env
+
+    key = os.fspath(sign) if sign is not None else signing_key_from_env()
+    if key is not None:
+        load_private_key(key, None if sign is not None else SIGNING_ENV)
+    return key
+
+
+def _sign(model: Any, key: str | None) -> None:
+    """Sign the saved artifact of `model` with `key` (nothing when None)."""
+    if key is None or model.path is None:
+        return
+    from lathe.security.signing import sign_artifact
+
+    model.manifest["signature"] = sign_artifact(model.path, key)
 
 
 def load(path: str | os.PathLike[str], *, check: bool = True) -> Model:
@@ -263,6 +289,7 @@ def tune(
     if target is None:
         raise UsageError("no target column given", hint="pass target=COLUMN")
     target_dir = None if out is None else Path(out)
+    signing_key = _signing_key(None)  # LATHE_SIGNING_KEY signs the tuned model
     if target_dir is not None:
         check_out(target_dir, force=force)
     overrides = load_space_overrides(space) if isinstance(space, (str, os.PathLike)) else space
@@ -271,6 +298,7 @@ def tune(
         result.model.manifest["name"] = name
     if target_dir is not None:
         result.save(target_dir)
+        _sign(result.model, signing_key)
     return result
 
 
@@ -289,9 +317,15 @@ def compress(
     from lathe.artifact import check_out
     from lathe.compression import compress as run_compress
 
+    signing_key = _signing_key(None)  # LATHE_SIGNING_KEY signs the child
     if out is not None:
         check_out(Path(out), force=force)
-    return run_compress(model, method, out=out, force=force, **options)
+    result = run_compress(model, method, out=out, force=force, **options)
+    if out is not None and signing_key is not None:
+        from lathe.security.signing import sign_artifact
+
+        result.model.manifest["signature"] = sign_artifact(out, signing_key)
+    return result
 
 
 def explain(

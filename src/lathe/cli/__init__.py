@@ -98,6 +98,7 @@ def _add_subcommands() -> None:
     _group("experiment")
     _group("monitor")
     _command("retrain")
+    _group("keys")
     app.command("version")(version)
 
 

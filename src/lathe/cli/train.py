@@ -93,6 +93,11 @@ def train(
                      "cores free when a fit starts, torch models all cores)."),
     ] = None,
     encoding: EncodingOption = None,
+    sign: Annotated[
+        Path | None,
+        typer.Option("--sign", help="Ed25519 private key (lathe keys new) to sign the "
+                     "artifact's manifest with (default: LATHE_SIGNING_KEY)."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Train a model and save it as an artifact directory."""
@@ -106,7 +111,7 @@ def train(
             categorical_columns=categorical or None, drop_columns=drop or None,
             encoding=encoding, progress=progress, resume=resume, catch_all=catch_all,
             abstain_rate=abstain_rate, refit=refit, positive_class=positive_class,
-            threads=threads, name=name, force=force,
+            threads=threads, name=name, force=force, sign=sign,
             out=out or api.default_out(data, name=name),
         )
     manifest = fitted.manifest
@@ -119,6 +124,8 @@ def train(
             "task": fitted.task, "target": fitted.schema.target,
             "seconds": manifest["training"]["seconds"], "refit": manifest["training"]["refit"],
             "notes": fitted.schema.notes, "test_metrics": test_metrics,
+            "signature": {k: manifest["signature"].get(k) for k in ("signer", "key_id")}
+            if manifest.get("signature") else None,
         })
         return
     for note in fitted.schema.notes:

@@ -153,6 +153,7 @@ def compress(
     from lathe.artifact import artifact_sha256
     from lathe.model import Model
     from lathe.registry.refs import load_model
+    from lathe.security.signing import parent_signature
 
     compressor = get_compressor(method)  # unknown methods fail before any work
     parent = model if isinstance(model, Model) else load_model(model)
@@ -185,6 +186,8 @@ def compress(
         "ref": str(model) if not isinstance(model, Model) else str(parent.path),
         "path": str(parent.path) if parent.path is not None else None,
         "family": parent.family.name,
+        # the child is signed by whoever made it; the parent's signature stays on record
+        "signature": parent_signature(parent.manifest),
     }
     child.manifest["lineage"] = lineage
     child.training_rows = _seen_rows(parent, fit_frame)

@@ -37,7 +37,14 @@ def retrain(name: str, data: str | os.PathLike[str], *, alias: str | None = None
     from lathe.data.load import read_table
     from lathe.model import Model
     from lathe.registry.registry import open_registry
+    from lathe.security.signing import parent_signature, signing_key_from_env
     from lathe.training.run import run_training
+
+    signing_key = signing_key_from_env()  # the challenger is signed by whoever retrains
+    if signing_key is not None:
+        from lathe.security.keys import load_private_key
+
+        load_private_key(signing_key, "LATHE_SIGNING_KEY")  # a bad key fails before training
 
     frame = read_table(data)
     with open_registry(store) as registry:
@@ -53,7 +60,8 @@ def retrain(name: str, data: str | os.PathLike[str], *, alias: str | None = None
           f"on {len(fit)} rows; comparing on the last {len(holdout)}", file=sys.stderr)
     family, schema, manifest, seen = run_training(fit.reset_index(drop=True), str(data), cfg)
     manifest["lineage"]["parent"] = {"ref": champion.ref, "sha256": champion.artifact_sha256,
-                                     "family": champion.family}
+                                     "family": champion.family,
+                                     "signature": parent_signature(champion_model.manifest)}
     manifest["lineage"]["retrain"] = {"data": str(data), "fit_rows": len(fit),
                                       "holdout_rows": len(holdout)}
     challenger_model = Model(family, schema, manifest, training_rows=seen)
@@ -77,6 +85,11 @@ def _compare_register(name: str, data: str | os.PathLike[str], champion: Any,
     from lathe.registry.registry import open_registry
 
     challenger_model.save(target)
+    from lathe.security.signing import sign_artifact, signing_key_from_env
+
+    signing_key = signing_key_from_env()
+    if signing_key is not None:
+        challenger_model.manifest["signature"] = sign_artifact(target, signing_key)
     champion_metrics = champion_model.evaluate(holdout)
     challenger_metrics = challenger_model.evaluate(holdout)
     metric = gates.gate_metric(schema.task, None)

@@ -62,7 +62,12 @@ def load_model(
     ref: str | os.PathLike[str], *, check: bool = True, store: str | None = None
 ) -> Model:
     """Load an artifact directory or a registry reference (verifying every file's hash
-    unless check=False). This is `lathe.load` for code below the API."""
+    unless check=False, and its signature under LATHE_TRUSTED_KEYS, see
+    lathe.security.signing). This is `lathe.load` for code below the API."""
     from lathe.model import Model
+    from lathe.security.signing import check_artifact
 
-    return Model.load(resolve_model_ref(os.fspath(ref), store), check=check)
+    text = os.fspath(ref)
+    model = Model.load(resolve_model_ref(text, store), check=check)
+    check_artifact(model.path or text, label=text, manifest=model.manifest)
+    return model

@@ -44,6 +44,7 @@ from lathe.registry.records import (
     utc_now,
 )
 from lathe.registry.store import aliases, models, versions
+from lathe.security.signing import check_artifact
 
 __all__ = ["ModelRegistry", "open_registry", "default_blob_root", "CHAMPION", "Evaluate"]
 
@@ -67,6 +68,8 @@ class ModelRegistry(RegistryPromotion):
         check_name(name)
         root = Path(path)
         manifest = verify(root)  # refuses a tampered source before anything is stored
+        # under LATHE_TRUSTED_KEYS only artifacts signed by a trusted key get in
+        check_artifact(root, label=f"{root} (registering as {name})", manifest=manifest)
         digest = artifact_sha256(root)
         existing = self._find_artifact(name, digest)
         if existing is not None:

@@ -297,9 +297,13 @@ def _plain(value: Any) -> Any:
 
 
 def load_predictor(name: str, version: str, path: Path) -> Predictor:
-    """Load (verifying hashes) and warm up with one prediction, so the first request is fast."""
+    """Load (verifying hashes, and the signature under LATHE_TRUSTED_KEYS) and warm up with
+    one prediction, so the first request is fast."""
     from lathe.model import Model
+    from lathe.security.signing import check_artifact
 
-    predictor = Predictor(name, version, Model.load(path))
+    model = Model.load(path)
+    check_artifact(path, label=f"{name} ({path})", manifest=model.manifest)
+    predictor = Predictor(name, version, model)
     predictor.predict_rows([predictor.example_row()])
     return predictor

@@ -1,0 +1,45 @@
+"""Security verbs: keys, signing, verification and registry roles (re-exported by
+`lathe.api`); the work is done by `lathe.security` and the registry."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+__all__ = ["keys_new", "keys_sign", "keys_verify"]
+
+
+def keys_new(out: str | os.PathLike[str], *, encryption: bool = False) -> dict[str, Any]:
+    """A new Ed25519 signing key at `out` (+ `out`.pub), or with `encryption` a 256-bit
+    key-encryption key; returns {kind, path, key_id[, public_key]}."""
+    from lathe.security.keys import new_encryption_key, new_signing_key
+
+    return new_encryption_key(out) if encryption else new_signing_key(out)
+
+
+def keys_sign(model: str | os.PathLike[str], key: str | os.PathLike[str]) -> dict[str, Any]:
+    """Sign the artifact directory `model` in place, after checking every file's hash."""
+    from lathe.artifact import verify
+    from lathe.security.signing import sign_artifact
+
+    verify(os.fspath(model))
+    return sign_artifact(model, key)
+
+
+def keys_verify(model: str | os.PathLike[str]) -> dict[str, Any]:
+    """Verify the files and the signature of an artifact or registry reference."""
+    from lathe.registry.refs import load_model
+    from lathe.security.signing import trusted_from_env
+
+    loaded = load_model(model)  # hashes every file, checks the signature under the policy
+    sig = loaded.manifest.get("signature")
+    trusted = trusted_from_env()
+    if sig:
+        how = "a trusted key" if trusted is not None else "its own key (no LATHE_TRUSTED_KEYS)"
+        message = f"every file matches; signed by {sig.get('signer')} (key " \
+                  f"{sig.get('key_id')}), checked against {how}"
+    else:
+        message = "every file matches; not signed"
+    return {"model": os.fspath(model), "path": str(loaded.path), "signed": bool(sig),
+            "signer": (sig or {}).get("signer"), "key_id": (sig or {}).get("key_id"),
+            "trusted_policy": trusted is not None, "message": message}
