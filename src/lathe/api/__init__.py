@@ -34,6 +34,7 @@ from ._operate import (  # noqa: F401 - re-exported: the CLI calls them as lathe
 )
 from ._secure import (  # noqa: F401 - re-exported
     keys_new,
+    keys_rotate,
     keys_sign,
     keys_verify,
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["keys_new", "keys_sign", "keys_verify"]
+__all__ = ["keys_new", "keys_sign", "keys_verify", "keys_rotate"]
 
 
 def keys_new(out: str | os.PathLike[str], *, encryption: bool = False) -> dict[str, Any]:
@@ -43,3 +43,21 @@ def keys_verify(model: str | os.PathLike[str]) -> dict[str, Any]:
     return {"model": os.fspath(model), "path": str(loaded.path), "signed": bool(sig),
             "signer": (sig or {}).get("signer"), "key_id": (sig or {}).get("key_id"),
             "trusted_policy": trusted is not None, "message": message}
+
+
+def keys_rotate(new_key: str | os.PathLike[str], *, store: str | None = None) -> dict[str, Any]:
+    """Re-wrap the registry's data keys under the key-encryption key in `new_key` (the one
+    in use now comes from LATHE_ENCRYPTION_KEY_FILE & co.); blobs are not re-encrypted."""
+    from lathe.errors import UsageError
+    from lathe.registry.registry import open_registry
+    from lathe.security.keys import load_kek_file
+
+    new = load_kek_file(new_key)
+    with open_registry(store) as registry:
+        ring = registry.blobs.keyring
+        if ring is None or not ring.path.exists():
+            raise UsageError(f"the registry's blobs in {registry.blobs.root} are not encrypted",
+                             hint="set LATHE_ENCRYPTION_KEY_FILE when registering to encrypt")
+        done = ring.rewrap(new)
+    return {**done, "keyring": str(ring.path), "new_key": os.fspath(new_key),
+            "next": f"use LATHE_ENCRYPTION_KEY_FILE={os.fspath(new_key)} from now on"}

@@ -2,9 +2,10 @@
 
     lathe keys new --out lathe-signing.key          # lathe-signing.key (0600) + .pub
     lathe keys new --encryption --out enc.key       # a 256-bit key-encryption key (0600)
+    lathe keys rotate --new-key enc2.key            # re-wrap the registry's data keys
 
 >>> sorted(c.name or c.callback.__name__ for c in app.registered_commands)
-['new', 'sign', 'verify']
+['new', 'rotate', 'sign', 'verify']
 """
 
 from __future__ import annotations
@@ -84,3 +85,23 @@ def verify(
         emit_json(record)
     else:
         console().print(f"[green]ok[/] {model}: {record['message']}", highlight=False)
+
+
+@app.command()
+def rotate(
+    new_key: Annotated[Path, typer.Option("--new-key", help="The new key-encryption key "
+                                          "(lathe keys new --encryption).")],
+    store: Annotated[str | None, typer.Option("--store", help="Registry URL (default "
+                                              "LATHE_STORE).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Re-wrap the registry's data keys under a new key (the current one from
+    LATHE_ENCRYPTION_KEY_FILE); the blobs are not re-encrypted."""
+    from lathe import api
+
+    done = api.keys_rotate(new_key, store=store)
+    if as_json:
+        emit_json(done)
+    else:
+        console().print(f"[green]re-wrapped[/] {done['rewrapped']} data key(s) in "
+                        f"{done['keyring']}; {done['next']}", highlight=False)

@@ -2,7 +2,9 @@
 
     registry.json          format version, schema version, and every row of models,
                            versions, aliases and audit (read in one consistent snapshot)
-    blobs/<sha256>         each blob a version references, once
+    blobs/<sha256>         each blob a version references, once, as stored (encrypted
+                           blobs stay encrypted)
+    keyring.json           an encrypted registry's data keys, wrapped by its KEK
 
 `backup` verifies every blob as it packs it and writes the file by rename, so a backup is
 complete or absent. `restore` refuses a store that already holds anything (merging two
@@ -38,6 +40,7 @@ __all__ = ["BACKUP_FORMAT", "TABLE_ORDER", "backup", "restore", "read_backup"]
 
 BACKUP_FORMAT = 1
 ROWS = "registry.json"
+KEYRING = "keyring.json"  # an encrypted registry's wrapped data keys (lathe.security.crypto)
 # Insert order respects foreign keys: models, then versions, then aliases.
 TABLE_ORDER = {"models": models, "versions": versions, "aliases": aliases, "audit": audit}
 
@@ -85,6 +88,9 @@ def backup(registry: RegistryBase, file: str | os.PathLike[str]) -> Path:
             tar.addfile(info, io.BytesIO(payload))
             for digest in sorted(needed):
                 tar.add(registry.blobs.path(digest), arcname=f"blobs/{digest}", recursive=False)
+            ring = registry.blobs.root / KEYRING
+            if ring.is_file():  # wrapped data keys only: useless without the KEK
+                tar.add(ring, arcname=KEYRING, recursive=False)
 
     return atomic_write(target, write, what="the backup", hint="choose a writable location")
 
@@ -122,6 +128,28 @@ def _is_empty(conn: sa.Connection) -> bool:
     )
 
 
+def _restore_keyring(registry: RegistryBase, tar: tarfile.TarFile) -> None:
+    """Bring the backup's wrapped data keys into the target's key ring (encrypted blobs
+    come back as they were stored, so they need the data keys they were sealed with)."""
+    try:
+        member = tar.extractfile(KEYRING)
+    except KeyError:
+        return
+    if member is None:
+        return
+    theirs = json.loads(member.read())
+    target = registry.blobs.root / KEYRING
+    ours = json.loads(target.read_text(encoding="utf-8")) if target.is_file() else theirs
+    for dek_id, entry in theirs.get("data_keys", {}).items():
+        ours.setdefault("data_keys", {}).setdefault(dek_id, entry)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(target, lambda tmp: tmp.write_text(json.dumps(ours, indent=2)),
+                 what="the key ring", hint="check the blob folder is writable")
+    from lathe.security.crypto import keyring_for
+
+    registry.blobs.keyring = keyring_for(registry.blobs.root)
+
+
 def restore(registry: RegistryBase, file: str | os.PathLike[str]) -> dict[str, int]:
     """Load a backup into an empty store; return how many rows of each table came back."""
     path = Path(file)
@@ -137,6 +165,7 @@ def restore(registry: RegistryBase, file: str | os.PathLike[str]) -> dict[str, i
             raise UsageError(f"{path} was written by a newer lathe", hint="upgrade lathe")
     needed = _referenced_blobs(snapshot["versions"])
     with tarfile.open(path, "r:gz") as tar, tempfile.TemporaryDirectory() as scratch:
+        _restore_keyring(registry, tar)
         for digest, label in needed.items():
             try:
                 member = tar.extractfile(f"blobs/{digest}")
@@ -148,7 +177,7 @@ def restore(registry: RegistryBase, file: str | os.PathLike[str]) -> dict[str, i
             with part.open("wb") as out:
                 while block := member.read(1 << 20):
                     out.write(block)
-            registry.blobs.put(part, digest)  # re-hashes: a corrupt backup is refused
+            registry.blobs.put_stored(part, digest)  # re-hashes: a corrupt backup is refused
             part.unlink()
     with registry.store.write() as conn:
         if registry.store.dialect == "postgresql":

@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from lathe.artifact import MANIFEST, artifact_sha256, verify
 from lathe.errors import Conflict, IntegrityError, NotFound
 from lathe.registry._base import _SUMMARY_COLUMNS, CHAMPION, _dumps, default_blob_root
+from lathe.registry.checkouts import fresh_checkout
 from lathe.registry.connect import open_store
 from lathe.registry.promotion import Evaluate, RegistryPromotion
 from lathe.registry.records import (
@@ -168,17 +169,24 @@ class ModelRegistry(RegistryPromotion):
     def materialize(self, ref: str | ModelVersion) -> Path:
         """A verified artifact directory for a version, rebuilt from blobs when needed.
 
+        Plain blobs are checked out once into `<blobs>/checkouts/` (a cache: delete it any
+        time). Encrypted blobs are decrypted, authenticated and re-hashed into a folder
+        private to this process (memory-backed /dev/shm where there is one, removed at
+        exit; see lathe.registry.checkouts), so nothing decrypted stays on disk.
+
         Raises IntegrityError naming the version and file if a blob is missing or altered.
         """
         record = self.resolve(ref) if isinstance(ref, str) else ref
         with self.store.read() as conn:
             manifest_text = self._version_row(conn, record.name, record.version).manifest
-        target = (
-            self.blobs.root
-            / "checkouts"
-            / record.name
-            / (f"{record.version}-{record.artifact_sha256[:12]}")
-        )
+        leaf = Path(record.name) / f"{record.version}-{record.artifact_sha256[:12]}"
+        target = self.blobs.root / "checkouts" / leaf
+        older: builtins.list[Path] = []
+        if self.blobs.protected:
+            # encrypted blobs: no plaintext copy next to them (an old one goes); decrypted
+            # afresh every time, into this process's private folder
+            shutil.rmtree(target, ignore_errors=True)
+            target, older = fresh_checkout(leaf)
         if target.is_dir():
             try:
                 verify(target)
@@ -208,6 +216,8 @@ class ModelRegistry(RegistryPromotion):
                     raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        for path in older:
+            shutil.rmtree(path, ignore_errors=True)
         return target
 
     # ---- invariants --------------------------------------------------------------------

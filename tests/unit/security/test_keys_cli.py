@@ -74,3 +74,19 @@ def test_train_with_a_bad_signing_key_fails_before_training(tmp_path, capsys, mo
     monkeypatch.setenv("LATHE_SIGNING_KEY", "nope2.key")
     assert main(["train", "d.csv", "--target", "income", "--out", "m"]) == 66
     assert "from LATHE_SIGNING_KEY" in capsys.readouterr().err
+
+
+def test_keys_rotate_then_the_new_key_reads_the_registry(tmp_path, capsys, monkeypatch,
+                                                         signed_model):
+    monkeypatch.chdir(tmp_path)
+    assert main(["keys", "new", "--encryption", "--out", "old.key"]) == 0
+    assert main(["keys", "new", "--encryption", "--out", "new.key"]) == 0
+    monkeypatch.setenv("LATHE_ENCRYPTION_KEY_FILE", "old.key")
+    assert main(["registry", "register", str(signed_model), "--name", "churn"]) == 0
+    capsys.readouterr()
+    assert main(["keys", "rotate", "--new-key", "new.key", "--json"]) == 0
+    assert _json(capsys)["rewrapped"] == 1
+    assert main(["keys", "verify", "churn:1"]) == 77  # the old key opens nothing now
+    assert "not the key this data was encrypted under" in capsys.readouterr().err
+    monkeypatch.setenv("LATHE_ENCRYPTION_KEY_FILE", "new.key")
+    assert main(["keys", "verify", "churn:1", "--json"]) == 0
