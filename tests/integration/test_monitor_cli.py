@@ -179,7 +179,7 @@ def test_prediction_log_as_current_data(capsys: pytest.CaptureFixture[str],
     log = PredictionLog(url)
     for i in range(0, 300, 10):  # requests of 10 rows; outcomes arrive for the first 200
         rows = late.iloc[i:i + 10].drop(columns="class").to_dict("records")
-        log.append(PredictionRecord(f"r{i}", "elec", "1", {"rows": rows},
+        log.append(PredictionRecord(f"r{i}", "elec", "elec:1", {"rows": rows},
                                     [{"label": "0"}] * 10, 1.0, n_rows=10))
     log.close()
     store = open_log(url)
@@ -187,16 +187,25 @@ def test_prediction_log_as_current_data(capsys: pytest.CaptureFixture[str],
         store.attach_outcome(f"r{i}", None,
                              outcomes=[str(v) for v in late["class"].iloc[i:i + 10]])
     getattr(store, "close", lambda: None)()
-    code, out, err = run(capsys, "monitor", "performance", "elec@champion", f"log:{url}",
+    # one model and version: the log's rows of elec:1 only; another version has none
+    from lathe.registry import open_registry
+
+    with open_registry(registry) as reg:
+        other = next((v.version for v in reg.list("elec") if v.version != 1), None)
+    if other is not None:  # the retrain test registered a challenger
+        code, out, err = run(capsys, "monitor", "performance", f"elec:{other}", f"log:{url}",
+                             "--store", registry)
+        assert code == 65 and "holds version(s) elec:1" in err, err
+    code, out, err = run(capsys, "monitor", "performance", "elec:1", f"log:{url}",
                          "--window", 100, "--store", registry, "--json")
     assert code == 0, err
     windows = json.loads(out)["windows"]
     assert [w["n_labelled"] for w in windows] == [100, 100, 0]
     assert windows[2]["accuracy"] is None and windows[2]["estimated_accuracy"] is not None
     code, out, err = run(capsys, "monitor", "drift", stream["train"], f"log:{url}",
-                         "--model", "elec@champion", "--store", registry, "--json")
+                         "--model", "elec:1", "--store", registry, "--json")
     assert code == 0, err
     assert set(json.loads(out)["columns"]) == set(late.columns) - {"class"}
     code, _, err = run(capsys, "monitor", "drift", stream["train"], f"log:{url}",
-                       "--model", "elec@champion", "--store", registry, "--since", "2999-01-01")
+                       "--model", "elec:1", "--store", registry, "--since", "2999-01-01")
     assert code == 65 and "no rows" in err

@@ -125,13 +125,18 @@ def monitor_drift(
     store: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    window: str | None = None,
 ) -> dict[str, Any]:
     """Input drift of CURRENT against REFERENCE (a data file, `log:URL` or a model's training
-    profile); see lathe.monitoring.drift_check."""
+    profile); a `log:URL` side reads `--since/--until` or the last `--window` (e.g. 1d). See
+    lathe.monitoring.drift_check."""
     from lathe.monitoring.config import drift_options_from_file
     from lathe.monitoring.drift_check import drift_check
+    from lathe.monitoring.windows import parse_window, recent_span
 
     options = drift_options_from_file(config)
+    if window is not None:
+        since, until = recent_span(parse_window(window), since, until)  # type: ignore[assignment]
     return drift_check(str(reference), str(current), model=model, options=options,
                        target=target, report=report, store=store, since=since, until=until)
 
@@ -140,7 +145,7 @@ def monitor_performance(
     model: str,
     data: DataLike,
     *,
-    window: int,
+    window: int | str,
     reference: DataLike | None = None,
     detector: str = "adwin",
     report: str | os.PathLike[str] | None = None,
@@ -148,21 +153,28 @@ def monitor_performance(
     since: str | None = None,
     until: str | None = None,
 ) -> dict[str, Any]:
-    """Metrics per window of consecutive rows (realised where labels arrived, CBPE estimates
-    everywhere, change points in the error stream); DATA may be `log:URL` (the prediction
-    log with its outcomes). See lathe.monitoring.performance."""
+    """Metrics per window (N consecutive rows, or on `log:URL` a duration such as 1d):
+    realised where labels arrived, CBPE estimates everywhere, change points in the error
+    stream. See lathe.monitoring.performance."""
     from lathe.model import read_data, source_name
-    from lathe.monitoring.logsource import is_log_ref, model_name, read_log
+    from lathe.monitoring.logsource import is_log_ref, log_scope, read_log_times
     from lathe.monitoring.performance import performance_windows
+    from lathe.monitoring.windows import as_utc, parse_window
     from lathe.registry.refs import load_model
 
+    size = parse_window(window)
     loaded = load_model(model, store=store)
-    frame = (read_log(data, model=model_name(model), since=since, until=until,
-                      target=loaded.schema.target)
-             if is_log_ref(data) else read_data(data))
-    result = performance_windows(loaded, frame, window, source=source_name(data),
+    times = None
+    if is_log_ref(data):
+        scope = log_scope(str(model), store)
+        frame, times = read_log_times(data, model=scope["model"], version=scope["version"],
+                                      since=as_utc(since), until=as_utc(until),
+                                      target=loaded.schema.target)
+    else:
+        frame = read_data(data)
+    result = performance_windows(loaded, frame, size, source=source_name(data),
                                  reference=None if reference is None else read_data(reference),
-                                 detector=detector)
+                                 detector=detector, times=times, since=since)
     result["model"] = str(model)
     if report is not None:
         from lathe.monitoring.report import write_performance_report
@@ -174,7 +186,8 @@ def monitor_performance(
 
 def monitor_run(config: str | os.PathLike[str]) -> dict[str, Any]:
     """One scheduled monitoring run from monitor.yaml (checks, rules, events, gauges,
-    webhook); `exit_code` is 3 when a rule is breached. See lathe.monitoring.runner."""
+    webhook, Pushgateway); `exit_code` is 3 when a rule is breached. See
+    lathe.monitoring.runner."""
     from lathe.monitoring.runner import run_monitor
 
     return run_monitor(config)
@@ -182,13 +195,16 @@ def monitor_run(config: str | os.PathLike[str]) -> dict[str, Any]:
 
 def retrain(name: str, data: str | os.PathLike[str], *, alias: str | None = None,
             out: str | os.PathLike[str] | None = None, store: str | None = None,
-            note: str | None = None) -> dict[str, Any]:
-    """A challenger with the champion's config, compared on the last 20 % of DATA, registered
-    with its parent, promoted only through the gate (or to `alias`); see
-    lathe.monitoring.retrain."""
+            note: str | None = None, window: str | None = None, since: str | None = None,
+            until: str | None = None) -> dict[str, Any]:
+    """A challenger with the champion's config, compared on the most recent labelled rows,
+    registered with its parent, promoted only through the gate (or to `alias`). DATA is a
+    file (its last 20 % compare) or `log:URL` (the champion's training data plus the log's
+    labelled rows of the window). See lathe.monitoring.retrain."""
     from lathe.monitoring.retrain import retrain as run_retrain
 
-    return run_retrain(name, data, alias=alias, out=out, store=store, note=note)
+    return run_retrain(name, data, alias=alias, out=out, store=store, note=note,
+                       window=window, since=since, until=until)
 
 
 # ---- business ------------------------------------------------------------------------------

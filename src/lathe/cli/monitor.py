@@ -28,6 +28,9 @@ SinceOption = Annotated[str | None, typer.Option(
     "--since", help="log:URL only: first prediction time (ISO date or datetime, UTC).")]
 UntilOption = Annotated[str | None, typer.Option(
     "--until", help="log:URL only: prediction time to stop before.")]
+RecentOption = Annotated[str | None, typer.Option(
+    "--window", help="log:URL only: the most recent span, e.g. 1d, 12h, 30m (ending at "
+    "--until or now).")]
 
 
 def _say(text: str) -> None:
@@ -51,6 +54,7 @@ def drift(
         "--report", help="Write a self-contained HTML report here.")] = None,
     since: SinceOption = None,
     until: UntilOption = None,
+    window: RecentOption = None,
     store: StoreOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -59,7 +63,8 @@ def drift(
     from lathe.api import monitor_drift
 
     result = monitor_drift(reference, current, model=model, config=config, target=target,
-                           report=report, store=store, since=since, until=until)
+                           report=report, store=store, since=since, until=until,
+                           window=window)
     if as_json:
         emit_json(result)
         return
@@ -80,8 +85,9 @@ def performance(
     data: Annotated[str, typer.Argument(help="Rows in time order (a file, or log:URL: the "
                                         "prediction log with its outcomes); the label may be "
                                         "absent or blank where outcomes have not arrived.")],
-    window: Annotated[int, typer.Option("--window", help="Rows per window (consecutive, in "
-                                        "file order; the last may be shorter).")] = 1000,
+    window: Annotated[str, typer.Option("--window", help="Rows per window (consecutive, in "
+                                        "file order; the last may be shorter), or on log:URL "
+                                        "a span of time such as 1d or 6h.")] = "1000",
     reference: Annotated[Path | None, typer.Option(
         "--reference", help="Labelled rows to calibrate the estimates on (default: the "
         "model's test-split reliability table).")] = None,

@@ -19,9 +19,16 @@ __all__ = ["retrain"]
 def retrain(
     name: Annotated[str, typer.Argument(help="The registered model name (its champion is "
                                         "the parent).")],
-    data: Annotated[Path, typer.Option("--data", help="Recent labelled rows in time order: "
-                                       "the last 20 % compare champion and challenger, the "
-                                       "rest train the challenger.")],
+    data: Annotated[str, typer.Option("--data", help="Recent labelled rows in time order "
+                                      "(the last 20 % compare champion and challenger, the "
+                                      "rest train it), or log:URL: the champion's training "
+                                      "data plus the log's labelled rows of --window.")],
+    window: Annotated[str | None, typer.Option(
+        "--window", help="log:URL only: the most recent span to read, e.g. 7d.")] = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="log:URL only: first prediction time (ISO, UTC).")] = None,
+    until: Annotated[str | None, typer.Option(
+        "--until", help="log:URL only: prediction time to stop before.")] = None,
     alias: Annotated[str | None, typer.Option(
         "--alias", help="Move this alias (e.g. challenger) to the new version instead of "
         "gating it for champion.")] = None,
@@ -36,15 +43,16 @@ def retrain(
     """Retrain NAME's champion config on recent data; register the challenger; gate it."""
     from lathe.api import retrain as run_retrain
 
-    result = run_retrain(name, data, alias=alias, out=out, store=store, note=note)
+    result = run_retrain(name, data, alias=alias, out=out, store=store, note=note,
+                         window=window, since=since, until=until)
     if as_json:
         emit_json(result)
         return
     out_console = console()
     out_console.print(
         f"{result['challenger']} (parent {result['parent']}): {result['metric']} "
-        f"{result['challenger_score']} vs champion {result['champion_score']} on the last "
-        f"{result['holdout_rows']} rows")
+        f"{result['challenger_score']} vs champion {result['champion_score']} on the "
+        f"{result['holdout_rows']} most recent labelled rows")
     if result["promoted"]:
         out_console.print(f"promoted to champion: {result['challenger']}")
     elif result.get("alias_moved") is not None:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["profile_frame", "PROFILE_VERSION", "storage_type"]
+__all__ = ["profile_frame", "prediction_profile", "PROFILE_VERSION", "storage_type"]
 
 PROFILE_VERSION = 1
 EXACT_ROWS = 1000
@@ -94,3 +94,22 @@ def profile_frame(frame: pd.DataFrame, exclude: tuple[str, ...] = ()) -> dict[st
         "rows": int(len(frame)),
         "columns": {str(c): _column(frame[c]) for c in frame.columns if c not in exclude},
     }
+
+
+def prediction_profile(raw: np.ndarray, classes: list[Any] | None) -> dict[str, Any]:
+    """The profile of a model's outputs on held-out rows, for prediction drift against a
+    model: `prediction` (the predicted class as text, or the predicted value) and, for two
+    classes, `proba_<positive>` (the second class's probability).
+
+    >>> p = prediction_profile(np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]]), ["no", "yes"])
+    >>> p["rows"], p["columns"]["prediction"]["counts"], p["columns"]["proba_yes"]["values"]
+    (3, [['no', 2], ['yes', 1]], [0.1, 0.3, 0.8])
+    """
+    out = np.asarray(raw, dtype=float)
+    if not classes:
+        return profile_frame(pd.DataFrame({"prediction": out.reshape(-1)}))
+    names = np.array([str(c) for c in classes], dtype=object)
+    columns: dict[str, Any] = {"prediction": pd.Series(names[out.argmax(axis=1)], dtype=object)}
+    if len(classes) == 2:
+        columns[f"proba_{classes[1]}"] = out[:, 1]
+    return profile_frame(pd.DataFrame(columns))

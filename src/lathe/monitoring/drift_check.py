@@ -1,9 +1,14 @@
 """`lathe monitor drift REF CUR`: open both sides, line their columns up, test every shared
 column, add the model's prediction drift when a model is known, write the report.
 
-REF/CUR are data files (CSV, TSV, JSONL, Parquet) or, for REF, a model (its training
+REF/CUR are data files (CSV, TSV, JSONL, Parquet), `log:URL` (the prediction log's inputs
+of the model, and of its version, see logsource.py) or, for REF, a model (its training
 profile). A column in one side only is an error, except the label: with a model its target,
 without one a single column present on one side only (reported as `label_ignored`).
+
+Prediction drift is reported whenever a model is known (`--model`, or REF is a model): the
+model's outputs on CUR against its outputs on REF, or, for a model REF, against the outputs
+on its test split kept in the profile (artifacts trained before lathe kept them say so).
 """
 
 from __future__ import annotations
@@ -67,13 +72,27 @@ def prediction_samples(model: Any, source: Source) -> dict[str, Sample]:
     return out
 
 
+def _profile_predictions(reference: ProfileSource, wanted: dict[str, Sample]
+                         ) -> dict[str, Sample] | None:
+    kept = reference.profile.get("prediction")
+    if not kept or not set(wanted) <= set(kept["columns"]):
+        return None
+    source = ProfileSource(kept, f"{reference.name}: predictions")
+    return {name: source.sample(name, sample.kind)[0] for name, sample in wanted.items()}
+
+
 def _prediction_drift(model: Any, reference: Source, current: Source,
                       options: DriftOptions) -> dict[str, Any]:
-    if isinstance(reference, ProfileSource):
-        return {"skipped": "the training profile keeps no predictions: pass the training "
-                           "data file as REFERENCE for prediction drift"}
-    ref = prediction_samples(model, reference)
     cur = prediction_samples(model, current)
+    if isinstance(reference, ProfileSource):
+        found = _profile_predictions(reference, cur)
+        if found is None:
+            return {"skipped": "this model's training profile keeps no predictions (trained "
+                               "before lathe kept them): pass its training data file as "
+                               "REFERENCE for prediction drift"}
+        ref = found
+    else:
+        ref = prediction_samples(model, reference)
     out = {}
     for name, sample in cur.items():
         kind = "numeric" if sample.kind == "numeric" else "categorical"
@@ -89,11 +108,13 @@ def drift_check(reference: str, current: str, *, model: str | None = None,
                 since: Any = None, until: Any = None) -> dict[str, Any]:
     """Every shared column's drift and the dataset verdict (see `detect_drift`). A `log:URL`
     side reads the prediction log's inputs of `model` (or REFERENCE's model) since/until."""
-    from lathe.monitoring.logsource import is_log_ref, model_name
+    from lathe.monitoring.logsource import is_log_ref, log_scope
     from lathe.registry.refs import load_model
 
-    by_reference = None if is_log_ref(reference) or Path(reference).exists() else reference
-    log = {"model": model_name(model or by_reference), "since": since, "until": until}
+    by_reference = None if is_log_ref(reference) or Path(reference).is_file() else reference
+    log: dict[str, Any] = {"since": since, "until": until}
+    if is_log_ref(reference) or is_log_ref(current):
+        log.update(log_scope(model or by_reference, store))
     ref_source, ref_model = open_source(reference, store=store, log=log)
     cur_source, cur_model = open_source(current, store=store, log=log)
     if cur_model is not None:
@@ -109,7 +130,7 @@ def drift_check(reference: str, current: str, *, model: str | None = None,
         if not model and ref_model is None:
             print(f"note: column {ignored!r} is on one side only; treated as the label and "
                   "not compared", file=sys.stderr)
-    if model:
+    if loaded is not None:
         result["prediction"] = _prediction_drift(loaded, ref_source, cur_source,
                                                  options or DriftOptions())
     if report is not None:

@@ -1,7 +1,8 @@
 """Performance over windows of consecutive rows, with delayed labels.
 
 Windows are N consecutive rows in file order (`start` inclusive, `end` exclusive; the last
-may be shorter). Per window: every metric `lathe evaluate` gives, from the rows whose label
+may be shorter), or, on the prediction log, spans of time (`--window 1d`: each window also
+carries its `since`/`until`; see windows.py). Per window: every metric `lathe evaluate` gives, from the rows whose label
 has arrived (label column present and not blank), with 95 % intervals — Wilson for accuracy,
 a percentile bootstrap (200 multinomial resamples, vectorised) for the rest — and, for
 classifiers, CBPE estimates of accuracy, F1 and ROC AUC from every row's calibrated
@@ -17,11 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lathe.errors import DataError, UsageError
+from lathe.errors import DataError
 from lathe.evaluation.metrics import compute_metrics
 from lathe.monitoring.cbpe import Calibrator, estimate
 from lathe.monitoring.changes import change_points
 from lathe.monitoring.intervals import wilson
+from lathe.monitoring.windows import Window, parse_window, window_bounds
 
 __all__ = ["performance_windows", "labelled_mask", "bootstrap_intervals"]
 
@@ -107,14 +109,15 @@ def _realised(task: str, y: np.ndarray, raw: np.ndarray, classes: list[Any] | No
     return out
 
 
-def performance_windows(model: Any, frame: pd.DataFrame, window: int, *, source: str,
-                        reference: pd.DataFrame | None = None, detector: str = "adwin"
-                        ) -> dict[str, Any]:
-    """The per-window report for `model` on `frame` (see the module docstring)."""
+def performance_windows(model: Any, frame: pd.DataFrame, window: Window, *, source: str,
+                        reference: pd.DataFrame | None = None, detector: str = "adwin",
+                        times: np.ndarray | None = None, since: Any = None) -> dict[str, Any]:
+    """The per-window report for `model` on `frame` (see the module docstring); a time
+    `window` needs `times`, each row's time in order."""
     from lathe.data.infer import encode_labels
 
-    if window < 1:
-        raise UsageError(f"--window must be a positive number of rows, got {window}")
+    window = parse_window(window)
+    bounds = window_bounds(len(frame), window, times, since)
     if frame.empty:
         raise DataError(f"{source} has no rows", hint="pass a non-empty file")
     schema, task = model.schema, model.task
@@ -139,11 +142,10 @@ def performance_windows(model: Any, frame: pd.DataFrame, window: int, *, source:
                                         encode_labels(ref_rows[target], schema, source="reference"))
         calibration = calibrator.kind
     windows = []
-    for start in range(0, len(frame), window):
-        end = min(start + window, len(frame))
+    for start, end, span in bounds:
         part, mask = slice(start, end), labelled[start:end]
         row: dict[str, Any] = {"start": start, "end": end, "n": end - start,
-                               "n_labelled": int(mask.sum())}
+                               "n_labelled": int(mask.sum()), **span}
         if mask.any():
             yw = y[part][mask].astype(int if task != "regression" else float)
             row.update(_realised(task, yw, raw[part][mask], model.classes, positive))
@@ -166,6 +168,7 @@ def performance_windows(model: Any, frame: pd.DataFrame, window: int, *, source:
             for row in windows:
                 if row["start"] <= change["row"] < row["end"]:
                     row["alarm"] = change["row"]
-    return {"source": source, "task": task, "window": window, "rows": len(frame),
+    shown = window if isinstance(window, int) else f"{window.total_seconds():g}s"
+    return {"source": source, "task": task, "window": shown, "rows": len(frame),
             "labelled_rows": int(labelled.sum()), "calibration": calibration,
             "detector": detector, "change_points": changes, "windows": windows}

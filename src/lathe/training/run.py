@@ -29,12 +29,12 @@ import pandas as pd
 
 from lathe.config import LatheConfig
 from lathe.data.infer import declare_positive_class, encode_labels, infer_schema
-from lathe.data.profile import profile_frame
+from lathe.data.profile import prediction_profile, profile_frame
 from lathe.data.schema import Schema
 from lathe.data.split import content_hash, split_frame
 from lathe.errors import ConfigError, DataError
 from lathe.evaluation.metrics import primary_metric
-from lathe.evaluation.scoring import score_split
+from lathe.evaluation.scoring import family_metrics
 from lathe.manifest import Lineage, build_manifest, training_record
 from lathe.models import FitData, ModelFamily
 
@@ -125,13 +125,13 @@ def _run(frame: pd.DataFrame, source: str, cfg: LatheConfig, progress: Progress 
     family_name = choose_family(schema) if cfg.train.model == "auto" else cfg.train.model
     family = fit_preset(fit_data, family_name, cfg.train.preset, cfg.train.params, progress)
     family = _with_catch_all(family, fit_data, cfg, catch_all_class)
-    metrics = _score_test(family, splits)
+    metrics, test_raw = _score_test(family, splits)
     refit_record: dict[str, Any] = {"rows": None, "skipped": "train.refit is off"}
     if cfg.train.refit:
         family, refit_record = _refit(family, fit_data, splits, family_name, cfg, started,
                                       progress)
     manifest = _manifest(family, family_name, cfg, frame, splits, metrics, refit_record,
-                         time.monotonic() - started)
+                         time.monotonic() - started, test_raw)
     return family, schema, manifest, _seen_rows(splits, refit_record)
 
 
@@ -165,11 +165,14 @@ def _split(frame: pd.DataFrame, schema: Schema, source: str, cfg: LatheConfig) -
     return Splits(schema, source, train, valid, test)
 
 
-def _score_test(family: ModelFamily, splits: Splits) -> dict[str, Any]:
-    """Metrics on the test split (before any refit has seen it); {} when there is none."""
+def _score_test(family: ModelFamily, splits: Splits) -> tuple[dict[str, Any], Any]:
+    """Metrics on the test split (before any refit has seen it) and the model's raw output
+    there (kept in the reference profile for prediction drift); ({}, None) without one."""
     if not len(splits.test):
-        return {}
-    return {"test": score_split(family, splits.schema, *splits.xy(splits.test))}
+        return {}, None
+    X, y = splits.xy(splits.test)
+    raw = family.predict_raw(X)
+    return {"test": {**family_metrics(family, splits.schema, y, raw), "n_rows": len(X)}}, raw
 
 
 def _seen_rows(splits: Splits, refit_record: dict[str, Any]) -> np.ndarray:
@@ -208,7 +211,7 @@ def _refit(family: ModelFamily, fit_data: FitData, splits: Splits, family_name: 
 
 def _manifest(family: ModelFamily, family_name: str, cfg: LatheConfig, frame: pd.DataFrame,
               splits: Splits, metrics: dict[str, Any], refit_record: dict[str, Any],
-              seconds: float) -> dict[str, Any]:
+              seconds: float, test_raw: Any = None) -> dict[str, Any]:
     rows = {"train": len(splits.train), "valid": len(splits.valid), "test": len(splits.test),
             "refit": refit_record["rows"]}
     return build_manifest(
@@ -217,8 +220,17 @@ def _manifest(family: ModelFamily, family_name: str, cfg: LatheConfig, frame: pd
         lineage=Lineage(dataset=splits.source, dataset_hash=content_hash(frame), rows=rows),
         training=training_record(seconds, refit_record),
         # the training reference for `lathe monitor drift MODEL DATA` (lathe.data.profile)
-        sections={"reference_profile": profile_frame(
-            frame, exclude=tuple(c for c in (splits.schema.target,) if c is not None))})
+        sections={"reference_profile": _reference_profile(frame, splits.schema, test_raw)})
+
+
+def _reference_profile(frame: pd.DataFrame, schema: Schema, test_raw: Any) -> dict[str, Any]:
+    """The inputs' profile and, under `prediction`, the outputs' on the test split (drift of
+    a model's predictions needs no training file either)."""
+    profile = profile_frame(frame, exclude=tuple(c for c in (schema.target,) if c is not None))
+    if test_raw is not None:
+        profile["prediction"] = prediction_profile(
+            test_raw, schema.classes if schema.is_classification else None)
+    return profile
 
 
 # ---- label leaks and the catch-all class ---------------------------------------------------
