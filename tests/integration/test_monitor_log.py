@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -131,3 +132,35 @@ def test_retrain_from_the_log_adds_recent_labelled_rows_to_the_champions_data(
     code, _, err = run(capsys, "retrain", "elec", "--data", setup["log"], "--window", "1d",
                        "--until", "2026-11-11", "--store", setup["store"])
     assert code == 65 and "no labelled rows" in err
+
+
+def test_monitor_run_on_the_log_pushes_its_gauges(capsys: pytest.CaptureFixture[str],
+                                                  setup: dict[str, str], tmp_path: Path) -> None:
+    import yaml
+
+    from tests.pushgateway import pushgateway, scrape
+
+    with pushgateway() as gateway:
+        config = tmp_path / "monitor.yaml"
+        config.write_text(yaml.safe_dump({
+            "model": "elec@champion", "store": setup["store"], "current": setup["log"],
+            "recent": "5d", "until": "2026-11-11", "window": "1d",
+            "rules": [{"metric": "estimated_accuracy", "below": 0.999, "for": 2},
+                      {"metric": "accuracy", "below": 0.2, "window": "2d"}],
+            "outputs": {"pushgateway": gateway}}))
+        code, out, err = run(capsys, "monitor", "run", "--config", config, "--json")
+        page = scrape(gateway)
+    assert code == 3, err
+    result = json.loads(out)
+    assert [r["breached"] for r in result["rules"]] == [True, False]
+    assert result["events"][0]["windows"][-1][1] == 1200  # 5 days x 240 rows, by day
+    assert result["outputs"]["pushgateway"]["ok"]
+    from prometheus_client.parser import text_string_to_metric_families
+
+    pushed = [s for f in text_string_to_metric_families(page) for s in f.samples
+              if s.name == "lathe_monitor_estimated_performance"]
+    assert {(s.labels["job"], s.labels["model"]) for s in pushed} == {
+        ("lathe_monitor", "elec@champion")}
+    config.write_text(config.read_text().replace("window: 1d", "window: 1 day"))
+    code, _, err = run(capsys, "monitor", "run", "--config", config)
+    assert code == 78 and "neither a number of rows nor a duration" in err

@@ -49,7 +49,7 @@ class Rule:
     below: float | None = None
     column: str | None = None
     model: str | None = None
-    window: int | None = None
+    window: Any = None  # rows (int) or a duration (timedelta)
     for_windows: int = 1
 
     @property
@@ -105,8 +105,14 @@ def parse_rules(raw: Any, source: str) -> list[Rule]:
             raise ConfigError(f"{where}: `for` counts performance windows; {metric!r} is "
                               "measured once per run", field="for")
         window = item.get("window")
-        if window is not None and (not isinstance(window, int) or window < 1):
-            raise ConfigError(f"{where}.window must be a positive number of rows", field="window")
+        if window is not None:
+            from lathe.errors import UsageError
+            from lathe.monitoring.windows import parse_window
+
+            try:
+                window = parse_window(window, option=f"{where}.window")
+            except UsageError as bad:
+                raise ConfigError(bad.message, hint=bad.hint, field="window") from None
         rule = Rule(str(item.get("name") or ""), metric, above, below,
                     None if column is None else str(column),
                     None if item.get("model") is None else str(item["model"]), window, span)

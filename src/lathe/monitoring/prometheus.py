@@ -1,5 +1,6 @@
 """Drift and performance gauges in Prometheus' text format (for node_exporter's textfile
-collector or a Pushgateway), and Prometheus alert rules mirroring monitor.yaml's rules.
+collector, or pushed to a Pushgateway with `push_gauges`), and Prometheus alert rules
+mirroring monitor.yaml's rules.
 
 >>> text = gauges_text({"share_drifted": 0.5, "dataset_drift": True, "columns": {}},
 ...                    None, model="churn", breached={}, now=0.0)
@@ -15,7 +16,9 @@ from typing import Any
 
 from lathe.monitoring.alerts import COLUMN_METRICS, Rule
 
-__all__ = ["gauges_text", "alert_rules", "escape"]
+__all__ = ["gauges_text", "alert_rules", "escape", "push_gauges", "PUSH_JOB"]
+
+PUSH_JOB = "lathe_monitor"
 
 HEADERS = {
     "lathe_monitor_dataset_drift": "1 when the share of drifted columns reached drift_share",
@@ -125,3 +128,26 @@ def alert_rules(rules: list[Rule], *, model: str, stale_after_s: int = 7200) -> 
         "annotations": {"summary": "lathe monitor run has not reported recently"},
     })
     return {"groups": [{"name": "lathe-monitoring", "rules": alerts}]}
+
+
+def push_gauges(gateway: str, text: str, *, model: str, timeout: float = 10.0
+                ) -> dict[str, Any]:
+    """PUT one run's gauges to a Pushgateway under the grouping key {job="lathe_monitor",
+    model=MODEL} (replacing the previous run's), the model base64-encoded in the path as the
+    Pushgateway API allows; the outcome (never an exception) for the run's report."""
+    import base64
+    import urllib.error
+    import urllib.request
+
+    key = base64.urlsafe_b64encode(model.encode("utf-8")).decode("ascii")
+    url = f"{gateway.rstrip('/')}/metrics/job/{PUSH_JOB}/model@base64/{key or '='}"
+    request = urllib.request.Request(url, data=text.encode("utf-8"), method="PUT", headers={
+        "Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
+            return {"url": url, "ok": 200 <= answer.status < 300, "status": answer.status}
+    except urllib.error.HTTPError as err:
+        detail = err.read().decode("utf-8", "replace").strip()[:300]
+        return {"url": url, "ok": False, "status": err.code, "error": detail or str(err)}
+    except (urllib.error.URLError, OSError) as err:
+        return {"url": url, "ok": False, "error": str(getattr(err, "reason", err))}

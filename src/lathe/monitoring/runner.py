@@ -4,9 +4,10 @@ the current data, every alert rule, events, gauges and a webhook.
 monitor.yaml (paths are relative to the file)::
 
     model: churn@champion        # performance, the label column, the drift reference
-    current: recent.parquet      # the rows to check (label column optional)
+    current: recent.parquet      # the rows to check (label column optional), or log:URL
     reference: train.parquet     # drift reference (default: the model's training profile)
-    window: 1000                 # rows per performance window
+    window: 1000                 # rows per performance window (on log:URL also e.g. 6h)
+    recent: 1d                   # log:URL only: read the last day (or since:/until:)
     calibration: valid.csv       # labelled rows to calibrate CBPE on (optional)
     store: sqlite:///.lathe/lathe.db
     drift: {drift_share: 0.5, columns: {id: {skip: true}}}
@@ -19,6 +20,7 @@ monitor.yaml (paths are relative to the file)::
       events: events.jsonl              # one JSON event per breach, appended
       prometheus: lathe_monitor.prom    # textfile collector, replaced atomically
       prometheus_rules: monitor_alerts.yaml
+      pushgateway: http://pushgateway:9091   # the same gauges, pushed (job lathe_monitor)
       webhook: http://127.0.0.1:9000/hook
 
 Exit code: 0 when every rule holds, 3 (`ALERT_EXIT_CODE`) when any is breached; 78 for a
@@ -34,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lathe.errors import ConfigError
+from lathe.errors import ConfigError, UsageError
 from lathe.monitoring.alerts import ALERT_EXIT_CODE, breach, parse_rules
 from lathe.monitoring.config import read_yaml
 from lathe.monitoring.detect import parse_drift_options
@@ -42,8 +44,8 @@ from lathe.monitoring.detect import parse_drift_options
 __all__ = ["run_monitor", "post_webhook"]
 
 KEYS = {"version", "model", "current", "reference", "window", "calibration", "store", "drift",
-        "rules", "outputs"}
-OUTPUTS = {"events", "prometheus", "prometheus_rules", "webhook"}
+        "rules", "outputs", "recent", "since", "until"}
+OUTPUTS = {"events", "prometheus", "prometheus_rules", "pushgateway", "webhook"}
 
 
 def _path(base: Path, value: Any) -> str:
@@ -70,6 +72,28 @@ def post_webhook(url: str, payload: dict[str, Any], timeout: float = 5.0) -> dic
         return {"url": url, "ok": False, "error": str(getattr(err, "reason", err))}
 
 
+def _window(raw: dict[str, Any], key: str, file: Path) -> Any:
+    from lathe.monitoring.windows import parse_window
+
+    try:
+        return parse_window(raw[key], option=key) if raw.get(key) is not None else None
+    except UsageError as bad:
+        raise ConfigError(f"{file}: {bad.message}", hint=bad.hint, field=key) from None
+
+
+def _rows(current: str, model: Any, ref: str, store: str | None, span: tuple[Any, Any]
+          ) -> tuple[Any, Any]:
+    """The rows to score for `model` (and their times on the prediction log)."""
+    from lathe.data.load import read_table
+    from lathe.monitoring.logsource import is_log_ref, log_scope, read_log_times
+
+    if not is_log_ref(current):
+        return read_table(current), None
+    scope = log_scope(ref, store)
+    return read_log_times(current, model=scope["model"], version=scope["version"],
+                          since=span[0], until=span[1], target=model.schema.target)
+
+
 def run_monitor(config: str | os.PathLike[str], *, now: datetime | None = None) -> dict[str, Any]:
     """Run every check of monitor.yaml; the result says which rules were breached."""
     import yaml
@@ -78,7 +102,8 @@ def run_monitor(config: str | os.PathLike[str], *, now: datetime | None = None) 
     from lathe.data.load import read_table
     from lathe.monitoring.drift_check import drift_check
     from lathe.monitoring.performance import performance_windows
-    from lathe.monitoring.prometheus import alert_rules, gauges_text
+    from lathe.monitoring.prometheus import alert_rules, gauges_text, push_gauges
+    from lathe.monitoring.windows import recent_span
     from lathe.registry.refs import load_model
 
     file = Path(config)
@@ -98,11 +123,15 @@ def run_monitor(config: str | os.PathLike[str], *, now: datetime | None = None) 
     base = file.parent
     current, store = _path(base, raw["current"]), raw.get("store")
     default_model = None if raw.get("model") is None else _path(base, raw["model"])
-    window = int(raw.get("window", 1000))
+    window = _window(raw, "window", file) or 1000
+    try:
+        span = recent_span(_window(raw, "recent", file), raw.get("since"), raw.get("until"),
+                           now=now)
+    except UsageError as bad:
+        raise ConfigError(f"{file}: {bad.message}", hint=bad.hint, field="since") from None
     models = {r.model or default_model for r in rules} | {default_model}
     drift: dict[str | None, dict[str, Any]] = {}
     performance: dict[tuple[str | None, int], dict[str, Any]] = {}
-    frame = None
     for model in models:
         reference = raw.get("reference")
         ref = _path(base, reference) if reference is not None else model
@@ -111,7 +140,7 @@ def run_monitor(config: str | os.PathLike[str], *, now: datetime | None = None) 
         wants_prediction = any(r.metric == "prediction_drift_score" and
                                (r.model or default_model) == model for r in rules)
         drift[model] = drift_check(ref, current, model=model if wants_prediction else None,
-                                   options=options, store=store)
+                                   options=options, store=store, since=span[0], until=span[1])
     for rule in rules:
         model = rule.model or default_model
         if rule.kind != "performance":
@@ -121,10 +150,11 @@ def run_monitor(config: str | os.PathLike[str], *, now: datetime | None = None) 
                               hint="add model: NAME@alias at the top or in the rule")
         key = (model, rule.window or window)
         if key not in performance:
-            frame = read_table(current) if frame is None else frame
+            loaded = load_model(model, store=store)
+            frame, times = _rows(current, loaded, model, store, span)
             calibration = raw.get("calibration")
             performance[key] = performance_windows(
-                load_model(model, store=store), frame, key[1], source=current,
+                loaded, frame, key[1], source=current, times=times, since=span[0],
                 reference=None if calibration is None else read_table(_path(base, calibration)))
     stamp = (now or datetime.now(UTC)).isoformat()
     events = []
@@ -144,11 +174,16 @@ def run_monitor(config: str | os.PathLike[str], *, now: datetime | None = None) 
         written["events"] = str(target)
     label = str(default_model or current)
     main_perf = performance.get((default_model, window)) or next(iter(performance.values()), None)
+    text = gauges_text(drift.get(default_model) or next(iter(drift.values()), None),
+                       main_perf, model=label, breached=breached)
     if outputs.get("prometheus"):
-        text = gauges_text(drift.get(default_model) or next(iter(drift.values()), None),
-                           main_perf, model=label, breached=breached)
         written["prometheus"] = str(write_text_atomic(_path(base, outputs["prometheus"]), text,
                                                       what="the Prometheus textfile"))
+    if outputs.get("pushgateway"):
+        written["pushgateway"] = push_gauges(str(outputs["pushgateway"]), text, model=label)
+        if not written["pushgateway"]["ok"]:
+            print(f"warning: Pushgateway {outputs['pushgateway']} failed: "
+                  f"{written['pushgateway'].get('error')}", file=sys.stderr)
     if outputs.get("prometheus_rules"):
         text = yaml.safe_dump(alert_rules(rules, model=label), sort_keys=False)
         written["prometheus_rules"] = str(write_text_atomic(
