@@ -60,6 +60,15 @@ def serve(
     drain_timeout: Annotated[
         float, typer.Option(help="seconds SIGTERM waits for requests in progress")
     ] = 30.0,
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-cert", help="PEM certificate: serve HTTPS")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert")
+    ] = None,
+    docs: Annotated[
+        bool, typer.Option("--docs/--no-docs", help="serve /openapi.json and /docs")
+    ] = True,
 ) -> None:
     """Serve models over HTTP: predictions, a web page at /, /metrics, /healthz, /readyz.
 
@@ -93,6 +102,9 @@ def serve(
             max_body_bytes=max_body_bytes,
             max_rows_batch_endpoint=max_batch_rows,
             drain_timeout_s=drain_timeout,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            docs=docs,
         )
     except ValidationError as error:
         raise UsageError(

@@ -26,6 +26,7 @@ from fastapi.staticfiles import StaticFiles
 from lathe import __version__
 from lathe.errors import LatheError, RateLimited
 from lathe.serving.auth import load_keys
+from lathe.serving.hardening import CSP, DOCS_PATHS, security_headers
 from lathe.serving.limits import BodyLimitMiddleware, DrainState, RequestIdMiddleware
 from lathe.serving.observability import LOGGER, ServingMetrics
 from lathe.serving.routes import experiments as experiments_routes
@@ -224,6 +225,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
         version=__version__,
         description="Predictions from lathe artifacts. Send `Authorization: Bearer KEY`.",
         lifespan=lifespan,
+        # `--no-docs` hides the schema and the docs; otherwise /openapi.json and /docs
+        openapi_url="/openapi.json" if settings.docs else None,
+        docs_url="/docs" if settings.docs else None,
+        redoc_url=None,
         **_no_native_telemetry(),
     )
     app.state.settings = settings
@@ -252,7 +257,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
         on_reject=lambda scope: _count_path(app, scope["path"], 413),
     )
     # outermost: even a 413 has an id, and every response is counted by status
-    app.add_middleware(RequestIdMiddleware, drain=drain, on_status=metrics_.observe_status)
+    app.add_middleware(RequestIdMiddleware, drain=drain, on_status=metrics_.observe_status,
+                       headers=security_headers(tls=settings.tls), csp=(CSP, DOCS_PATHS))
     _install_openapi_examples(app)
     return app
 

@@ -12,9 +12,19 @@ The key file holds only sha256 hashes, so a leaked file leaks no keys::
       - name: ops
         sha256: ...
         scopes: [predict, admin]
+      - name: partner-a
+        sha256: ...
+        scopes: [predict]
+        models: [churn]          # optional; only these served models (default: every one)
+      - name: old-laptop
+        sha256: ...
+        revoked: true            # optional; refused with 401, and the log says which key
 
-Clients send `Authorization: Bearer KEY` (or `X-API-Key: KEY`). No or unknown key -> 401,
-a key without the scope -> 403, an empty bucket -> 429 with `Retry-After`.
+Scopes are the server's roles: `predict` (also allows `feedback` and `explain`, as before
+these were scopes of their own), `feedback` (send outcomes only), `explain`, `admin`.
+Clients send `Authorization: Bearer KEY` (or `X-API-Key: KEY`). No, unknown or revoked key
+-> 401, a key without the scope or for another model -> 403, an empty bucket -> 429 with
+`Retry-After`. Every key is compared in constant time against every entry.
 
 >>> keys = KeyRing([ApiKey("ops", hash_key("s3cret"), frozenset({"admin"}), 1.0, 1.0)])
 >>> keys.check("s3cret", "admin").name
@@ -43,7 +53,9 @@ from lathe.errors import ConfigError, Forbidden, RateLimited, Unauthorized
 
 __all__ = ["ApiKey", "KeyRing", "TokenBucket", "hash_key", "new_key", "load_keys", "SCOPES"]
 
-SCOPES = frozenset({"predict", "admin"})
+SCOPES = frozenset({"predict", "feedback", "explain", "admin"})
+IMPLIED = {"predict": frozenset({"feedback", "explain"})}
+"""Scopes a scope brings along (a `predict` key could always send feedback and explain)."""
 
 
 def hash_key(key: str) -> str:
@@ -85,6 +97,11 @@ class ApiKey:
     scopes: frozenset[str]
     rate_per_second: float = 100.0
     burst: float = 200.0
+    models: frozenset[str] | None = None  # None: every served model
+    revoked: bool = False
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes or any(scope in IMPLIED.get(s, ()) for s in self.scopes)
 
 
 class KeyRing:
@@ -92,7 +109,7 @@ class KeyRing:
         self.by_hash = {k.sha256: k for k in keys}
         self.buckets = {k.sha256: TokenBucket(k.rate_per_second, k.burst) for k in keys}
 
-    def check(self, presented: str | None, scope: str) -> ApiKey:
+    def check(self, presented: str | None, scope: str, model: str | None = None) -> ApiKey:
         if not presented:
             raise Unauthorized(
                 "this endpoint needs an API key",
@@ -107,12 +124,20 @@ class KeyRing:
             raise Unauthorized(
                 "unknown API key", hint="send a valid key as 'Authorization: Bearer KEY'"
             )
-        if scope not in key.scopes:
+        if key.revoked:
+            raise Unauthorized(f"API key {key.name!r} was revoked",
+                               hint="ask the server's operator for a new key", key=key.name)
+        if not key.allows(scope):
             raise Forbidden(
                 f"key {key.name!r} lacks the {scope!r} scope (it has {sorted(key.scopes)})",
                 hint=f"use a key with the {scope!r} scope",
                 scope=scope,
             )
+        if model is not None and key.models is not None and model not in key.models:
+            raise Forbidden(
+                f"key {key.name!r} may not use model {model[:100]!r} (it may use "
+                f"{sorted(key.models)})", hint="use a key issued for that model",
+                key=key.name)
         wait = self.buckets[digest].take()
         if wait > 0:
             raise RateLimited(
@@ -159,5 +184,12 @@ def load_keys(path: str | Path) -> KeyRing:
         burst = float(entry.get("burst", 2 * rate))
         if rate <= 0 or burst < 1:
             raise ConfigError(f"{where}: rate_per_second must be > 0 and burst >= 1")
-        keys.append(ApiKey(str(entry.get("name", f"key-{i}")), digest, scopes, rate, burst))
+        models = entry.get("models")
+        if models is not None and (not isinstance(models, list) or
+                                   not all(isinstance(m, str) for m in models)):
+            raise ConfigError(f"{where}: 'models' must be a list of model names",
+                              hint="e.g. models: [churn]; leave it out for every model")
+        keys.append(ApiKey(str(entry.get("name", f"key-{i}")), digest, scopes, rate, burst,
+                           None if models is None else frozenset(models),
+                           bool(entry.get("revoked", False))))
     return KeyRing(keys)

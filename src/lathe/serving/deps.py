@@ -32,7 +32,9 @@ def require(scope: str) -> Callable[[Request], Awaitable[ApiKey | None]]:
         keys: Any = request.app.state.keys
         if keys is None:
             return None
-        return keys.check(presented_key(request), scope)
+        # object-level: a key limited to some models is refused on any other one
+        model = request.path_params.get("name") if request.scope.get("path_params") else None
+        return keys.check(presented_key(request), scope, model)
 
     check.__name__ = f"require_{scope}"
     return check

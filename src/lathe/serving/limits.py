@@ -186,8 +186,12 @@ class RequestIdMiddleware:
     request on the hot path.
     """
 
-    def __init__(self, app: Any, drain: Any = None, on_status: Any = None) -> None:
+    def __init__(self, app: Any, drain: Any = None, on_status: Any = None,
+                 headers: list[tuple[bytes, bytes]] | None = None,
+                 csp: tuple[bytes, tuple[str, ...]] | None = None) -> None:
         self.app, self.drain, self.on_status = app, drain, on_status
+        # fixed headers for every response, and a CSP for every path but the excluded ones
+        self.headers, self.csp = list(headers or []), csp
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -203,12 +207,15 @@ class RequestIdMiddleware:
         state = scope.setdefault("state", {})
         state["request_id"], state["client_id"] = request_id, client_id
         encoded = (client_id or request_id).encode()
+        fixed = self.headers
+        if self.csp is not None and not scope["path"].startswith(self.csp[1]):
+            fixed = [*fixed, (b"content-security-policy", self.csp[0])]
 
         async def send_with_id(message: Any) -> None:
             if message["type"] == "http.response.start":
                 if on_status is not None:
                     on_status(message["status"])
-                headers = [*message.get("headers", []), (b"x-request-id", encoded)]
+                headers = [*message.get("headers", []), (b"x-request-id", encoded), *fixed]
                 if drain is not None and drain.draining:  # shutting down: tell the client
                     headers = [h for h in headers if h[0] != b"connection"]
                     headers.append((b"connection", b"close"))

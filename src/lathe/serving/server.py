@@ -184,6 +184,8 @@ def _quiet_lifespan_errors(app: Any) -> logging.Filter:
 
 
 def _config(app: Any, settings: ServeSettings, log_level: str, **extra: Any) -> Any:
+    if settings.tls:
+        extra.update(ssl_certfile=str(settings.tls_cert), ssl_keyfile=str(settings.tls_key))
     return uvicorn.Config(
         app,
         http=DrainingH11Protocol,
@@ -198,6 +200,9 @@ def _config(app: Any, settings: ServeSettings, log_level: str, **extra: Any) -> 
 
 def run_server(settings: ServeSettings, *, log_level: str = "info") -> None:
     """Serve until SIGTERM/SIGINT; return normally after a graceful drain."""
+    from lathe.serving.hardening import check_tls
+
+    check_tls(settings.tls_cert, settings.tls_key)  # a bad cert: one line, before binding
     sock = bind_socket(settings.host, settings.port)
     try:
         if settings.workers > 1:

@@ -35,6 +35,10 @@ class ServeSettings(BaseModel):
     metrics_public: bool = Field(
         default=True, description="serve /metrics without a key (scrapers)"
     )
+    # --- transport and exposure (lathe.serving.hardening) ---------------------------------
+    tls_cert: Path | None = Field(default=None, description="PEM certificate: serve HTTPS")
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert")
+    docs: bool = Field(default=True, description="serve /openapi.json and /docs")
     # --- speed ----------------------------------------------------------------------------
     batching: bool = True
     max_batch: int = Field(default=64, ge=1)
@@ -69,6 +73,10 @@ class ServeSettings(BaseModel):
     @property
     def auth_enabled(self) -> bool:
         return self.api_keys is not None
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None and self.tls_key is not None
 
     @model_validator(mode="after")
     def _auth_off_only_on_localhost(self) -> ServeSettings:

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request, Response
 
 from lathe.errors import UsageError
 from lathe.serving.deps import require
+from lathe.serving.hardening import too_deep
 from lathe.serving.limits import GatewayTimeout, PayloadTooLarge
 from lathe.serving.predictor import rows_of
 
@@ -90,6 +91,8 @@ async def explain(name: str, request: Request) -> Response:
         body = json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise UsageError(f"the request body is not valid JSON: {error}", hint="send JSON") from None
+    except RecursionError:
+        raise too_deep("the request body") from None
     rows = rows_of(body)
     if len(rows) > MAX_ROWS:
         raise PayloadTooLarge(
@@ -120,7 +123,7 @@ async def explain(name: str, request: Request) -> Response:
     return Response(json.dumps(payload, default=_plain).encode(), media_type="application/json")
 
 
-_check_key = require("predict")
+_check_key = require("explain")
 
 
 def _plain(value: Any) -> Any:

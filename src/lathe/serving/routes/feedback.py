@@ -47,7 +47,7 @@ class Feedback(BaseModel):
     )
 
 
-@router.post("/v1/feedback", dependencies=[Depends(require("predict"))])
+@router.post("/v1/feedback", dependencies=[Depends(require("feedback"))])
 async def feedback(body: Feedback, request: Request) -> dict[str, Any]:
     state = request.app.state
     log = state.prediction_log

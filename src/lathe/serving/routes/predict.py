@@ -23,6 +23,7 @@ from fastapi import APIRouter, Request, Response
 from lathe.errors import UsageError
 from lathe.predlog import PredictionRecord, RawJson
 from lathe.serving.deps import require
+from lathe.serving.hardening import too_deep
 from lathe.serving.limits import GatewayTimeout, PayloadTooLarge
 from lathe.serving.predictor import rows_of
 
@@ -61,6 +62,8 @@ async def _body(request: Request) -> tuple[bytes, Any]:
         return raw, json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise UsageError(f"the request body is not valid JSON: {error}", hint="send JSON") from None
+    except RecursionError:
+        raise too_deep("the request body") from None
 
 
 async def _ndjson_body(request: Request, max_line: int, max_rows: int) -> tuple[bytes, Any]:
@@ -83,6 +86,8 @@ async def _ndjson_body(request: Request, max_line: int, max_rows: int) -> tuple[
                 hint="send one JSON object per line",
                 line=line_no,
             ) from None
+        except RecursionError:
+            raise too_deep(f"NDJSON line {line_no}") from None
         if len(rows) > max_rows:
             raise PayloadTooLarge(
                 f"more than {max_rows} rows in one batch request",
