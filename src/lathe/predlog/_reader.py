@@ -28,6 +28,7 @@ REQUEST_COLUMNS = [
 ]  # fmt: skip
 
 _IN_CHUNK = 500  # request ids per IN (...) query for outcomes
+_SHADOW = ":shadow"  # a shadow row's request id = the shadowed request's + this
 
 
 def _epoch(value: Any, name: str) -> float | None:
@@ -61,19 +62,21 @@ def read_predictions(
     variant: str | None = None,
     chunksize: int = 10_000,
     per_row: bool = True,
+    shadow: bool = False,
 ) -> Iterator[Any]:
     """Yield DataFrames of logged predictions (at most ``chunksize`` requests each), oldest
     first. ``since`` is inclusive and ``until`` exclusive (epoch seconds, datetime or ISO
     text). Columns: `ROW_COLUMNS` (``per_row``) or `REQUEST_COLUMNS`; ``time`` and the outcome
     times are UTC datetimes; ``inputs`` holds each row's fields as a dict (`inputs_frame`
     turns them into columns); ``prediction`` is the label (classification) or the value
-    (regression); ``outcome`` is NaN/None where no outcome arrived."""
+    (regression); ``outcome`` is NaN/None where no outcome arrived. ``shadow=True`` reads
+    what shadow candidates scored instead, with the outcomes of the requests they shadowed."""
     import sqlalchemy as sa
 
     if chunksize < 1:
         raise UsageError(f"chunksize must be at least 1, got {chunksize}")
     store = open_log(source, create=False) if isinstance(source, str) else source
-    p = store.predictions
+    p = store.shadow if shadow else store.predictions
     query = sa.select(
         p.c.request_id, p.c.client_id, p.c.time, p.c.model, p.c.version, p.c.experiment,
         p.c.variant, p.c.latency_ms, p.c.n_rows, p.c.row_ids, p.c.inputs, p.c.outputs,
@@ -101,7 +104,7 @@ def read_predictions(
                 rows = [dict(r._mapping) for r in conn.execute(page.limit(chunksize))]
                 if not rows:
                     return
-                outcomes = _outcomes(conn, store, [r["request_id"] for r in rows])
+                outcomes = _outcomes(conn, store, [r["request_id"] for r in rows], shadow)
             last = (rows[-1]["time"], rows[-1]["request_id"])
             yield _frame(rows, outcomes, per_row)
             if len(rows) < chunksize:
@@ -129,15 +132,19 @@ def inputs_frame(frame: Any) -> Any:
     return pd.DataFrame(list(frame["inputs"]), index=frame.index)
 
 
-def _outcomes(conn: Any, store: LogStore, ids: list[str]) -> dict[str, dict[int, Any]]:
+def _outcomes(conn: Any, store: LogStore, ids: list[str],
+              shadow: bool = False) -> dict[str, dict[int, Any]]:
+    """Outcomes by request id; a shadow row ("ID:shadow") gets those of the request ID."""
     import sqlalchemy as sa
 
     o = store.outcomes
+    keys = [i.removesuffix(_SHADOW) for i in ids] if shadow else ids
+    suffix = _SHADOW if shadow else ""
     out: dict[str, dict[int, Any]] = {}
-    for i in range(0, len(ids), _IN_CHUNK):
-        part = ids[i : i + _IN_CHUNK]
+    for i in range(0, len(keys), _IN_CHUNK):
+        part = keys[i : i + _IN_CHUNK]
         for r in conn.execute(sa.select(o).where(o.c.request_id.in_(part))):
-            out.setdefault(r.request_id, {})[r.row_index] = r
+            out.setdefault(r.request_id + suffix, {})[r.row_index] = r
     return out
 
 

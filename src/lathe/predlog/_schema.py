@@ -9,6 +9,10 @@ Schema version 2 (this one):
   row; ``n_rows`` counts them and ``row_ids`` (JSON list or NULL) holds the rows' own ids
   when the client sent them. ``experiment`` and ``variant`` name the A/B test arm that
   answered (NULL outside experiments).
+* ``shadow_predictions`` — the same columns, for what a shadow candidate scored off the
+  request path (``variant = 'shadow'``, request id = the answered request's + ``:shadow``).
+  They live apart so that ``predictions`` keeps exactly one row per 200 response; a log
+  file without this table gains it when opened.
 * ``outcomes`` — the true outcome of one row of one request (``row_index`` 0-based; -1 is an
   outcome for a whole request, kept only from version-1 files). The first outcome and the
   latest are both kept, with their times, and ``updates`` counts how often it was sent.
@@ -38,11 +42,11 @@ _ADDED = {
 }
 
 
-def build_tables(meta: Any) -> tuple[Any, Any, Any]:
+def _prediction_table(name: str, meta: Any) -> Any:
     import sqlalchemy as sa
 
-    predictions = sa.Table(
-        "predictions",
+    return sa.Table(
+        name,
         meta,
         sa.Column("request_id", sa.String(64), primary_key=True),
         sa.Column("client_id", sa.String(64), nullable=True, index=True),
@@ -57,6 +61,14 @@ def build_tables(meta: Any) -> tuple[Any, Any, Any]:
         sa.Column("outputs", sa.Text, nullable=False),
         sa.Column("latency_ms", sa.Float, nullable=False),
     )
+
+
+def build_tables(meta: Any) -> tuple[Any, Any, Any, Any]:
+    """(predictions, shadow_predictions, outcomes, lathe_log_info) on `meta`."""
+    import sqlalchemy as sa
+
+    predictions = _prediction_table("predictions", meta)
+    shadow = _prediction_table("shadow_predictions", meta)
     outcomes = sa.Table(
         "outcomes",
         meta,
@@ -77,7 +89,7 @@ def build_tables(meta: Any) -> tuple[Any, Any, Any]:
         sa.Column("key", sa.String(64), primary_key=True),
         sa.Column("value", sa.String(200), nullable=False),
     )
-    return predictions, outcomes, info
+    return predictions, shadow, outcomes, info
 
 
 def ensure_schema(engine: Any, meta: Any, attempts: int = 5) -> None:

@@ -84,28 +84,34 @@ class LogStore:
                 cursor.close()
 
         self.meta = sa.MetaData()
-        self.predictions, self.outcomes, self.info = build_tables(self.meta)
+        self.predictions, self.shadow, self.outcomes, self.info = build_tables(self.meta)
         ensure_schema(self.engine, self.meta)
 
     # ---- writing predictions ---------------------------------------------------------------
     def insert(self, rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Exception]]:
         """Insert prediction rows; returns the rows that could not be written, with why.
+        Rows of variant "shadow" go to ``shadow_predictions``.
 
         One transaction for the batch; if it fails, each row is tried on its own, so one bad
         record (a duplicate key, a value the database refuses) never sinks the others.
         """
         if not rows:
             return []
+        shadow = [r for r in rows if r.get("variant") == "shadow"]
+        answered = [r for r in rows if r.get("variant") != "shadow"] if shadow else rows
         try:
             with self.engine.begin() as conn:
-                conn.execute(self.predictions.insert(), rows)
+                for table, part in ((self.predictions, answered), (self.shadow, shadow)):
+                    if part:
+                        conn.execute(table.insert(), part)
             return []
         except Exception:  # noqa: BLE001 - find the bad record(s): each row on its own below
             failed: list[tuple[dict[str, Any], Exception]] = []
         for row in rows:
+            table = self.shadow if row.get("variant") == "shadow" else self.predictions
             try:
                 with self.engine.begin() as conn:
-                    conn.execute(self.predictions.insert(), [row])
+                    conn.execute(table.insert(), [row])
             except Exception as error:  # noqa: BLE001 - reported to the caller, per record
                 failed.append((row, error))
         return failed

@@ -12,8 +12,8 @@ experiment (started with `lathe experiment start`; rows in `lathe.registry.exper
   body (top level, or the first row). Without one: a 422, or the control when the server runs
   with ``missing_unit="control"``.
 - **Shadow**: the control answers; the treatment scores the same rows after the response is
-  built, off the request path, and both are logged (the shadow record's request id is the
-  control's + ``:shadow``).
+  built, off the request path, and both are logged (the shadow record goes to the log's
+  ``shadow_predictions`` table, its request id the control's + ``:shadow``).
 - **Canary**: the treatment's share follows the ramp on its schedule (from the experiment's
   start, so every worker agrees); every ``interval_s`` the guardrails (error rate, p50/p99 of
   the treatment over the last interval) are checked, and a breach rolls the experiment back by

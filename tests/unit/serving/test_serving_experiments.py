@@ -90,21 +90,44 @@ def test_missing_unit_can_go_to_control(client_for, registry_url, holdout_rows):
     assert r.status_code == 200 and r.json()["variant"] == "control"
 
 
-def test_shadow_answers_with_control(client_for, registry_url, holdout_rows):
+def test_shadow_answers_with_control(client_for, registry_url, holdout_rows, tmp_path):
+    from lathe.predlog import open_log, read_all
+
     records.start("sh", control="adult@champion", treatment="adult:2", unit="user_id",
                   shadow=True, store=registry_url)
-    client = _serve(client_for, registry_url)
+    log = f"sqlite:///{tmp_path}/shadow-log.db"
+    client = _serve(client_for, registry_url, prediction_log=log)
+    answered = []
     for i in range(5):
         r = client.post("/v1/models/adult/predict", json={"rows": holdout_rows[:2]},
                         headers={"X-Unit-Id": f"u{i}"})
         assert r.json()["variant"] == "control" and r.json()["version"] == "adult:1"
+        answered.append(r.json()["request_id"])
     deadline = time.time() + 10
     while time.time() < deadline:
         text = client.get("/metrics").text
-        if 'variant="shadow"' in text:
+        if text.count('status="ok",variant="shadow"') and \
+                'experiment="sh",model="adult",status="ok",variant="shadow"} 5.0' in text:
             break
         time.sleep(0.05)
     assert 'experiment="sh",model="adult",status="ok",variant="shadow"' in text
+    outcome = client.post("/v1/feedback", json={"request_id": answered[0],
+                                                "outcomes": [">50K", "<=50K"]})
+    assert outcome.status_code == 200, outcome.text
+    client.app.state.prediction_log.close()  # flush
+    # the predictions table keeps one row per 200 response; the shadow's scores sit apart,
+    # keyed by the answered request, with its outcomes
+    store = open_log(log, create=False)
+    try:
+        assert store.count() == 5 and store.count(variant="shadow") == 0
+    finally:
+        store.close()
+    shadow = read_all(log, shadow=True)
+    assert len(shadow) == 10 and set(shadow["variant"]) == {"shadow"}
+    assert set(shadow["version"]) == {"adult:2"}
+    assert set(shadow["request_id"]) == {f"{rid}:shadow" for rid in answered}
+    first = shadow[shadow["request_id"] == f"{answered[0]}:shadow"]
+    assert list(first["outcome"]) == [">50K", "<=50K"]
 
 
 def test_guardrail_breach_rolls_back_by_itself(client_for, registry_url, holdout_rows):
