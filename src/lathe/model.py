@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -35,6 +36,8 @@ __all__ = ["Model", "Metrics", "DataLike", "RowsLike", "read_data", "source_name
 
 DataLike: TypeAlias = str | os.PathLike[str] | pd.DataFrame
 RowsLike: TypeAlias = DataLike | dict[str, Any] | list[dict[str, Any]]
+Sections: TypeAlias = Callable[[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray],
+                               dict[str, Any]]
 
 
 class Metrics(dict[str, Any]):
@@ -245,8 +248,12 @@ class Model:
         *,
         report: str | os.PathLike[str] | None = None,
         encoding: str | None = None,
+        sections: Sections | None = None,
     ) -> Metrics:
-        """Metrics on labelled data; optionally write a self-contained HTML report."""
+        """Metrics on labelled data; optionally write a self-contained HTML report.
+
+        `sections(labelled_rows, X, y, raw)` adds sections computed from the same
+        predictions (the API's slices and per-language metrics: `lathe.validation`)."""
         from lathe.evaluation.scoring import family_metrics
 
         frame = read_data(data, encoding)
@@ -276,6 +283,8 @@ class Model:
             model_size_bytes=dir_size(self.path) if self.path else None,
             training_overlap=self.training_overlap(X, labelled),
         )
+        if sections is not None:
+            metrics.update(sections(labelled, X, y, raw))
         if report is not None:
             from lathe.evaluation.report import write_report
 

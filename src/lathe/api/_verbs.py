@@ -174,11 +174,14 @@ def evaluate(
     encoding: str | None = None,
     costs: Any = None,
     save_threshold: bool = False,
+    by: str | list[str] | None = None,
 ) -> Metrics:
     """Metrics on labelled data. With `costs` (what each outcome is worth: `correct=..,
     wrong=..`, `tp=..,fp=..,tn=..,fn=..` or a YAML file), also `value`: the expected value
     per prediction and, for binary models, the value-maximising threshold, which
-    `save_threshold` writes into the artifact directory so predictions use it."""
+    `save_threshold` writes into the artifact directory so predictions use it. `by` (columns,
+    or "a,b") adds `slices` per value with intervals and support and `worst_slices`; a text
+    model whose rows are in several languages adds `by_language`."""
     from lathe.model import Model, read_data, source_name
 
     if save_threshold and costs is None:
@@ -192,8 +195,11 @@ def evaluate(
         raise UsageError("--save-threshold writes into an artifact directory; "
                          f"{model} is not one (registry versions are immutable)",
                          hint="evaluate the artifact directory, then register it")
+    from lathe.validation.evaluate import evaluation_sections, split_columns
+
     loaded = model if isinstance(model, Model) else load(model)
-    metrics = loaded.evaluate(data, report=report, encoding=encoding)
+    sections = evaluation_sections(loaded, split_columns(by), source_name(data))
+    metrics = loaded.evaluate(data, report=report, encoding=encoding, sections=sections)
     if spec is not None:
         from lathe.business.value import evaluate_value
 
