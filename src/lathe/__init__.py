@@ -28,6 +28,7 @@ _EXPORTS = {
     "explain": "lathe.api",
     "register": "lathe.api",
     "compare": "lathe.api",
+    "validate": "lathe.api",
     "read_table": "lathe.data.load",
     "Schema": "lathe.data.schema",
     "LatheConfig": "lathe.config",

@@ -38,6 +38,7 @@ from ._secure import (  # noqa: F401 - re-exported
     keys_sign,
     keys_verify,
 )
+from ._validate import validate  # noqa: F401 - re-exported
 from ._verbs import (  # noqa: F401 - re-exported
     check,
     compare,
@@ -53,7 +54,7 @@ from ._verbs import (  # noqa: F401 - re-exported
 
 __all__ = [
     "Model", "Metrics", "train", "load", "evaluate", "predict", "check", "tune", "compress",
-    "explain", "register", "compare", "decide",
+    "explain", "register", "compare", "decide", "validate",
 ]
 
 

@@ -92,6 +92,7 @@ def _add_subcommands() -> None:
     _command("compress")
     _command("compare")
     _command("decide")
+    _command("validate")
     _group("registry")
     _command("serve")
     _command("deploy", "serve")

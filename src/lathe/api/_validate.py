@@ -1,0 +1,40 @@
+"""`validate`: a validation suite as a gate (re-exported by `lathe.api`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lathe.model import DataLike, Model
+
+
+def validate(
+    model: str | os.PathLike[str] | Model,
+    data: DataLike,
+    *,
+    suite: str = "default",
+    sensitive: str | list[str] | None = None,
+    tests: str | os.PathLike[str] | None = None,
+    report: str | os.PathLike[str] | None = None,
+    train: DataLike | None = None,
+    encoding: str | None = None,
+) -> dict[str, Any]:
+    """Run a validation suite on labelled DATA: `passed`, `failed`, `checks` and a section per
+    part (see `lathe.validation.suite`); `report` also writes an HTML page with plots."""
+    from lathe.api._verbs import load
+    from lathe.model import Model, source_name
+    from lathe.validation import run_suite, split_columns
+
+    loaded = model if isinstance(model, Model) else load(model)
+    result = run_suite(loaded, data, suite=suite, sensitive=split_columns(sensitive),
+                       tests=tests, train=train, encoding=encoding)
+    result = {"model": str(model) if not isinstance(model, Model) else repr(model),
+              "data": source_name(data)} | result
+    if report is not None:
+        from lathe.validation.report import write_validation_report
+
+        write_validation_report(Path(report), result)
+        result["report"] = str(report)
+    return result
