@@ -32,6 +32,7 @@ from ._operate import (  # noqa: F401 - re-exported: the CLI calls them as lathe
     monitor_run,
     retrain,
 )
+from ._privacy import pii_scan, privacy_mask  # noqa: F401 - re-exported
 from ._secure import (  # noqa: F401 - re-exported
     keys_new,
     keys_rotate,

@@ -100,6 +100,7 @@ def _add_subcommands() -> None:
     _group("monitor")
     _command("retrain")
     _group("keys")
+    _group("privacy")
     app.command("version")(version)
 
 

@@ -19,6 +19,9 @@ def check(
     test: Annotated[
         Path | None, typer.Option("--test", help="A test file to check for overlap with DATA.")
     ] = None,
+    pii: Annotated[
+        bool, typer.Option("--pii", help="Also report which columns hold which kinds of PII.")
+    ] = False,
     encoding: EncodingOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -29,13 +32,20 @@ def check(
     from lathe import api
 
     report = api.check(data, target, test=test, encoding=encoding)
+    found = api.pii_scan(data, encoding=encoding) if pii else None
     if as_json:
         payload = report.to_dict()
         if payload.get("task_note"):
             payload["task_note"] = cli_wording(payload["task_note"])
+        if found is not None:
+            payload["pii"] = found
         emit_json(payload)
     else:
         _print_check(report)
+        if found is not None:
+            from lathe.cli.privacy import print_pii
+
+            print_pii(found)
     if report.blocking:
         raise typer.Exit(65)
 

@@ -1,0 +1,50 @@
+"""The privacy verbs (re-exported by `lathe.api`): PII scanning and masking of files, DP
+statistics and the membership-inference audit (see `lathe.privacy`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from lathe.errors import NotFound, UsageError
+
+__all__ = ["pii_scan", "privacy_mask", "read_key"]
+
+KEY_ENV = "LATHE_PII_KEY"
+
+
+def read_key(key_file: str | os.PathLike[str] | None) -> bytes | None:
+    """The HMAC key for `--mode hash`: the file's bytes, else $LATHE_PII_KEY, else None."""
+    if key_file is not None:
+        path = Path(key_file)
+        if not path.is_file():
+            raise NotFound(f"{path}: no such key file", hint="make one: head -c 32 "
+                           "/dev/urandom > pii.key", file=str(path))
+        key = path.read_bytes().strip()
+        if len(key) < 16:
+            raise UsageError(f"{path}: the key has {len(key)} bytes; at least 16 are needed",
+                             hint="head -c 32 /dev/urandom > pii.key", file=str(path))
+        return key
+    env = os.environ.get(KEY_ENV)
+    return env.encode("utf-8") if env else None
+
+
+def pii_scan(data: str | os.PathLike[str], *, columns: list[str] | None = None,
+             encoding: str | None = None) -> dict[str, Any]:
+    """Which columns of a file hold which kinds of PII (counts, masked examples)."""
+    from lathe.privacy.files import scan_file
+
+    return scan_file(Path(data), columns=columns, encoding=encoding)
+
+
+def privacy_mask(data: str | os.PathLike[str], out: str | os.PathLike[str], *,
+                 columns: list[str] | None = None, mode: str = "redact",
+                 key_file: str | os.PathLike[str] | None = None, encoding: str | None = None,
+                 force: bool = False) -> dict[str, Any]:
+    """Write a copy of `data` with the PII of `columns` (default: every column where PII is
+    found) masked by `mode` (redact, hash with a key, pseudonym)."""
+    from lathe.privacy.files import mask_file
+
+    return mask_file(Path(data), Path(out), columns=columns, mode=mode, key=read_key(key_file),
+                     encoding=encoding, force=force)
