@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lathe.errors import ConfigError, NotFound
 
-__all__ = ["LatheConfig", "DataConfig", "SplitConfig", "TrainConfig", "load_config"]
+__all__ = [
+    "LatheConfig", "DataConfig", "SplitConfig", "TrainConfig", "PrivacyConfig", "load_config"]
 
 
 class _Strict(BaseModel):
@@ -87,12 +88,33 @@ class FootprintConfig(_Strict):
     codecarbon: bool = True
 
 
+class PrivacyConfig(_Strict):
+    """Differentially private training (`--dp-epsilon`): the (epsilon, delta) the whole run
+    may spend on the training rows, and how DP-SGD spends it (see `lathe.privacy.dp`)."""
+
+    epsilon: float | None = Field(None, gt=0)
+    # None: min(1e-5, 1/(10 n)) for n rows in the train split
+    delta: float | None = Field(None, gt=0, lt=1)
+    # per-example gradient clipping norm, passes over the data, expected (Poisson) batch
+    max_grad_norm: float = Field(1.0, gt=0)
+    epochs: int = Field(15, ge=1)
+    batch_size: int = Field(512, ge=8)
+    lr: float | None = Field(None, gt=0)
+    accountant: Literal["prv", "rdp", "gdp"] = "prv"
+    # the share of epsilon spent on preprocessing (numeric bounds, category vocabularies);
+    # columns listed in `bounds` / `categories` are public and cost nothing
+    preprocessing_share: float = Field(0.1, ge=0, lt=1)
+    bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    categories: dict[str, list[str]] = Field(default_factory=dict)
+
+
 class LatheConfig(_Strict):
     version: Literal[1] = 1
     data: DataConfig = Field(default_factory=DataConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     footprint: FootprintConfig = Field(default_factory=FootprintConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:

@@ -59,6 +59,8 @@ def train(
     name: str | None = None,
     force: bool = False,
     sign: str | os.PathLike[str] | None = None,
+    dp_epsilon: float | None = None,
+    dp_delta: float | None = None,
 ) -> Model:
     """Read, infer the schema, split, fit under the preset and score the held-out test split.
 
@@ -73,6 +75,8 @@ def train(
     test metrics (measured before) are a slightly pessimistic estimate of it.
     For a binary label, `positive_class` is the class plain precision/recall/f1 describe
     (default: the second of the sorted classes).
+    With `dp_epsilon` (and `dp_delta`) the mlp or linear family trains with differential
+    privacy and the manifest's `privacy` says what was spent (see `lathe.training.private`).
     With `out`, the model is saved there (an existing artifact is refused before any work
     unless `force=True`), torch checkpoints go to `OUT.checkpoints/` (removed once saved),
     and `name` (default: the directory's name) is recorded in the manifest.
@@ -98,6 +102,8 @@ def train(
         train__abstain_rate=abstain_rate,
         train__refit=refit,
         data__positive_class=positive_class,
+        privacy__epsilon=dp_epsilon,
+        privacy__delta=dp_delta,
     )
     if cfg.data.target is None:
         raise UsageError(

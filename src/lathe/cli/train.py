@@ -92,6 +92,16 @@ def train(
         typer.Option("--threads", min=1, help="CPU threads per fit (default: gbm uses the "
                      "cores free when a fit starts, torch models all cores)."),
     ] = None,
+    dp_epsilon: Annotated[
+        float | None,
+        typer.Option("--dp-epsilon", help="Train with differential privacy (mlp, linear): "
+                     "the epsilon the whole run may spend (DP-SGD with Opacus)."),
+    ] = None,
+    dp_delta: Annotated[
+        float | None,
+        typer.Option("--dp-delta", help="The delta of --dp-epsilon (default min(1e-5, "
+                     "1/(10 n)); must be below 1/n)."),
+    ] = None,
     encoding: EncodingOption = None,
     sign: Annotated[
         Path | None,
@@ -112,6 +122,7 @@ def train(
             encoding=encoding, progress=progress, resume=resume, catch_all=catch_all,
             abstain_rate=abstain_rate, refit=refit, positive_class=positive_class,
             threads=threads, name=name, force=force, sign=sign,
+            dp_epsilon=dp_epsilon, dp_delta=dp_delta,
             out=out or api.default_out(data, name=name),
         )
     manifest = fitted.manifest
@@ -126,12 +137,18 @@ def train(
             "notes": fitted.schema.notes, "test_metrics": test_metrics,
             "signature": {k: manifest["signature"].get(k) for k in ("signer", "key_id")}
             if manifest.get("signature") else None,
+            **({"privacy": manifest["privacy"]} if "privacy" in manifest else {}),
         })
         return
     for note in fitted.schema.notes:
         err.print(f"[dim]note:[/] {note}")
     if test_metrics:
         err.print(metrics_table(manifest["metrics"]["test"], "held-out test split"))
+    if "privacy" in manifest:
+        spent = manifest["privacy"]
+        err.print(f"differentially private: epsilon {spent['epsilon']:.3f} of "
+                  f"{spent['target_epsilon']:g} spent, delta {spent['delta']:.2g} "
+                  f"({spent['accountant']} accountant, noise {spent['noise_multiplier']:.3f})")
     err.print(
         f"[green]saved[/] {fitted.family.name} {fitted.task} model to [bold]{fitted.path}[/] "
         f"in {manifest['training']['seconds']:.1f} s"

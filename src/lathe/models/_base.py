@@ -83,6 +83,10 @@ class ModelFamily(ABC):
 
     name: ClassVar[str] = ""
     exports_onnx: ClassVar[bool] = False
+    # trains with differential privacy when FitData.extra["dp"] holds a plan (lathe.privacy.dp)
+    private_training: ClassVar[bool] = False
+    # what a private fit spent (mechanism, epsilon, delta, accountant, ...); None otherwise
+    privacy: dict[str, Any] | None = None
     prune_unit: ClassVar[str | None] = None
     """What pruning removes: "trees" (a boosted model keeps a prefix of its trees:
     `tree_count` / `use_trees`), "units" (a torch net's neurons, heads or weights:

@@ -69,6 +69,7 @@ def _raw(fitted: Any, X: Any, schema: Schema) -> np.ndarray:
 @FAMILIES.register("linear")
 class Linear(ModelFamily):
     name = "linear"
+    private_training = True
     param_types = {"C": Literal["auto"] | float, "alpha": float, "max_iter": int,
                    "min_frequency": int, "nb_weighting": Literal["auto", "pair"] | bool}
 
@@ -137,6 +138,12 @@ class Linear(ModelFamily):
     def fit(self, data: FitData, callbacks: Sequence[Callback] = ()) -> Self:
         self.schema = data.schema
         X = _categories_as_text(data.X_train, data.schema.names_of("categorical"))
+        if data.extra.get("dp") is not None:
+            from lathe.models._private_linear import private_linear_pipeline
+
+            self.pipeline, self.privacy = private_linear_pipeline(
+                data.schema, X, np.asarray(data.y_train), data.extra["dp"], data.threads)
+            return self
         self.pipeline = self._build(data.schema, len(X))
         for cb in callbacks:
             cb("round", {"round": 0, "total": 1})

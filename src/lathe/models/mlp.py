@@ -63,6 +63,7 @@ class TabularPrep:
         self.medians: list[float] = []
         self.means: list[float] = []
         self.stds: list[float] = []
+        self.bounds: list[list[float]] | None = None  # DP: values clipped to public bounds
 
     def fit(self, X: pd.DataFrame) -> TabularPrep:
         values = X[self.numeric].to_numpy(dtype="float64") if self.numeric else np.zeros((len(X), 0))
@@ -74,9 +75,21 @@ class TabularPrep:
         self.stds = np.where(stds > 1e-12, stds, 1.0).tolist()
         return self
 
+    def fit_bounds(self, bounds: dict[str, tuple[float, float]]) -> TabularPrep:
+        """Scale by given (DP or public) bounds instead of the data: the middle of each range
+        imputes missing values and maps to 0, its ends to -1 and 1."""
+        lo = np.array([bounds[c][0] for c in self.numeric], dtype="float64")
+        hi = np.array([bounds[c][1] for c in self.numeric], dtype="float64")
+        self.medians = self.means = ((lo + hi) / 2).tolist()
+        self.stds = ((hi - lo) / 2).tolist()
+        self.bounds = [lo.tolist(), hi.tolist()]
+        return self
+
     def transform(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         if self.numeric:
             values = X[self.numeric].to_numpy(dtype="float64")
+            if self.bounds is not None:
+                values = np.clip(values, self.bounds[0], self.bounds[1])
             values = np.where(np.isnan(values), np.asarray(self.medians), values)
             numeric = ((values - np.asarray(self.means)) / np.asarray(self.stds)).astype(np.float32)
         else:
@@ -93,7 +106,7 @@ class TabularPrep:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in
-                ("numeric", "categorical", "cardinalities", "medians", "means", "stds")}
+                ("numeric", "categorical", "cardinalities", "medians", "means", "stds", "bounds")}
 
     @classmethod
     def from_dict(cls, schema: Schema, data: dict[str, Any]) -> TabularPrep:
@@ -211,6 +224,7 @@ def tabular_groups(prep: TabularPrep, numeric_input: int, categorical_input: int
 class MLP(TorchRuntime, ModelFamily):
     name = "mlp"
     exports_onnx = True
+    private_training = True
     param_types = {
         "hidden_sizes": list[int], "dropout": float, "lr": float, "weight_decay": float,
         "l1": float, "batch_size": int, "max_epochs": int, "patience": int,
@@ -275,7 +289,12 @@ class MLP(TorchRuntime, ModelFamily):
             self.text = TextSVD(schema, seed=data.seed).fit(data.X_train)
             extra = [c for c in self._features(data.X_train.head(1)).columns
                      if self.text.source_column(c)]
-        self.prep = TabularPrep(schema, extra).fit(self._features(data.X_train))
+        dp = data.extra.get("dp")
+        self.prep = TabularPrep(schema, extra)
+        if dp is not None:
+            self.prep.fit_bounds(dp["bounds"])
+        else:
+            self.prep.fit(self._features(data.X_train))
         y = np.asarray(data.y_train)
         if task == "regression":
             self.y_mean, self.y_std = float(y.mean()), float(y.std() or 1.0)
@@ -306,6 +325,18 @@ class MLP(TorchRuntime, ModelFamily):
             self.params, data.extra, data.seed, data.time_budget_s,
             metric_name="valid_mse" if task == "regression" else "valid_log_loss",
         )
+        if dp is not None:
+            from lathe.privacy.dp.sgd import train_private
+
+            with _threads(torch, data.threads):
+                self.privacy = train_private(
+                    net, (torch.tensor(num), torch.tensor(cat), target),
+                    lambda m, b: loss(m(b[0], b[1]), b[2], torch.ones(len(b[2]))),
+                    validate=validate if valid is not None else None, **dp["sgd"])
+                self.module.to("cpu").eval()
+            self.learning_curve = list(self.privacy["validation_curve"])
+            self.loop_summary = {"epochs_run": self.privacy["epochs"], "private": True}
+            return self
         with _threads(torch, data.threads):
             result = train_loop(
                 net,

@@ -96,8 +96,10 @@ def _run(frame: pd.DataFrame, source: str, cfg: LatheConfig, progress: Progress 
          started: float | None, checkpoint_dir: str | None, resume: bool,
          ) -> tuple[ModelFamily, Schema, dict[str, Any], np.ndarray]:
     from lathe.training.presets import choose_family, fit_preset
+    from lathe.training.private import prepare_private, privacy_section, private_config
 
     started = time.monotonic() if started is None else started
+    private = private_config(cfg)  # a family that cannot be private is refused before work
     frame = frame.rename(columns=str)  # the caller's frame keeps its own column labels
     schema = infer_schema(
         frame,
@@ -113,25 +115,43 @@ def _run(frame: pd.DataFrame, source: str, cfg: LatheConfig, progress: Progress 
     _note_leaks(frame, schema, source)
     frame = labelled_rows(frame, schema, source)
     splits = _split(frame, schema, source, cfg)
+    family_name = choose_family(schema) if cfg.train.model == "auto" else cfg.train.model
     X_train, y_train = splits.xy(splits.train)
+    extra: dict[str, Any] = {"checkpoint_dir": checkpoint_dir, "resume": resume}
+    if private is not None:
+        extra["dp"], budget = prepare_private(private, schema, X_train, family_name)
+        X_train, y_train = splits.xy(splits.train)  # the vocabularies are the private ones now
     X_valid, y_valid = splits.xy(splits.valid)
     fit_data = FitData(
         schema, X_train, y_train, X_valid, y_valid,
         seed=cfg.train.seed,
         time_budget_s=cfg.train.time_budget_s,
         threads=cfg.train.threads,
-        extra={"checkpoint_dir": checkpoint_dir, "resume": resume},
+        extra=extra,
     )
-    family_name = choose_family(schema) if cfg.train.model == "auto" else cfg.train.model
-    family = fit_preset(fit_data, family_name, cfg.train.preset, cfg.train.params, progress)
+    if private is not None:  # one fit: a preset's search would spend the budget per trial
+        from lathe.models import get_family
+
+        family = get_family(family_name)(**cfg.train.params).fit(
+            fit_data, [progress] if progress else [])
+    else:
+        family = fit_preset(fit_data, family_name, cfg.train.preset, cfg.train.params,
+                            progress)
     family = _with_catch_all(family, fit_data, cfg, catch_all_class)
     metrics, test_raw = _score_test(family, splits)
     refit_record: dict[str, Any] = {"rows": None, "skipped": "train.refit is off"}
-    if cfg.train.refit:
+    if private is not None:
+        refit_record["skipped"] = "a private run fits once (a refit would spend the budget again)"
+    elif cfg.train.refit:
         family, refit_record = _refit(family, fit_data, splits, family_name, cfg, started,
                                       progress)
     manifest = _manifest(family, family_name, cfg, frame, splits, metrics, refit_record,
                          time.monotonic() - started, test_raw)
+    if private is not None:
+        assert family.privacy is not None, f"{family_name} fitted without spending the budget"
+        manifest["privacy"] = privacy_section(family.privacy, budget)
+        # the drift reference is a histogram of the training rows: not published
+        manifest.pop("reference_profile", None)
     return family, schema, manifest, _seen_rows(splits, refit_record)
 
 

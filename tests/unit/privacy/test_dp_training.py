@@ -1,0 +1,98 @@
+"""`lathe train --dp-epsilon`: the manifest records what was spent, Opacus's accountant run
+again on the recorded parameters agrees, and what cannot be private is refused first."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lathe.cli import main
+from lathe.privacy.dp.sgd import spent_epsilon
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = np.random.default_rng(0)
+    n = 3000
+    frame = pd.DataFrame({"age": rng.integers(18, 80, n), "hours": rng.normal(40, 8, n).round(),
+                          "job": rng.choice(["a", "b", "c", "rare"], n, p=[.4, .3, .299, .001])})
+    score = (frame.age - 45) / 10 + (frame.job == "a") * 1.5 + rng.normal(0, 0.5, n)
+    frame["y"] = np.where(score > 0.3, "yes", "no")
+    path = tmp_path_factory.mktemp("dp") / "people.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(data: Path) -> tuple[dict, dict]:
+    out = data.parent / "mlp-dp"
+    args = ["train", str(data), "--target", "y", "--model", "mlp", "--dp-epsilon", "1.0",
+            "--dp-delta", "1e-5", "--out", str(out), "--json", "--threads", "1"]
+    assert main(args) == 0
+    return json.loads((out / "manifest.json").read_text()), {"out": out}
+
+
+def test_manifest_privacy_section(trained: tuple[dict, dict]) -> None:
+    manifest, _ = trained
+    privacy = manifest["privacy"]
+    assert isinstance(privacy["epsilon"], float) and 0 < privacy["epsilon"] <= 1.0
+    assert privacy["delta"] == 1e-5 and privacy["accountant"] == "prv"
+    for key in ("noise_multiplier", "max_grad_norm", "sample_rate", "epochs", "steps"):
+        assert privacy[key] > 0
+    assert privacy["training"]["sampling"] == "Poisson"
+    assert "reference_profile" not in manifest  # a histogram of the training rows
+    # the one-in-a-thousand category cannot be published by a private vocabulary
+    job = next(c for c in manifest["schema"]["columns"] if c["name"] == "job")
+    assert "rare" not in job["categories"]
+    assert manifest["training"]["refit"]["rows"] is None
+
+
+def test_opacus_accountant_agrees_with_the_record(trained: tuple[dict, dict]) -> None:
+    privacy = trained[0]["privacy"]
+    training = privacy["training"]
+    for accountant in ("prv", "rdp"):
+        record = {**training, "accountant": accountant}
+        again = spent_epsilon(record, training["delta"])
+        # rdp is looser than prv: it may exceed the training share, never by much
+        limit = training["target_epsilon"] * (1.0 if accountant == "prv" else 1.3)
+        assert again <= limit + 1e-6, (accountant, again)
+    total = privacy["preprocessing"]["epsilon"] + spent_epsilon(training, training["delta"])
+    assert total <= privacy["target_epsilon"] + 1e-6
+
+
+def test_private_model_predicts_better_than_chance(trained: tuple[dict, dict]) -> None:
+    manifest, _ = trained
+    assert manifest["metrics"]["test"]["accuracy"] > 0.6
+
+
+@pytest.mark.parametrize("args,code,text", [
+    (["--model", "gbm", "--dp-epsilon", "1"], 2, "gbm family cannot be trained privately"),
+    (["--model", "auto", "--dp-epsilon", "1"], 2, "--model linear or --model mlp"),
+    (["--model", "mlp", "--dp-epsilon", "0"], 78, "epsilon"),
+    (["--model", "mlp", "--dp-epsilon", "1", "--dp-delta", "0.01"], 2, "below 1/n"),
+])
+def test_bad_privacy_arguments_refused_and_nothing_written(
+        data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+        code: int, text: str) -> None:
+    out = tmp_path / "m"
+    assert main(["train", str(data), "--target", "y", "--out", str(out), *args]) == code
+    assert text in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_linear_private_is_an_ordinary_linear_artifact(data: Path, tmp_path: Path) -> None:
+    from lathe import api
+
+    out = tmp_path / "linear-dp"
+    assert main(["train", str(data), "--target", "y", "--model", "linear", "--dp-epsilon", "2",
+                 "--out", str(out), "--json", "--threads", "1"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["family"] == "linear" and 0 < manifest["privacy"]["epsilon"] <= 2.0
+    assert manifest["privacy"]["delta"] < 1 / 3000
+    assert manifest["metrics"]["test"]["accuracy"] > 0.6
+    proba = api.load(out).predict_proba(pd.read_csv(data).head(5))
+    assert len(proba) == 5
