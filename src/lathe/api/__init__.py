@@ -38,6 +38,9 @@ from ._secure import (  # noqa: F401 - re-exported
     keys_rotate,
     keys_sign,
     keys_verify,
+    registry_grant,
+    registry_grants,
+    registry_revoke,
 )
 from ._validate import validate  # noqa: F401 - re-exported
 from ._verbs import (  # noqa: F401 - re-exported

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["keys_new", "keys_sign", "keys_verify", "keys_rotate"]
+__all__ = ["keys_new", "keys_sign", "keys_verify", "keys_rotate", "registry_grant",
+           "registry_revoke", "registry_grants"]
 
 
 def keys_new(out: str | os.PathLike[str], *, encryption: bool = False) -> dict[str, Any]:
@@ -61,3 +62,30 @@ def keys_rotate(new_key: str | os.PathLike[str], *, store: str | None = None) ->
         done = ring.rewrap(new)
     return {**done, "keyring": str(ring.path), "new_key": os.fspath(new_key),
             "next": f"use LATHE_ENCRYPTION_KEY_FILE={os.fspath(new_key)} from now on"}
+
+
+def registry_grant(user: str, role: str, name: str, *,
+                   store: str | None = None) -> list[dict[str, Any]]:
+    """Give `user` `role` on model `name` (or `*`); needs admin there (the very first grant
+    of a registry makes its author admin of `*`). Returns the grants made."""
+    from lathe.registry.registry import open_registry
+
+    with open_registry(store) as registry:
+        return registry.grant(user, role, name)
+
+
+def registry_revoke(user: str, name: str, *, store: str | None = None) -> dict[str, Any]:
+    """Take `user`'s grant on `name` away; needs admin there."""
+    from lathe.registry.registry import open_registry
+
+    with open_registry(store) as registry:
+        return registry.revoke(user, name)
+
+
+def registry_grants(name: str | None = None, *,
+                    store: str | None = None) -> list[dict[str, Any]]:
+    """Every grant (on `name` and on `*` when given)."""
+    from lathe.registry.registry import open_registry
+
+    with open_registry(store) as registry:
+        return registry.grants(name)

@@ -2,7 +2,7 @@
 
     lathe keys new --out lathe-signing.key          # lathe-signing.key (0600) + .pub
     lathe keys new --encryption --out enc.key       # a 256-bit key-encryption key (0600)
-    lathe keys rotate --new-key enc2.key            # re-wrap the registry's data keys
+    lathe keys rotate enc2.key                      # re-wrap the registry's data keys
 
 >>> sorted(c.name or c.callback.__name__ for c in app.registered_commands)
 ['new', 'rotate', 'sign', 'verify']
@@ -89,8 +89,8 @@ def verify(
 
 @app.command()
 def rotate(
-    new_key: Annotated[Path, typer.Option("--new-key", help="The new key-encryption key "
-                                          "(lathe keys new --encryption).")],
+    new_key: Annotated[Path, typer.Argument(help="The new key-encryption key file "
+                                            "(lathe keys new --encryption).")],
     store: Annotated[str | None, typer.Option("--store", help="Registry URL (default "
                                               "LATHE_STORE).")] = None,
     as_json: JsonFlag = False,

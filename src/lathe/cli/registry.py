@@ -5,7 +5,8 @@
 `register` prints NAME:VERSION on stdout and `--json` one JSON object.
 
 >>> sorted(c.name or c.callback.__name__ for c in app.registered_commands)
-['backup', 'delete', 'gc', 'history', 'list', 'promote', 'register', 'restore', 'rollback']
+['backup', 'delete', 'gc', 'grant', 'grants', 'history', 'list', 'promote', 'register',
+ 'restore', 'revoke', 'rollback']
 """
 
 from __future__ import annotations
@@ -318,3 +319,61 @@ def _print_gc(report: dict[str, Any]) -> None:
         err.print(f"[red]error:[/] {item['name']}@{item['alias']} points at missing version "
                   f"{item['version']}. Fix: lathe registry promote {item['name']} VERSION "
                   f"--alias {item['alias']} --force --reason ...", highlight=False)
+
+
+@app.command()
+def grant(
+    user: Annotated[str, typer.Argument(help="Who (LATHE_USER, else the OS user name).")],
+    role: Annotated[str, typer.Argument(help="reader, writer, promoter or admin.")],
+    name: Annotated[str, typer.Argument(help="Model name, or '*' for every model.")],
+    store: StoreOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Give USER ROLE on model NAME (admins only; the first grant turns roles on and makes
+    you admin of '*')."""
+    from lathe import api
+
+    made = api.registry_grant(user, role, name, store=store)
+    if as_json:
+        emit_json({"grants": made})
+        return
+    for row in made:
+        console().print(f"granted {row['user']} {row['role']} on {row['name']}",
+                        highlight=False)
+
+
+@app.command()
+def revoke(
+    user: Annotated[str, typer.Argument(help="Whose grant.")],
+    name: Annotated[str, typer.Argument(help="Model name, or '*'.")],
+    store: StoreOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Take USER's role on NAME away (admins only)."""
+    from lathe import api
+
+    gone = api.registry_revoke(user, name, store=store)
+    if as_json:
+        emit_json({"revoked": gone})
+    else:
+        console().print(f"revoked {gone['user']}'s {gone['role']} on {gone['name']}",
+                        highlight=False)
+
+
+@app.command()
+def grants(
+    name: Annotated[str | None, typer.Argument(help="Only grants on this model (and '*').")]
+    = None,
+    store: StoreOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Who holds which role on which model."""
+    from lathe import api
+
+    rows = api.registry_grants(name, store=store)
+    if as_json:
+        emit_json({"grants": rows})
+        return
+    console().print(_table("grants", ["user", "role", "model", "granted by", "at"],
+                           [[r["user"], r["role"], r["name"], r["granted_by"],
+                             r["granted_at"][:19]] for r in rows], keep=("at",)))

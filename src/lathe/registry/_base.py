@@ -96,6 +96,29 @@ class RegistryBase:
             )
         )
 
+    # ---- roles (lathe.registry.access) ---------------------------------------------------
+    def authorize(self, action: str, name: str) -> str | None:
+        """Refuse (Forbidden, audited) unless the current user may do `action` to `name`."""
+        from lathe.registry.access import authorize
+
+        return authorize(self, action, name)
+
+    def grant(self, user: str, role: str, name: str) -> builtins.list[dict[str, Any]]:
+        """Give `user` `role` (reader, writer, promoter, admin) on `name` or '*'."""
+        from lathe.registry.access import grant
+
+        return grant(self, user, role, name)
+
+    def revoke(self, user: str, name: str) -> dict[str, Any]:
+        from lathe.registry.access import revoke
+
+        return revoke(self, user, name)
+
+    def grants(self, name: str | None = None) -> builtins.list[dict[str, Any]]:
+        from lathe.registry.access import list_grants
+
+        return list_grants(self, name)
+
     # ---- reads -------------------------------------------------------------------------
     def _names(self, conn: Connection) -> builtins.list[str]:
         return list(conn.execute(sa.select(models.c.name)).scalars())
@@ -190,6 +213,7 @@ class RegistryBase:
 
     def history(self, name: str | None = None) -> builtins.list[AuditEvent]:
         """The audit log (of one model, or all of it), oldest first."""
+        self.authorize("read", name or "*")
         query = sa.select(audit).order_by(audit.c.id)
         with self.store.read() as conn:
             if name is not None:

@@ -67,10 +67,17 @@ def _create_experiments(conn: Connection, store: Store) -> None:
     create_experiments_table(conn, store)
 
 
+def _create_grants(conn: Connection, store: Store) -> None:
+    from lathe.registry.access import create_grants_table
+
+    create_grants_table(conn, store)
+
+
 MIGRATIONS: list[Callable[[Connection, Store], None]] = [
     _create_tables,
     _audit_append_only,
     _create_experiments,
+    _create_grants,
 ]
 
 

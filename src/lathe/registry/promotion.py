@@ -87,6 +87,7 @@ class RegistryPromotion(RegistryBase):
                 "--force needs --reason", hint='say why, e.g. --force --reason "hotfix for #42"'
             )
         gated = alias == CHAMPION
+        self.authorize("promote", name)  # promoters move aliases (lathe.registry.access)
         candidate = self.get(name, version)
         for _attempt in range(5):
             with self.store.read() as conn:
@@ -191,6 +192,7 @@ class RegistryPromotion(RegistryBase):
     ) -> AliasChange:
         """Move `alias` back to the version that held it before (skipping deleted ones)."""
         check_name(alias, "alias")
+        self.authorize("rollback", name)
         with self.store.write() as conn:
             if self.store.lock_model(conn, name) is None:
                 raise not_found_name(name, self._names(conn))

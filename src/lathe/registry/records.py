@@ -62,8 +62,9 @@ def parse_ref(ref: str) -> tuple[str, int | None, str | None]:
 
 
 def current_actor() -> str:
-    """Who is acting, for the audit log: LATHE_ACTOR, else the OS user name."""
-    actor = os.environ.get("LATHE_ACTOR")
+    """Who is acting, for the audit log and the registry's roles: LATHE_USER, else
+    LATHE_ACTOR, else the OS user name."""
+    actor = os.environ.get("LATHE_USER") or os.environ.get("LATHE_ACTOR")
     if actor:
         return actor
     try:

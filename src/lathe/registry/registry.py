@@ -67,6 +67,7 @@ class ModelRegistry(RegistryPromotion):
         Registering an artifact already registered under `name` returns that version.
         """
         check_name(name)
+        self.authorize("register", name)  # writers register (lathe.registry.access)
         root = Path(path)
         manifest = verify(root)  # refuses a tampered source before anything is stored
         # under LATHE_TRUSTED_KEYS only artifacts signed by a trusted key get in
@@ -134,6 +135,7 @@ class ModelRegistry(RegistryPromotion):
     def delete(self, name: str, version: int, *, reason: str | None = None) -> ModelVersion:
         """Remove a version that no alias points at (the champion cannot be deleted)."""
         version = int(version)
+        self.authorize("delete", name)
         with self.store.write() as conn:
             if self.store.lock_model(conn, name) is None:
                 raise not_found_name(name, self._names(conn))
@@ -177,6 +179,7 @@ class ModelRegistry(RegistryPromotion):
         Raises IntegrityError naming the version and file if a blob is missing or altered.
         """
         record = self.resolve(ref) if isinstance(ref, str) else ref
+        self.authorize("read", record.name)  # readers load
         with self.store.read() as conn:
             manifest_text = self._version_row(conn, record.name, record.version).manifest
         leaf = Path(record.name) / f"{record.version}-{record.artifact_sha256[:12]}"

@@ -84,7 +84,7 @@ def test_keys_rotate_then_the_new_key_reads_the_registry(tmp_path, capsys, monke
     monkeypatch.setenv("LATHE_ENCRYPTION_KEY_FILE", "old.key")
     assert main(["registry", "register", str(signed_model), "--name", "churn"]) == 0
     capsys.readouterr()
-    assert main(["keys", "rotate", "--new-key", "new.key", "--json"]) == 0
+    assert main(["keys", "rotate", "new.key", "--json"]) == 0
     assert _json(capsys)["rewrapped"] == 1
     assert main(["keys", "verify", "churn:1"]) == 77  # the old key opens nothing now
     assert "not the key this data was encrypted under" in capsys.readouterr().err
