@@ -126,6 +126,13 @@ def test_retrain_from_the_log_adds_recent_labelled_rows_to_the_champions_data(
     code, out, _ = run(capsys, "registry", "list", "elec", "--store", setup["store"], "--json")
     listed = json.loads(out)
     assert listed["aliases"]["challenger"] == int(result["challenger"].split(":")[1])
+    code, out, err = run(capsys, "retrain", "elec", "--data", setup["log"], "--until",
+                         "2026-11-11", "--base", "none", "--alias", "challenger", "--store",
+                         setup["store"], "--json")
+    assert code == 0, err
+    alone = json.loads(out)  # 7 labelled days, no base: 1,680 rows, 336 compare
+    assert (alone["fit_rows"], alone["holdout_rows"], alone["base"]) == (1344, 336, None)
+    assert isinstance(alone["challenger_score"], float)
     code, _, err = run(capsys, "retrain", "elec", "--data", setup["train"], "--window", "1d",
                        "--store", setup["store"])
     assert code == 2 and "read the prediction log" in err
@@ -135,15 +142,18 @@ def test_retrain_from_the_log_adds_recent_labelled_rows_to_the_champions_data(
 
 
 def test_monitor_run_on_the_log_pushes_its_gauges(capsys: pytest.CaptureFixture[str],
-                                                  setup: dict[str, str], tmp_path: Path) -> None:
+                                                  setup: dict[str, str], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     import yaml
+
+    monkeypatch.setenv("LATHE_TEST_LOG", setup["log"].removeprefix("log:"))
 
     from tests.pushgateway import pushgateway, scrape
 
     with pushgateway() as gateway:
         config = tmp_path / "monitor.yaml"
         config.write_text(yaml.safe_dump({
-            "model": "elec@champion", "store": setup["store"], "current": setup["log"],
+            "model": "elec@champion", "store": setup["store"], "current": "log:${LATHE_TEST_LOG}",
             "recent": "5d", "until": "2026-11-11", "window": "1d",
             "rules": [{"metric": "estimated_accuracy", "below": 0.999, "for": 2},
                       {"metric": "accuracy", "below": 0.2, "window": "2d"}],
@@ -164,3 +174,6 @@ def test_monitor_run_on_the_log_pushes_its_gauges(capsys: pytest.CaptureFixture[
     config.write_text(config.read_text().replace("window: 1d", "window: 1 day"))
     code, _, err = run(capsys, "monitor", "run", "--config", config)
     assert code == 78 and "neither a number of rows nor a duration" in err
+    config.write_text(config.read_text().replace("LATHE_TEST_LOG", "LATHE_UNSET_LOG"))
+    code, _, err = run(capsys, "monitor", "run", "--config", config)
+    assert code == 78 and "${LATHE_UNSET_LOG}, which is not set" in err

@@ -196,15 +196,16 @@ def monitor_run(config: str | os.PathLike[str]) -> dict[str, Any]:
 def retrain(name: str, data: str | os.PathLike[str], *, alias: str | None = None,
             out: str | os.PathLike[str] | None = None, store: str | None = None,
             note: str | None = None, window: str | None = None, since: str | None = None,
-            until: str | None = None) -> dict[str, Any]:
+            until: str | None = None, base: str | None = None) -> dict[str, Any]:
     """A challenger with the champion's config, compared on the most recent labelled rows,
     registered with its parent, promoted only through the gate (or to `alias`). DATA is a
     file (its last 20 % compare) or `log:URL` (the champion's training data plus the log's
-    labelled rows of the window). See lathe.monitoring.retrain."""
+    labelled rows of the window; `base` another copy of that data, or "none"). See
+    lathe.monitoring.retrain."""
     from lathe.monitoring.retrain import retrain as run_retrain
 
     return run_retrain(name, data, alias=alias, out=out, store=store, note=note,
-                       window=window, since=since, until=until)
+                       window=window, since=since, until=until, base=base)
 
 
 # ---- business ------------------------------------------------------------------------------

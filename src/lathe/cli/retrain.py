@@ -29,6 +29,9 @@ def retrain(
         "--since", help="log:URL only: first prediction time (ISO, UTC).")] = None,
     until: Annotated[str | None, typer.Option(
         "--until", help="log:URL only: prediction time to stop before.")] = None,
+    base: Annotated[str | None, typer.Option(
+        "--base", help="log:URL only: the champion's training data (default: the file its "
+        "lineage names), or none to train on the log's labelled rows alone.")] = None,
     alias: Annotated[str | None, typer.Option(
         "--alias", help="Move this alias (e.g. challenger) to the new version instead of "
         "gating it for champion.")] = None,
@@ -44,7 +47,7 @@ def retrain(
     from lathe.api import retrain as run_retrain
 
     result = run_retrain(name, data, alias=alias, out=out, store=store, note=note,
-                         window=window, since=since, until=until)
+                         window=window, since=since, until=until, base=base)
     if as_json:
         emit_json(result)
         return

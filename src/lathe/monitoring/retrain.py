@@ -8,7 +8,8 @@ DATA is a file or the prediction log:
 * `log:URL` (with `--window 7d` or `--since/--until`): the rows of NAME (any version) whose
   outcome has arrived, oldest first; the most recent 20 % of them are held back to compare
   on, and the challenger trains on the champion's training data (its lineage names the
-  file; it must still be readable, and a changed content hash is reported) plus the rest.
+  file; it must still be readable, and a changed content hash is reported; `base` names
+  another copy, or "none" to train on the log's rows alone) plus the rest.
 
 The challenger is registered with `parent = "NAME:<champion version>"` in its lineage, then
 promoted to champion only through the registry's gate (evaluated on the held-back rows), or
@@ -66,43 +67,54 @@ def _labels_like(values: Any, like: Any, source: str, target: str) -> Any:
 
 
 def log_training_rows(champion: Any, route: str, data: str, *, window: Any, since: Any,
-                      until: Any) -> tuple[Any, Any, dict[str, Any]]:
-    """(base, recent, record): the champion's training data and the log's labelled rows of
-    the window (time order), with the log's columns and label types lined up to the base."""
+                      until: Any, base_data: str | None = None
+                      ) -> tuple[Any, Any, dict[str, Any]]:
+    """(base, recent, record): the champion's training data (None with base_data "none")
+    and the log's labelled rows of the window (time order), with the log's columns and label
+    types lined up to the base."""
     from lathe.data.load import read_table
     from lathe.data.split import content_hash
     from lathe.monitoring.logsource import read_log_times
     from lathe.monitoring.windows import recent_span
 
     lineage = champion.manifest.get("lineage") or {}
-    dataset, target = lineage.get("dataset"), champion.schema.target
-    if not dataset or not Path(dataset).is_file():
-        raise NotFound(f"the champion's training data {dataset!r} (from its lineage) is not "
-                       "readable here", hint="run where that file is, or pass recent "
-                       "labelled rows as a file: --data FILE", path=str(dataset))
-    base = read_table(dataset)
+    dataset, target = base_data or lineage.get("dataset"), champion.schema.target
     start, end = recent_span(window, since, until)
     recent, _ = read_log_times(data, model=route, since=start, until=end, target=target,
                                labelled_only=True)
     missing = [c for c in champion.schema.feature_names if c not in recent.columns]
     if missing:
-        raise DataError(f"{_shown(data)}: the logged rows have no column {missing[0]!r} of "
-                        f"the training data {dataset}", column=missing[0],
+        raise DataError(f"{_shown(data)}: the logged rows have no column {missing[0]!r} the "
+                        "model was trained on", column=missing[0],
                         hint="log requests with every input column the model was trained on")
+    record = {"log_rows": len(recent), "since": None if start is None else start.isoformat(),
+              "until": None if end is None else end.isoformat()}
+    if dataset == "none":
+        import pandas as pd
+
+        recent = recent.reindex(columns=[*champion.schema.feature_names, target])
+        classes = champion.schema.classes if champion.schema.is_classification else None
+        like = pd.Series(classes if classes else [0.0])  # the champion's label values
+        recent[target] = _labels_like(recent[target], like, _shown(data), target)
+        return None, recent, {**record, "base": None}
+    if not dataset or not Path(dataset).is_file():
+        raise NotFound(f"the champion's training data {dataset!r} (from its lineage) is not "
+                       "readable here", hint="run where that file is, pass a copy with "
+                       "--base FILE, or --base none to train on the log's rows alone",
+                       path=str(dataset))
+    base = read_table(dataset)
     recent = recent.reindex(columns=list(base.columns))  # inputs the model ignores: missing
     recent[target] = _labels_like(recent[target], base[target], _shown(data), target)
     changed = lineage.get("dataset_hash") not in (None, content_hash(base))
     if changed:
-        print(f"warning: {dataset} changed since the champion was trained on it (content "
-              "hash differs)", file=sys.stderr)
-    record = {"base": str(dataset), "base_rows": len(base), "base_changed": changed,
-              "log_rows": len(recent), "since": None if start is None else start.isoformat(),
-              "until": None if end is None else end.isoformat()}
-    return base, recent, record
+        print(f"warning: {dataset} differs from the data the champion was trained on "
+              "(content hash)", file=sys.stderr)
+    return base, recent, {**record, "base": str(dataset), "base_rows": len(base),
+                          "base_changed": changed}
 
 
-def _split(champion: Any, route: str, data: str, window: Any, since: Any, until: Any
-           ) -> tuple[Any, Any, dict[str, Any]]:
+def _split(champion: Any, route: str, data: str, window: Any, since: Any, until: Any,
+           base_data: str | None) -> tuple[Any, Any, dict[str, Any]]:
     """(fit, holdout, record) from a file or the log; see the module docstring."""
     import pandas as pd
 
@@ -113,11 +125,12 @@ def _split(champion: Any, route: str, data: str, window: Any, since: Any, until:
     size = None if window is None else parse_window(window)
     if is_log_ref(data):
         base, recent, record = log_training_rows(champion, route, data, window=size,
-                                                 since=since, until=until)
+                                                 since=since, until=until, base_data=base_data)
     else:
-        if since is not None or until is not None or (size is not None
-                                                      and not isinstance(size, int)):
-            raise UsageError("--since/--until and a time --window read the prediction log",
+        if since is not None or until is not None or base_data is not None or (
+                size is not None and not isinstance(size, int)):
+            raise UsageError("--since/--until, --base and a time --window read the "
+                             "prediction log",
                              hint="pass --data log:URL, or a number of rows: --window 5000")
         base, recent = None, read_table(data)
         if isinstance(size, int):
@@ -137,7 +150,7 @@ def _split(champion: Any, route: str, data: str, window: Any, since: Any, until:
 def retrain(name: str, data: str | os.PathLike[str], *, alias: str | None = None,
             out: str | os.PathLike[str] | None = None, store: str | None = None,
             note: str | None = None, window: Any = None, since: Any = None,
-            until: Any = None) -> dict[str, Any]:
+            until: Any = None, base: str | None = None) -> dict[str, Any]:
     """Train, compare, register and (gate-)promote a challenger; see the module docstring."""
     from lathe.config import LatheConfig
     from lathe.model import Model
@@ -155,7 +168,8 @@ def retrain(name: str, data: str | os.PathLike[str], *, alias: str | None = None
     with open_registry(store) as registry:
         champion = registry.resolve(f"{name}@champion")
         champion_model = Model.load(registry.materialize(champion))
-    fit, holdout, record = _split(champion_model, champion.name, data, window, since, until)
+    fit, holdout, record = _split(champion_model, champion.name, data, window, since, until,
+                                  base)
     cfg = LatheConfig.model_validate(champion_model.manifest["config"])
     print(f"retraining {champion.ref}'s config ({cfg.train.model}, preset {cfg.train.preset}) "
           f"on {len(fit)} rows; comparing on the {len(holdout)} most recent", file=sys.stderr)

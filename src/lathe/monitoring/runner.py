@@ -23,6 +23,10 @@ monitor.yaml (paths are relative to the file)::
       pushgateway: http://pushgateway:9091   # the same gauges, pushed (job lathe_monitor)
       webhook: http://127.0.0.1:9000/hook
 
+`${VAR}` in a top-level or `outputs` value is the environment variable VAR (e.g. `current:
+log:${LATHE_PREDICTION_LOG}`, so a URL with a password can come from a Kubernetes Secret);
+an unset one is a config error.
+
 Exit code: 0 when every rule holds, 3 (`ALERT_EXIT_CODE`) when any is breached; 78 for a
 bad config (an unknown metric, a missing key), 65/66 for bad or missing data.
 """
@@ -72,6 +76,28 @@ def post_webhook(url: str, payload: dict[str, Any], timeout: float = 5.0) -> dic
         return {"url": url, "ok": False, "error": str(getattr(err, "reason", err))}
 
 
+def _expand(raw: dict[str, Any], file: Path) -> dict[str, Any]:
+    """`${VAR}` in string values (top level and outputs) replaced from the environment."""
+    import re
+
+    def one(key: str, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+
+        def env(match: re.Match[str]) -> str:
+            if match.group(1) not in os.environ:
+                raise ConfigError(f"{file}: {key} uses ${{{match.group(1)}}}, which is not set",
+                                  hint=f"export {match.group(1)}=... before the run", field=key)
+            return os.environ[match.group(1)]
+
+        return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", env, value)
+
+    out = {k: one(k, v) for k, v in raw.items()}
+    if isinstance(out.get("outputs"), dict):
+        out["outputs"] = {k: one(f"outputs.{k}", v) for k, v in out["outputs"].items()}
+    return out
+
+
 def _window(raw: dict[str, Any], key: str, file: Path) -> Any:
     from lathe.monitoring.windows import parse_window
 
@@ -107,7 +133,7 @@ def run_monitor(config: str | os.PathLike[str], *, now: datetime | None = None) 
     from lathe.registry.refs import load_model
 
     file = Path(config)
-    raw = read_yaml(file)
+    raw = _expand(read_yaml(file), file)
     unknown = sorted(set(raw) - KEYS)
     if unknown:
         raise ConfigError(f"{file}: unknown key {unknown[0]!r}",
