@@ -81,8 +81,9 @@ def gauges_text(drift: dict[str, Any] | None, performance: dict[str, Any] | None
                 add("lathe_monitor_estimated_performance", value, model=model,
                     metric=key.removeprefix("estimated_"))
     for name, hit in breached.items():
-        add("lathe_monitor_rule_breached", hit, rule=name)
-    add("lathe_monitor_last_run_timestamp_seconds", time.time() if now is None else now)
+        add("lathe_monitor_rule_breached", hit, model=model, rule=name)
+    add("lathe_monitor_last_run_timestamp_seconds", time.time() if now is None else now,
+        model=model)
     lines = []
     for name, rows in samples.items():
         if rows:

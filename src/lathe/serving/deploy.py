@@ -10,7 +10,9 @@ resolved first; an unknown one is refused before anything is written. Two modes:
 
 docker: the build context (see `lathe.serving.deploy_context`) and its README.
 k8s:    that plus Deployment, Service, HPA, Secret templates (API keys; the store's URL in
-        registry mode), Prometheus scrape config and alert rules, a Grafana dashboard.
+        registry mode), CronJobs for `lathe monitor run` and `lathe retrain` with their
+        monitor.yaml (deploy_monitoring.py), Prometheus scrape config and alert rules, a
+        Grafana dashboard (serving and monitoring panels).
 
 Everything is written into a staging folder first and moved into `out` at the end, so a
 failure (unknown NAME, no wheel) leaves `out` as it was.
@@ -97,7 +99,8 @@ def resolve_target(name: str, store: str | None) -> dict[str, Any]:
 def _files(target: str, spec: dict[str, Any], image: str, replicas: int,
            wheel: str) -> dict[str, str]:
     bundled = spec["mode"] == "bundled"
-    extras = extras_for(spec["mode"], spec.get("family"), spec["files"])
+    extras = extras_for(spec["mode"], spec.get("family"), spec["files"],
+                        monitoring=target == "k8s")
     app = app_name(spec["route"])
     record = {k: spec[k] for k in ("mode", "ref", "route", "version", "artifact_sha256")}
     files = {
@@ -113,7 +116,8 @@ def _files(target: str, spec: dict[str, Any], image: str, replicas: int,
     }
     if target == "k8s":
         for filename, manifest in kubernetes_manifests(spec["route"], image, replicas,
-                                                       mode=spec["mode"]).items():
+                                                       mode=spec["mode"],
+                                                       ref=spec["ref"]).items():
             files[filename] = _yaml(manifest)
         files["prometheus.yaml"] = _yaml(prometheus_scrape(spec["route"]))
         files["alerts.yaml"] = _yaml(alert_rules(spec["route"]))
@@ -161,6 +165,10 @@ def write_deploy(target: str, name: str, out: str | Path, *, image: str | None =
                               "--from-file=keys.yaml --dry-run=client -o yaml > secret.yaml")
         commands["apply"] = ("kubectl apply -f secret.yaml -f deployment.yaml -f service.yaml "
                              "-f hpa.yaml")
+        commands["monitoring"] = (
+            f"kubectl create secret generic {app}-prediction-log "
+            "--from-literal=url='postgresql://USER:PASSWORD@HOST:5432/DB' && kubectl apply "
+            "-f monitor-config.yaml -f monitor-cronjob.yaml -f retrain-cronjob.yaml")
         if spec["mode"] == "registry":
             commands["store_secret"] = (f"kubectl create secret generic {app}-store "
                                         "--from-literal=url='postgresql://USER:PASSWORD@HOST/DB'")

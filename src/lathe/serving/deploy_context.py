@@ -34,12 +34,17 @@ PYTHON = "3.11"  # the Makefile's python3.11
 TORCH_FAMILIES = ("mlp", "text")
 
 
-def extras_for(mode: str, family: str | None, files: list[str]) -> str:
+def extras_for(mode: str, family: str | None, files: list[str], *,
+               monitoring: bool = False) -> str:
     """The extras the image installs: `serve`; the registry's for registry mode; torch and
-    ONNX Runtime when the model needs them."""
+    ONNX Runtime when the model needs them; with `monitoring` (k8s: the CronJobs run
+    `lathe monitor run` and `lathe retrain` from the image) `monitor`, and `registry` for a
+    PostgreSQL prediction log and store."""
     extras = ["serve"]
-    if mode == "registry":
+    if mode == "registry" or monitoring:
         extras.append("registry")
+    if monitoring:
+        extras.append("monitor")
     if family in TORCH_FAMILIES or any(f.endswith(".pt") for f in files):
         extras.append("text")
     if any(f.endswith(".onnx") for f in files):
@@ -223,6 +228,24 @@ must be shared with the pod: the Deployment mounts the PersistentVolumeClaim
     run = (f"""    kubectl create secret generic {app}-api-keys --from-file=keys.yaml --dry-run=client -o yaml > secret.yaml
     kubectl apply -f secret.yaml -f deployment.yaml -f service.yaml -f hpa.yaml"""
            if k8s else f"""    docker run -p {PORT}:{PORT} -v "$PWD/keys.yaml:/etc/lathe/keys.yaml:ro" {image}""")
+    if k8s:
+        store += f"""
+## Monitoring and retraining
+
+`monitor-cronjob.yaml` runs `lathe monitor run` every hour with `monitor-config.yaml`
+(drift of the last day against the model's training profile, performance per 6 hours with
+the outcomes from `/v1/feedback`, alert rules; it exits 3 when a rule is breached, so the Job
+fails) and pushes drift and performance gauges to a Prometheus Pushgateway at
+`http://pushgateway:9091` (the dashboard's monitoring panels and the `.monitoring` alerts
+read them). `retrain-cronjob.yaml` runs `lathe retrain` weekly on the last 30 days of
+labelled predictions and registers a challenger (alias `challenger`; the registry's gate or an
+experiment promotes it){"" if mode == "registry" else ": it needs a registry, so it is written suspended"}.
+Both read the prediction log the server writes, which they share through a database: create
+the Secret (the server uses it when present) and apply the jobs:
+
+    kubectl create secret generic {app}-prediction-log --from-literal=url='postgresql://USER:PASSWORD@HOST:5432/DB'
+    kubectl apply -f monitor-config.yaml -f monitor-cronjob.yaml -f retrain-cronjob.yaml
+"""
     return f"""# Deploying {ref} with lathe
 
 This folder serves {served}.

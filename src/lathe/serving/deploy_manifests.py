@@ -1,15 +1,17 @@
 """Kubernetes, Prometheus and Grafana documents for a served lathe model (pure dicts).
 
 `kubernetes_manifests` gives the Deployment (probes, resources, API keys from a Secret),
-Service, HorizontalPodAutoscaler and the Secret templates; `prometheus_scrape`,
+Service, HorizontalPodAutoscaler, the Secret templates and the monitoring documents (a
+ConfigMap with monitor.yaml, CronJobs for `lathe monitor run` and `lathe retrain`: see
+deploy_monitoring.py); `prometheus_scrape`,
 `alert_rules` and `grafana_dashboard` watch the metrics the server exports. The mode is
 "bundled" (the model is in the image) or "registry" (the pod resolves NAME@champion from a
 shared registry and follows the alias). New documents (e.g. monitoring CronJobs) are new
 entries of the dict `kubernetes_manifests` returns.
 
 >>> docs = kubernetes_manifests("churn", "lathe-churn:1", mode="bundled")
->>> sorted(docs), docs["deployment.yaml"]["metadata"]["name"]
-(['deployment.yaml', 'hpa.yaml', 'secret.yaml', 'service.yaml'], 'lathe-churn')
+>>> sorted(docs)[:4], docs["deployment.yaml"]["metadata"]["name"]
+(['deployment.yaml', 'hpa.yaml', 'monitor-config.yaml', 'monitor-cronjob.yaml'], 'lathe-churn')
 """
 
 from __future__ import annotations
@@ -17,6 +19,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+
+from lathe.serving.deploy_monitoring import (
+    LOG_ENV,
+    monitoring_alerts,
+    monitoring_manifests,
+    monitoring_panels,
+)
 
 __all__ = ["app_name", "kubernetes_manifests", "prometheus_scrape", "alert_rules",
            "grafana_dashboard", "PORT", "BLOBS_CLAIM"]
@@ -46,12 +55,20 @@ keys: []
 
 
 def kubernetes_manifests(model: str, image: str, replicas: int = 2, *,
-                         mode: str = "bundled") -> dict[str, dict[str, Any]]:
-    """Deployment, Service, HPA and Secret templates; `mode` "registry" adds the store's
-    Secret and mounts the shared blob folder (claim `BLOBS_CLAIM`) at /blobs."""
+                         mode: str = "bundled", ref: str | None = None
+                         ) -> dict[str, dict[str, Any]]:
+    """Deployment, Service, HPA, Secret templates and the monitoring CronJobs; `mode`
+    "registry" adds the store's Secret and mounts the shared blob folder (claim
+    `BLOBS_CLAIM`) at /blobs. `ref` is the registry reference served (NAME@champion)."""
     app = app_name(model)
     labels = {"app.kubernetes.io/name": app, "app.kubernetes.io/part-of": "lathe"}
-    env: list[dict[str, Any]] = [{"name": "PORT", "value": str(PORT)}]
+    env: list[dict[str, Any]] = [
+        {"name": "PORT", "value": str(PORT)},
+        # a shared prediction log (e.g. PostgreSQL) when the Secret exists, for the monitoring
+        # CronJobs to read; without it the pod logs to /data (its own emptyDir)
+        {"name": LOG_ENV, "valueFrom": {"secretKeyRef": {
+            "name": f"{app}-prediction-log", "key": "url", "optional": True}}},
+    ]
     mounts: list[dict[str, Any]] = [
         {"name": "api-keys", "mountPath": "/etc/lathe", "readOnly": True},
         {"name": "data", "mountPath": "/data"},  # the prediction log of this pod
@@ -167,6 +184,8 @@ def kubernetes_manifests(model: str, image: str, replicas: int = 2, *,
         docs["store-secret.yaml"] = _secret(
             f"{app}-store", labels, "url",
             "postgresql://USER:PASSWORD@HOST:5432/DB")  # a template: README.md fills it
+    served = f"/app/models/{model}" if mode == "bundled" else (ref or f"{model}@champion")
+    docs.update(monitoring_manifests(app, image, mode=mode, model=served, labels=labels))
     return docs
 
 
@@ -240,7 +259,9 @@ def alert_rules(
                         "annotations": {"summary": f"{app}: no model version is loaded"},
                     },
                 ],
-            }
+            },
+            # the gauges `lathe monitor run` pushes (the monitor CronJob)
+            {"name": f"{app}.monitoring", "rules": monitoring_alerts(model, app)},
         ]
     }
 
@@ -313,6 +334,8 @@ def grafana_dashboard(model: str) -> dict[str, Any]:
                 16,
             ),
             panel(6, "Served version", f"lathe_model_loaded{{{job}}} == 1", "short", 12, 16),
+            # drift and performance from `lathe monitor run` (pushed by the monitor CronJob)
+            *monitoring_panels(re.split(r"[@:]", Path(model).name or model)[0], 7, 24),
         ],
     }
 

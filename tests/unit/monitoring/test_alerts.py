@@ -152,7 +152,8 @@ def test_monitor_run_breach_writes_event_gauges_and_posts(tmp_path: Path) -> Non
     assert Hook.received[-1]["events"][0]["rule"] == "x moved"
     assert result["outputs"]["webhook"]["ok"]
     prom = (tmp_path / "out/monitor.prom").read_text()
-    assert 'lathe_monitor_rule_breached{rule="x moved"} 1' in prom
+    assert 'lathe_monitor_rule_breached{model="cur.csv",rule="x moved"} 1' in prom.replace(
+        str(tmp_path / "cur.csv"), "cur.csv")
     config.write_text(config.read_text().replace("share_drifted", "share_drifed"))
     with pytest.raises(ConfigError) as caught:
         run_monitor(config)

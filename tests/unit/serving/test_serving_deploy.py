@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[3]
 # validator's bundled schemas and the newest it bundles (kubernetes-validate 1.37).
 KUBERNETES_VERSIONS = ("1.30", "1.37")
 # every file `write_deploy("k8s", ...)` writes, by what checks it
-KUBERNETES_MANIFESTS = {"deployment.yaml", "service.yaml", "hpa.yaml", "secret.yaml"}
+KUBERNETES_MANIFESTS = {"deployment.yaml", "service.yaml", "hpa.yaml", "secret.yaml",
+                        "monitor-config.yaml", "monitor-cronjob.yaml", "retrain-cronjob.yaml"}
 PROMETHEUS_FILES = {"prometheus.yaml", "alerts.yaml"}
 OTHER_FILES = {"Dockerfile", ".dockerignore", "dashboard.json", "deploy.json", "entrypoint.py",
                "make_keys.py", "README.md"}
@@ -183,7 +184,7 @@ def test_promtool_accepts_the_alert_rules_and_rejects_a_broken_one(tmp_path):
         [promtool, "check", "rules", str(tmp_path / "alerts.yaml")], capture_output=True, text=True
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "SUCCESS: 3 rules found" in ok.stdout
+    assert "SUCCESS: 6 rules found" in ok.stdout  # 3 on the server, 3 on the monitor
     rules = yaml.safe_load((tmp_path / "alerts.yaml").read_text())
     rules["groups"][0]["rules"][0]["expr"] = "sum(rate(lathe_errors_total[5m]) >"
     (tmp_path / "broken.yaml").write_text(yaml.safe_dump(rules))
