@@ -161,6 +161,13 @@ def _evaluate(artifact: Path, data: Any) -> Any:
     return api.evaluate(artifact, data)
 
 
+def _validate(artifact: Path, data: Any) -> Any:
+    """How --require-validation runs the suite on --on DATA: `lathe.validate`."""
+    from lathe import api
+
+    return api.validate(artifact, data)
+
+
 @app.command()
 def promote(
     name: Annotated[str, typer.Argument(help="A model name.")],
@@ -178,6 +185,11 @@ def promote(
     tolerance: Annotated[
         float, typer.Option("--tolerance", help="How much worse than the champion is allowed.")
     ] = DEFAULT_TOLERANCE,
+    require_validation: Annotated[
+        bool, typer.Option("--require-validation",
+                           help="Also require a passing validation suite: the default suite "
+                                "on --on DATA, else the last `lathe validate NAME:VERSION`.")
+    ] = False,
     store: StoreOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -193,6 +205,8 @@ def promote(
             metric=metric,
             tolerance=tolerance,
             evaluate=_evaluate,
+            require_validation=require_validation,
+            validate=_validate,
         )
     if as_json:
         emit_json(change.to_dict())

@@ -2,7 +2,11 @@
 
 Every alias move and its audit row commit together. With `on=DATA` the gate scores
 candidate and champion with an `Evaluate` callable (`lathe.evaluate` fits): the
-registry never imports the API or any training code.
+registry never imports the API or any training code. With `require_validation` the
+candidate must also pass a validation suite: run on `on=DATA` by a `Validate` callable
+(`lathe.validate` fits), or else the last one recorded for that version
+(`record_validation`, which `lathe validate NAME:VERSION DATA` calls); a refusal is
+audited (`promote_refused`, naming the failed checks).
 
 >>> RegistryPromotion.promote.__doc__.splitlines()[0]
 'Point `alias` at NAME:VERSION. For the champion, the gate must pass unless forced.'
@@ -32,10 +36,24 @@ from lathe.registry.records import (
 )
 from lathe.registry.store import aliases, audit, versions
 
-__all__ = ["RegistryPromotion", "Evaluate"]
+__all__ = ["RegistryPromotion", "Evaluate", "Validate", "validation_summary"]
 
 Evaluate = Callable[[Path, Any], Mapping[str, Any]]
 """Scores an artifact directory on data: `evaluate(artifact_dir, data) -> metrics`."""
+Validate = Callable[[Path, Any], Mapping[str, Any]]
+"""Runs a validation suite: `validate(artifact_dir, data) -> {"passed", "failed", ...}`."""
+
+
+def validation_summary(result: Mapping[str, Any]) -> dict[str, Any]:
+    """What the audit keeps of a suite's result.
+
+    >>> validation_summary({"suite": "default", "data": "d.csv", "passed": False,
+    ...                     "failed": ["robustness.noise"], "checks": [{}, {}]})
+    {'suite': 'default', 'data': 'd.csv', 'passed': False, 'failed': ['robustness.noise'], 'checks': 2}
+    """
+    return {"suite": result.get("suite"), "data": result.get("data"),
+            "passed": bool(result.get("passed")), "failed": list(result.get("failed") or []),
+            "checks": len(result.get("checks") or [])}
 
 
 def _evaluate_artifact(path: Path, data: Any) -> Mapping[str, Any]:
@@ -71,6 +89,8 @@ class RegistryPromotion(RegistryBase):
         metric: str | None = None,
         tolerance: float = gates.DEFAULT_TOLERANCE,
         evaluate: Evaluate | None = None,
+        require_validation: bool = False,
+        validate: Validate | None = None,
     ) -> AliasChange:
         """Point `alias` at NAME:VERSION. For the champion, the gate must pass unless forced.
 
@@ -78,7 +98,8 @@ class RegistryPromotion(RegistryBase):
         `on=DATA`, evaluates both on that data with `evaluate(artifact_dir, DATA)` (a
         callable returning a metrics mapping, such as `lathe.evaluate`; by default the
         artifact is loaded as a `lathe.model.Model` and evaluated). `force=True` needs a
-        `reason` (audited).
+        `reason` (audited). `require_validation` (any alias) also needs a passing
+        validation suite, see the module docstring; `force` skips it too.
         """
         check_name(alias, "alias")
         version = int(version)
@@ -89,6 +110,9 @@ class RegistryPromotion(RegistryBase):
         gated = alias == CHAMPION
         self.authorize("promote", name)  # promoters move aliases (lathe.registry.access)
         candidate = self.get(name, version)
+        validation = None
+        if require_validation and not force:
+            validation = self._validation_gate(candidate, alias, on, validate)
         for _attempt in range(5):
             with self.store.read() as conn:
                 expected = self._alias_version(conn, name, alias)
@@ -119,7 +143,8 @@ class RegistryPromotion(RegistryBase):
                     version=version,
                     alias=alias,
                     before={"version": current},
-                    after={"version": version, "gate": gate, "forced": force, "on": _source(on)},
+                    after={"version": version, "gate": gate, "forced": force, "on": _source(on),
+                       **({"validation": validation} if validation is not None else {})},
                     reason=reason,
                 )
                 return AliasChange(name, alias, version, current, True, gate, force, reason)
@@ -127,6 +152,56 @@ class RegistryPromotion(RegistryBase):
             f"{name}@{alias} kept changing while the gate evaluated; nothing was promoted",
             hint="try again",
         )
+
+    def record_validation(self, record: ModelVersion, result: Mapping[str, Any]) -> None:
+        """Audit a suite's result for a version (`validate`), for a later gate to read."""
+        with self.store.write() as conn:
+            self._version_row(conn, record.name, record.version)
+            self._audit(conn, "validate", record.name, version=record.version,
+                        after=validation_summary(result))
+
+    def _last_validation(self, record: ModelVersion) -> dict[str, Any] | None:
+        with self.store.read() as conn:
+            row = conn.execute(
+                sa.select(audit).where(audit.c.name == record.name,
+                                       audit.c.version == record.version,
+                                       audit.c.action == "validate")
+                .order_by(audit.c.id.desc()).limit(1)).first()
+        return None if row is None else AuditEvent.from_row(row._mapping).after
+
+    def _validation_gate(self, candidate: ModelVersion, alias: str, on: Any,
+                         validate: Validate | None) -> dict[str, Any]:
+        """The candidate's suite result (fresh on `on`, else the last recorded); a failed
+        or missing one is audited as `promote_refused` and raises GateFailed."""
+        if on is not None:
+            if validate is None:
+                raise UsageError("--require-validation with --on needs a validation callable",
+                                 hint="promote through `lathe registry promote` or pass "
+                                      "validate=lathe.validate")
+            result = validate(self.materialize(candidate), on)
+            self.record_validation(candidate, result)
+            summary = validation_summary(result)
+        else:
+            found = self._last_validation(candidate)
+            if found is None:
+                raise GateFailed(
+                    f"{candidate.ref} has no recorded validation to require",
+                    hint=f"run `lathe validate {candidate.ref} DATA` first, or gate on data "
+                         "with --on DATA",
+                    check=None)
+            summary = found
+        if not summary.get("passed"):
+            with self.store.write() as conn:
+                self._audit(conn, "promote_refused", candidate.name, version=candidate.version,
+                            alias=alias, after={"validation": summary})
+            failed = ", ".join(summary.get("failed") or []) or "?"
+            raise GateFailed(
+                f"promotion refused: {candidate.ref} failed validation ({summary.get('suite')} "
+                f"suite on {summary.get('data')}): {failed}",
+                hint="fix the model or the data and validate again, or "
+                     '--force --reason "..." (audited)',
+                failed=summary.get("failed"))
+        return summary
 
     def _decide(
         self,
