@@ -182,8 +182,10 @@ def _run_one(test: dict[str, Any], model: Model, scored: Scored, seed: int) -> d
         changed_rows = _perturb(rows, test["perturb"], model, test["name"], rng)
         raw2, pred2 = perturb_and_score(model, changed_rows)
         feats = model.schema.feature_names
-        touched = ~(changed_rows[feats].astype(str).to_numpy() ==
-                    rows[feats].astype(str).to_numpy()).all(axis=1)
+        after = changed_rows[feats].astype(object).to_numpy()
+        before = rows[feats].astype(object).to_numpy()
+        same = (after == before) | (pd.isna(after) & pd.isna(before))
+        touched = ~same.all(axis=1)
         if kind == "invariance":
             failed = (pred2 != pred) & touched
         else:

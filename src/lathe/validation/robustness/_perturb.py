@@ -113,6 +113,11 @@ def to_width(text: str) -> str:
 def _traditional(text: str) -> str:
     import zhconv  # the validation extra: MediaWiki's conversion tables, pure Python
 
+    if zhconv.zhconv.zhcdicts is None:
+        # by path: its default loader leaves the dictionary file open (a ResourceWarning)
+        from pathlib import Path
+
+        zhconv.zhconv.loaddict(str(Path(zhconv.zhconv.__file__).with_name("zhcdict.json")))
     return str(zhconv.convert(text, "zh-hant"))
 
 
