@@ -106,7 +106,7 @@ def read_predictions(
                     return
                 outcomes = _outcomes(conn, store, [r["request_id"] for r in rows], shadow)
             last = (rows[-1]["time"], rows[-1]["request_id"])
-            yield _frame(rows, outcomes, per_row)
+            yield _frame(rows, outcomes, per_row, store)
             if len(rows) < chunksize:
                 return
     finally:
@@ -154,13 +154,14 @@ def _rows_of(inputs: Any) -> list[Any]:
     return inputs if isinstance(inputs, list) else [inputs]
 
 
-def _frame(rows: list[dict[str, Any]], outcomes: dict[str, dict[int, Any]], per_row: bool) -> Any:
+def _frame(rows: list[dict[str, Any]], outcomes: dict[str, dict[int, Any]], per_row: bool,
+           store: Any) -> Any:
     import pandas as pd
 
     records: list[dict[str, Any]] = []
     for r in rows:
-        inputs = _rows_of(json.loads(r["inputs"]))
-        outputs = json.loads(r["outputs"])
+        inputs = _rows_of(store.opened(r["inputs"], r["request_id"], "inputs"))
+        outputs = store.opened(r["outputs"], r["request_id"], "outputs")
         row_ids = json.loads(r["row_ids"]) if r["row_ids"] else None
         found = outcomes.get(r["request_id"], {})
         n = r["n_rows"] if r["n_rows"] is not None else len(outputs)

@@ -86,6 +86,15 @@ class LogStore:
         self.meta = sa.MetaData()
         self.predictions, self.shadow, self.outcomes, self.info = build_tables(self.meta)
         ensure_schema(self.engine, self.meta)
+        from lathe.predlog._sealing import sealer_for
+
+        self.sealer = sealer_for(self)  # inputs/outputs encrypted at rest under a key
+
+    def opened(self, value: Any, request_id: str, column: str) -> Any:
+        """A column value as JSON, decrypted first when it was sealed (lathe.predlog._sealing)."""
+        from lathe.predlog._sealing import loads_opened
+
+        return loads_opened(self.sealer, value, request_id, column)
 
     # ---- writing predictions ---------------------------------------------------------------
     def insert(self, rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Exception]]:
@@ -97,6 +106,8 @@ class LogStore:
         """
         if not rows:
             return []
+        if self.sealer is not None and self.sealer.writing:
+            rows = [self.sealer.seal_row(r) for r in rows]
         shadow = [r for r in rows if r.get("variant") == "shadow"]
         answered = [r for r in rows if r.get("variant") != "shadow"] if shadow else rows
         try:
@@ -194,7 +205,7 @@ class LogStore:
         request_id = match["request_id"]
         n = match["n_rows"]
         if n is None:  # a version-1 record: count the answered predictions
-            n = len(json.loads(match["outputs"]))
+            n = len(self.opened(match["outputs"], request_id, "outputs"))
         ids = json.loads(match["row_ids"]) if match["row_ids"] else None
 
         def checked(value: Any) -> str:
@@ -284,7 +295,7 @@ class LogStore:
         out = dict(row._mapping)
         for key in ("inputs", "outputs", "row_ids"):
             if out[key] is not None:
-                out[key] = json.loads(out[key])
+                out[key] = self.opened(out[key], request_id, key)
         history = {
             r.row_index: {
                 "outcome": json.loads(r.outcome),

@@ -72,6 +72,8 @@ class PredictionLog:
 
     def __init__(self, url: str, *, max_queue: int = 10_000, on_drop: Any = None) -> None:
         self.store = LogStore(url)
+        if self.store.sealer is not None:
+            self.store.sealer.check_writable()  # an encrypted log needs its key to write
         self.on_drop = on_drop
         self.dropped = 0
         self._full = 0  # dropped because the queue was full, not yet logged

@@ -94,7 +94,9 @@ class KeyRing:
 
     Rules: the ring file is written by one atomic rename (created at most once: concurrent
     first writers agree on the ring that won); a DEK is never deleted while data may use it.
-    Without a KEK (`kek=None`) the ring can only say which key it would need.
+    Without a KEK (`kek=None`) the ring can only say which key it would need. A ring kept
+    elsewhere (a database table: lathe.predlog) overrides `_read`, `_write_new` and
+    `_replace`, which see the ring as a dict {version, current, data_keys}.
     """
 
     def __init__(self, path: str | os.PathLike[str], kek: bytes | None, source: str) -> None:
@@ -125,6 +127,11 @@ class KeyRing:
             pass
         finally:
             tmp.unlink(missing_ok=True)
+
+    def _replace(self, ring: dict[str, Any]) -> None:
+        from lathe.atomic import write_text_atomic
+
+        write_text_atomic(self.path, json.dumps(ring, indent=2))
 
     def _wrap(self, dek_id: str, dek: bytes, kek: bytes) -> str:
         nonce = secrets.token_bytes(12)
@@ -187,9 +194,7 @@ class KeyRing:
         for dek_id, entry in ring["data_keys"].items():
             dek = self._unwrap(dek_id, entry, self.kek, str(self.path))
             entry.update(wrapped=self._wrap(dek_id, dek, new_kek), kek_id=key_id(new_kek))
-        from lathe.atomic import write_text_atomic
-
-        write_text_atomic(self.path, json.dumps(ring, indent=2))
+        self._replace(ring)
         self.kek, self.kek_id = new_kek, key_id(new_kek)
         return {"rewrapped": len(ring["data_keys"]), "kek_id": self.kek_id}
 
