@@ -83,7 +83,10 @@ def _profile_predictions(reference: ProfileSource, wanted: dict[str, Sample]
 
 def _prediction_drift(model: Any, reference: Source, current: Source,
                       options: DriftOptions) -> dict[str, Any]:
-    cur = prediction_samples(model, current)
+    if isinstance(reference, ProfileSource) and not reference.profile.get("prediction"):
+        cur: dict[str, Sample] = {}  # nothing to compare with: do not predict at all
+    else:
+        cur = prediction_samples(model, current)
     if isinstance(reference, ProfileSource):
         found = _profile_predictions(reference, cur)
         if found is None:

@@ -138,3 +138,11 @@ def test_parquet_numbers_are_read_from_arrow_buffers_without_pandas() -> None:
     assert np.isnan(out[1]) and out[[0, 2]].tolist() == [1.5, 2.5]
     assert _numbers(pa.array([7, None, 9], pa.uint16())).tolist()[::2] == [7.0, 9.0]
     assert _numbers(pa.array([5, 6], pa.int64()), dtype=np.int64).dtype == np.int64
+
+
+def test_prediction_drift_against_a_profile_without_predictions_says_why() -> None:
+    from lathe.monitoring.drift_check import _prediction_drift
+
+    old = ProfileSource(profile_frame(frame(50)), "old model")  # trained before outputs were kept
+    out = _prediction_drift(None, old, FrameSource(frame(50), "cur"), DriftOptions())
+    assert "keeps no predictions" in out["skipped"]
