@@ -55,12 +55,39 @@ def quantize_onnx(source: Path, target: Path, *, per_channel: bool = True,
     except ImportError as err:  # pragma: no cover - onnxruntime is installed here
         raise MissingDependency("int8 compression needs ONNX Runtime",
                                 hint="pip install 'lathe[onnx]'") from err
-    if scheme == "dynamic":
-        quantize_dynamic(str(source), str(target), per_channel=per_channel,
-                         weight_type=QuantType.QInt8)
-        return target
-    if scheme != "weight-only":
+    if scheme not in ("dynamic", "weight-only"):
         raise UsageError(f"unknown int8 scheme {scheme!r}", hint=f"choose one of {SCHEMES}")
+    with _without_preprocess_advice():
+        if scheme == "dynamic":
+            quantize_dynamic(str(source), str(target), per_channel=per_channel,
+                             weight_type=QuantType.QInt8)
+            return target
+        return _weight_only(source, target, per_channel, quantize_dynamic, QuantType)
+
+
+class _DropPreprocessAdvice:
+    """ONNX Runtime's quantizer tells the root logger, on every call, to run its
+    pre-processing script (shape inference for image models); lathe exports graphs with their
+    shapes, so the advice is noise on a user's terminal."""
+
+    def filter(self, record: Any) -> bool:
+        return not str(record.msg).startswith("Please consider to run pre-processing")
+
+
+@contextlib.contextmanager
+def _without_preprocess_advice() -> Iterator[None]:
+    import logging
+
+    root, advice = logging.getLogger(), _DropPreprocessAdvice()
+    root.addFilter(advice)  # a logger filter: it sees only records logged to root itself
+    try:
+        yield
+    finally:
+        root.removeFilter(advice)
+
+
+def _weight_only(source: Path, target: Path, per_channel: bool, quantize_dynamic: Any,
+                 QuantType: Any) -> Path:
     import logging
 
     import onnx
