@@ -96,6 +96,7 @@ def _add_subcommands() -> None:
     _group("registry")
     _command("serve")
     _command("deploy", "serve")
+    _command("stream")
     _group("experiment")
     _group("monitor")
     _command("retrain")
