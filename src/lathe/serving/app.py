@@ -22,6 +22,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lathe import __version__
 from lathe.errors import LatheError, RateLimited
@@ -138,6 +139,15 @@ def _install_error_handlers(app: FastAPI) -> None:
                 "request_id": getattr(request.state, "request_id", None),
             },
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        # the router's own 404 (no such path) and 405 (wrong method): the one error shape too
+        names = {404: "NotFound", 405: "MethodNotAllowed"}
+        body = {"error": names.get(error.status_code, "HTTPError"),
+                "message": f"{error.detail}: {request.method} {request.url.path[:200]}",
+                "request_id": getattr(request.state, "request_id", None)}
+        return _json(error.status_code, body, dict(error.headers or {}))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> Response:

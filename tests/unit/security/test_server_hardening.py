@@ -159,3 +159,11 @@ def test_the_server_refuses_an_untrusted_model_at_start(serve, two, keydir, monk
     monkeypatch.setenv("LATHE_TRUSTED_KEYS", str(keydir / "ci.key.pub"))
     with pytest.raises(Unauthorized, match="is not signed"):
         serve(two[:1])
+
+
+def test_router_errors_use_the_one_error_shape(serve, two):
+    client = serve(two)
+    for answer in (client.get("/no/such/path"), client.delete("/v1/models"),
+                   client.get("/static/../../etc/passwd")):
+        assert 400 <= answer.status_code < 500
+        assert {"error", "message", "request_id"} <= set(answer.json())
