@@ -43,6 +43,9 @@ def serve(
     prediction_log: Annotated[
         str, typer.Option(help="SQLAlchemy URL of the prediction log ('' = off)")
     ] = "sqlite:///.lathe/predictions.db",
+    mask_pii: Annotated[bool, typer.Option(
+        "--mask-pii", help="the prediction log stores requests with their PII masked "
+        "(emails, phones, IDs, cards, ...; see lathe privacy mask)")] = False,
     store: Annotated[str | None, typer.Option(help="registry URL (default LATHE_STORE)")] = None,
     experiments: Annotated[bool, typer.Option(
         "--experiments", help="route by running experiments (lathe experiment start)")] = False,
@@ -95,6 +98,7 @@ def serve(
             max_wait_ms=max_wait_ms,
             reload_interval_s=reload_every,
             prediction_log=prediction_log or None,
+            mask_pii=mask_pii,
             store=store,
             experiments=experiments,
             experiments_missing_unit=missing_unit,

@@ -60,6 +60,11 @@ class ServeSettings(BaseModel):
         default="sqlite:///.lathe/predictions.db", description="SQLAlchemy URL; None turns it off"
     )
     prediction_log_queue: int = Field(default=10_000, ge=1)
+    mask_pii: bool = Field(
+        default=False,
+        description="mask PII (lathe.privacy.pii) in what the prediction log stores: request "
+        "inputs, row ids and the client's request id; the model still sees the raw rows",
+    )
     row_id_field: str | None = Field(
         default="row_id",
         description="a row field that carries the row's own id (stored in the prediction "

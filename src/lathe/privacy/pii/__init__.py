@@ -11,7 +11,7 @@ anything heavy. See `_recognizers` for the types and what each rejects.
 'call <PHONE_NUMBER> v1.2.3.4'
 """
 
-from lathe.privacy.pii._engine import MODES, Masker, MaskMode, PiiMatch, detect
+from lathe.privacy.pii._engine import MODES, Masker, MaskMode, PiiMatch, detect, mask_json
 from lathe.privacy.pii._recognizers import ENTITIES
 
-__all__ = ["detect", "Masker", "MaskMode", "MODES", "PiiMatch", "ENTITIES"]
+__all__ = ["detect", "mask_json", "Masker", "MaskMode", "MODES", "PiiMatch", "ENTITIES"]

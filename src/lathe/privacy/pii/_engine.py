@@ -11,6 +11,8 @@ the IP address inside it and an ID number is not also read as a phone number.
 '<EMAIL_ADDRESS_1>, <EMAIL_ADDRESS_2>, <EMAIL_ADDRESS_1>'
 >>> Masker("hash", key=b"k").mask("ip 10.0.0.1")
 'ip <IP_ADDRESS:eec09bde120b>'
+>>> mask_json({"rows": [{"phone": 13800138000, "note": "ok", "n": 3}]}, Masker("redact"))
+{'rows': [{'phone': '<CN_MOBILE>', 'note': 'ok', 'n': 3}]}
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ import hmac
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from lathe.errors import UsageError
 from lathe.privacy.pii._recognizers import ENTITIES, RECOGNIZERS
 
-__all__ = ["PiiMatch", "detect", "Masker", "MaskMode", "MODES"]
+__all__ = ["PiiMatch", "detect", "Masker", "MaskMode", "MODES", "mask_json"]
 
 MaskMode = Literal["redact", "hash", "pseudonym"]
 MODES: tuple[str, ...] = ("redact", "hash", "pseudonym")
@@ -106,3 +108,19 @@ class Masker:
             at = m.end
         parts.append(text[at:])
         return "".join(parts)
+
+
+def mask_json(value: Any, masker: Masker) -> Any:
+    """A parsed JSON value with the PII of every string (and of every integer that reads as
+    PII, such as a phone number sent as a number) masked; keys and structure kept."""
+    if isinstance(value, str):
+        return masker.mask(value)
+    if isinstance(value, dict):
+        return {k: mask_json(v, masker) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_json(v, masker) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**6:
+        text = str(value)
+        masked = masker.mask(text)
+        return value if masked == text else masked
+    return value

@@ -182,12 +182,12 @@ async def _predict(request: Request, name: str, *, batched: bool) -> Response:
                 request_id,
                 name,
                 predictor.version,
-                RawJson(raw_body.decode("utf-8", "replace")),
+                _logged_inputs(raw_body, settings.mask_pii),
                 RawJson(predictions),
                 round(seconds * 1000, 3),
-                client_id=client_id,
+                client_id=_logged(client_id, settings.mask_pii),
                 n_rows=len(rows),
-                row_ids=_row_ids(rows, settings.row_id_field),
+                row_ids=_logged(_row_ids(rows, settings.row_id_field), settings.mask_pii),
                 **_experiment_fields(route),
             )
         )
@@ -206,7 +206,8 @@ async def _predict(request: Request, name: str, *, batched: bool) -> Response:
                 route,
                 rows,
                 state.prediction_log,
-                _shadow_record(request_id, name, raw_body, route, client_id),
+                _shadow_record(request_id, name, raw_body, route,
+                               _logged(client_id, settings.mask_pii), settings.mask_pii),
             )
     # the predictions are serialised once, for the response and the log alike
     payload = f'{json.dumps(head)[:-1]}, "predictions": {predictions}}}'
@@ -226,8 +227,29 @@ def _experiment_fields(route: Any, variant: str | None = None) -> dict[str, Any]
     return {"experiment": route.experiment, "variant": variant or route.variant}
 
 
+def _logged_inputs(raw_body: bytes, mask_pii: bool) -> RawJson:
+    """The request body as the prediction log stores it: as sent, or (with --mask-pii) with
+    the PII of every string masked."""
+    text = raw_body.decode("utf-8", "replace")
+    if not mask_pii:
+        return RawJson(text)
+    from lathe.privacy.pii import Masker, mask_json
+
+    return RawJson(json.dumps(mask_json(json.loads(text), Masker("redact")),
+                              ensure_ascii=False))
+
+
+def _logged(value: Any, mask_pii: bool) -> Any:
+    if not mask_pii or value is None:
+        return value
+    from lathe.privacy.pii import Masker, mask_json
+
+    return mask_json(value, Masker("redact"))
+
+
 def _shadow_record(
-    request_id: str, name: str, raw_body: bytes, route: Any, client_id: str | None
+    request_id: str, name: str, raw_body: bytes, route: Any, client_id: str | None,
+    mask_pii: bool = False,
 ) -> Any:
     """The shadow's log record: same inputs, the treatment's outputs, variant 'shadow'."""
 
@@ -236,7 +258,7 @@ def _shadow_record(
             f"{request_id}:shadow",
             name,
             predictor.version,
-            RawJson(raw_body.decode("utf-8", "replace")),
+            _logged_inputs(raw_body, mask_pii),
             RawJson(json.dumps(predictor.format(raw))),
             round(seconds * 1000, 3),
             client_id=client_id,
