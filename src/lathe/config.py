@@ -103,7 +103,7 @@ class PrivacyConfig(_Strict):
     accountant: Literal["prv", "rdp", "gdp"] = "prv"
     # the share of epsilon spent on preprocessing (numeric bounds, category vocabularies);
     # columns listed in `bounds` / `categories` are public and cost nothing
-    preprocessing_share: float = Field(0.1, ge=0, lt=1)
+    preprocessing_share: float = Field(0.2, ge=0, lt=1)
     bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)
     categories: dict[str, list[str]] = Field(default_factory=dict)
 

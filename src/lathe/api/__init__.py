@@ -32,7 +32,12 @@ from ._operate import (  # noqa: F401 - re-exported: the CLI calls them as lathe
     monitor_run,
     retrain,
 )
-from ._privacy import pii_scan, privacy_mask  # noqa: F401 - re-exported
+from ._privacy import (  # noqa: F401 - re-exported
+    parse_bounds,
+    pii_scan,
+    privacy_mask,
+    privacy_stats,
+)
 from ._secure import (  # noqa: F401 - re-exported
     keys_new,
     keys_rotate,

@@ -9,7 +9,7 @@ from typing import Any
 
 from lathe.errors import NotFound, UsageError
 
-__all__ = ["pii_scan", "privacy_mask", "read_key"]
+__all__ = ["pii_scan", "privacy_mask", "privacy_stats", "read_key", "parse_bounds"]
 
 KEY_ENV = "LATHE_PII_KEY"
 
@@ -48,3 +48,34 @@ def privacy_mask(data: str | os.PathLike[str], out: str | os.PathLike[str], *,
 
     return mask_file(Path(data), Path(out), columns=columns, mode=mode, key=read_key(key_file),
                      encoding=encoding, force=force)
+
+
+def parse_bounds(items: list[str] | None) -> dict[str, tuple[float, float]]:
+    """`COL=LO:HI` items as {COL: (LO, HI)}.
+
+    >>> parse_bounds(["age=0:120", "hours=1:99.5"])
+    {'age': (0.0, 120.0), 'hours': (1.0, 99.5)}
+    """
+    out: dict[str, tuple[float, float]] = {}
+    for item in items or []:
+        name, _, span = item.partition("=")
+        lo, _, hi = span.partition(":")
+        try:
+            low, high = float(lo), float(hi)
+        except ValueError:
+            raise UsageError(f"--bounds {item!r} is not COL=LO:HI",
+                             hint="e.g. --bounds age=0:120") from None
+        if not name or not low < high:
+            raise UsageError(f"--bounds {item!r}: need a column and LO < HI",
+                             hint="e.g. --bounds age=0:120")
+        out[name] = (low, high)
+    return out
+
+
+def privacy_stats(data: str | os.PathLike[str], *, epsilon: float, **options: Any
+                  ) -> dict[str, Any]:
+    """DP counts, sums, means and histograms of a file, spending its budget (see
+    `lathe.privacy.stats.private_stats` for the options)."""
+    from lathe.privacy.stats import private_stats
+
+    return private_stats(Path(data), epsilon=epsilon, **options)

@@ -3,6 +3,7 @@ a model and differentially private statistics."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -50,6 +51,56 @@ def mask(
     masked = ", ".join(f"{k} {v:,}" for k, v in result["masked"].items()) or "nothing found"
     console().print(f"masked {masked} in {result['rows']:,} rows of "
                     f"{', '.join(result['columns']) or 'no column'} -> [bold]{result['out']}[/]")
+
+
+@app.command("stats")
+def stats(
+    data: Annotated[Path, typer.Argument(help="CSV, TSV, JSONL or Parquet file.")],
+    epsilon: Annotated[float, typer.Option("--epsilon", help="Privacy budget this call "
+                                           "spends, split evenly over its queries.")],
+    count: Annotated[bool, typer.Option("--count", help="Noisy row count.")] = False,
+    mean: Annotated[list[str] | None, typer.Option("--mean", help="Noisy mean of COL.")] = None,
+    sum_: Annotated[list[str] | None, typer.Option("--sum", help="Noisy sum of COL.")] = None,
+    histogram: Annotated[list[str] | None, typer.Option(
+        "--histogram", help="Noisy histogram of COL (10 bins, or the categories whose noisy "
+        "count clears a threshold).")] = None,
+    bounds: Annotated[list[str] | None, typer.Option(
+        "--bounds", help="COL=LO:HI public bounds to clamp COL to (otherwise bought with a "
+        "fifth of the query's epsilon).")] = None,
+    mechanism: Annotated[str, typer.Option("--mechanism", help="laplace or gaussian "
+                                           "(analytic calibration).")] = "laplace",
+    delta: Annotated[float, typer.Option("--delta", help="delta for gaussian and for "
+                                         "categorical histograms.")] = 1e-6,
+    budget: Annotated[float, typer.Option("--budget", help="Total epsilon this dataset may "
+                                          "ever spend (kept in the ledger).")] = 3.0,
+    ledger: Annotated[Path | None, typer.Option(
+        "--ledger", help="Budget ledger (default .lathe/privacy_budget.json).")] = None,
+    encoding: EncodingOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Differentially private counts, sums, means and histograms; refused once the
+    dataset's budget would be overspent."""
+    from lathe import api
+
+    result = api.privacy_stats(
+        data, epsilon=epsilon, delta=delta, mechanism=mechanism, count=count,
+        sums=_split(sum_), means=_split(mean), histograms=_split(histogram),
+        bounds=api.parse_bounds(bounds), budget=budget, ledger=ledger, encoding=encoding)
+    if as_json:
+        emit_json(result)
+        return
+    out = console()
+    for kind, value in result["results"].items():
+        if kind == "count":
+            out.print(f"count  {value['value']:,.1f}")
+            continue
+        for col, info in value.items():
+            shown = (f"{info['value']:,.4g}" if "value" in info
+                     else json.dumps(info["counts"], default=float)[:200])
+            out.print(f"{kind:<6} {col}: {shown}")
+    spent = result["budget"]
+    out.print(f"[dim]{result['mechanism']}, epsilon {result['epsilon']:g} spent; "
+              f"{spent['remaining']:g} of {spent['total']:g} left for this dataset[/]")
 
 
 def print_pii(report: dict[str, Any]) -> None:

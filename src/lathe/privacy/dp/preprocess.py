@@ -54,9 +54,14 @@ def private_bounds(values: np.ndarray, epsilon: float, rng: np.random.Generator
     # bins: (-inf, g0), [g0, g1), ..., [g_last, inf)
     counts = np.bincount(np.searchsorted(_GRID, finite, side="right"),
                          minlength=len(_GRID) + 1).astype(float)
-    noisy = np.clip(counts + rng.laplace(0.0, 1.0 / epsilon, size=counts.shape), 0, None)
-    if noisy.sum() <= 0:
-        return -1.0, 1.0
+    noisy = counts + rng.laplace(0.0, 1.0 / epsilon, size=counts.shape)
+    # empty bins' positive noise would pile up in the tails: keep the bins whose noisy count
+    # clears what noise alone reaches once in ten grids (post-processing, free)
+    floor = math.log(len(noisy) * 10) / epsilon
+    if (noisy > floor).any():
+        noisy = np.where(noisy > floor, noisy, 0.0)
+    else:  # too few rows for this epsilon: the single most likely bin
+        noisy = np.where(np.arange(len(noisy)) == int(np.argmax(noisy)), 1.0, 0.0)
     cumulative = np.cumsum(noisy) / noisy.sum()
     low_bin = int(np.searchsorted(cumulative, 0.01))
     high_bin = int(np.searchsorted(cumulative, 0.99))
@@ -108,6 +113,7 @@ def private_preprocessing(schema: Schema, X: pd.DataFrame, *, epsilon: float, de
         "paid": {"bounds": numeric, "vocabularies": categorical},
         "public": {"bounds": sorted(bounds), "vocabularies": sorted(categories),
                    "always": ["column names and kinds", "label classes", "train row count"]},
+        "bounds": {col: list(span) for col, span in out.items()},
         "categories_below_threshold": dropped,
         "mechanisms": {"bounds": "Laplace histogram on a fixed power-of-two grid",
                        "vocabularies": "Laplace counts above 1 + ln(1/(2 delta))/epsilon"},
