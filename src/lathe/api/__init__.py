@@ -35,6 +35,7 @@ from ._operate import (  # noqa: F401 - re-exported: the CLI calls them as lathe
 from ._privacy import (  # noqa: F401 - re-exported
     parse_bounds,
     pii_scan,
+    privacy_audit,
     privacy_mask,
     privacy_stats,
 )

@@ -9,7 +9,8 @@ from typing import Any
 
 from lathe.errors import NotFound, UsageError
 
-__all__ = ["pii_scan", "privacy_mask", "privacy_stats", "read_key", "parse_bounds"]
+__all__ = ["pii_scan", "privacy_mask", "privacy_stats", "privacy_audit", "read_key",
+           "parse_bounds"]
 
 KEY_ENV = "LATHE_PII_KEY"
 
@@ -79,3 +80,20 @@ def privacy_stats(data: str | os.PathLike[str], *, epsilon: float, **options: An
     from lathe.privacy.stats import private_stats
 
     return private_stats(Path(data), epsilon=epsilon, **options)
+
+
+def privacy_audit(model: str | os.PathLike[str], members: str | os.PathLike[str],
+                  non_members: str | os.PathLike[str], *, shadows: int = 4,
+                  max_rows: int = 5000, seed: int = 0, threads: int | None = None,
+                  encoding: str | None = None) -> dict[str, Any]:
+    """Membership-inference attacks on MODEL (see `lathe.privacy.audit`)."""
+    from lathe.model import read_data, source_name
+    from lathe.privacy.audit import membership_audit
+    from lathe.registry.refs import load_model
+
+    loaded = load_model(model)
+    report = membership_audit(
+        loaded, read_data(members, encoding), read_data(non_members, encoding),
+        shadows=shadows, max_rows=max_rows, seed=seed, threads=threads,
+        members_source=source_name(members), non_members_source=source_name(non_members))
+    return {"model": str(model), **report}

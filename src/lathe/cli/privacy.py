@@ -53,6 +53,45 @@ def mask(
                     f"{', '.join(result['columns']) or 'no column'} -> [bold]{result['out']}[/]")
 
 
+@app.command("audit")
+def audit(
+    model: Annotated[str, typer.Argument(help="Artifact directory, NAME, NAME@alias or "
+                                         "NAME:VERSION.")],
+    members: Annotated[Path, typer.Option("--members", help="Rows the model was trained on "
+                                          "(with labels).")],
+    non_members: Annotated[Path, typer.Option("--non-members", help="Rows of the same kind "
+                                              "it never saw (with labels).")],
+    shadows: Annotated[int, typer.Option("--shadows", help="Reference fits for the offline "
+                                         "LiRA attack (0 = loss threshold only).")] = 4,
+    max_rows: Annotated[int, typer.Option("--max-rows", min=20, help="Most rows scored per "
+                                          "side.")] = 5000,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="CPU threads per "
+                                                "reference fit.")] = None,
+    encoding: EncodingOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Membership-inference audit: can an attacker tell MODEL's training rows from others?"""
+    from lathe import api
+
+    report = api.privacy_audit(model, members, non_members, shadows=shadows,
+                               max_rows=max_rows, seed=seed, threads=threads,
+                               encoding=encoding)
+    if as_json:
+        emit_json(report)
+        return
+    out = console()
+    for name, a in report["attacks"].items():
+        out.print(f"{name:<15} AUC {a['auc']:.3f} [{a['auc_ci'][0]:.3f}, {a['auc_ci'][1]:.3f}]"
+                  f"  TPR@1%FPR {a['tpr_at_1pct_fpr']:.3f}  advantage {a['advantage']:.3f}")
+    if report["privacy"]:
+        p = report["privacy"]
+        out.print(f"trained with epsilon {p['epsilon']:.3g}: an attack's advantage is at most "
+                  f"{p['advantage_max']:.3f}")
+    out.print(("[bold red]" if report["leak_detected"] else "[green]") + report["verdict"]
+              + "[/]")
+
+
 @app.command("stats")
 def stats(
     data: Annotated[Path, typer.Argument(help="CSV, TSV, JSONL or Parquet file.")],

@@ -129,7 +129,7 @@ def _train(net: Any, tensors: Sequence[Any], batch_loss: Callable[[Any, Sequence
         "max_grad_norm": float(max_grad_norm), "clipping": "flat, per example",
         "sample_rate": float(1.0 / len(private_loader)), "sampling": "Poisson",
         "expected_batch_size": batch_size, "epochs": int(epochs), "steps": steps,
-        "accountant": accountant, "optimizer": f"Adam(lr={lr:g})",
+        "accountant": accountant, "optimizer": f"Adam(lr={lr:g})", "lr": float(lr),
         "noise_seed": "operating-system entropy", "validation_curve": curve,
     }
 
