@@ -28,12 +28,13 @@ import tempfile
 import threading
 from pathlib import Path
 
-__all__ = ["private_checkouts", "fresh_checkout"]
+__all__ = ["private_checkouts", "fresh_checkout", "mark_verified", "take_verified"]
 
 _LOCK = threading.Lock()
 _ROOT: list[Path] = []
 _COUNTER = itertools.count(1)
 _LIVE: dict[str, list[Path]] = {}
+_VERIFIED: set[str] = set()
 _SHM = Path("/dev/shm")
 
 
@@ -63,3 +64,24 @@ def fresh_checkout(leaf: Path) -> tuple[Path, list[Path]]:
         older = _LIVE.get(str(leaf), [])
         _LIVE[str(leaf)] = [target]
     return target, older
+
+
+def mark_verified(path: Path) -> None:
+    """`path` was just rebuilt from encrypted blobs, every file authenticated and hashed
+    against the manifest: the next load may skip hashing it all again (once)."""
+    with _LOCK:
+        _VERIFIED.add(str(path))
+
+
+def take_verified(path: Path) -> bool:
+    """Whether `path` was verified by its checkout and not loaded since (then forget it).
+
+    >>> p = Path("/x/churn/1-abc.9"); mark_verified(p)
+    >>> take_verified(p), take_verified(p)
+    (True, False)
+    """
+    with _LOCK:
+        if str(path) in _VERIFIED:
+            _VERIFIED.discard(str(path))
+            return True
+        return False

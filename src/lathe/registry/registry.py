@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from lathe.artifact import MANIFEST, artifact_sha256, verify
 from lathe.errors import Conflict, IntegrityError, NotFound
 from lathe.registry._base import _SUMMARY_COLUMNS, CHAMPION, _dumps, default_blob_root
-from lathe.registry.checkouts import fresh_checkout
+from lathe.registry.checkouts import fresh_checkout, mark_verified
 from lathe.registry.connect import open_store
 from lathe.registry.promotion import Evaluate, RegistryPromotion
 from lathe.registry.records import (
@@ -221,6 +221,8 @@ class ModelRegistry(RegistryPromotion):
             shutil.rmtree(staging, ignore_errors=True)
         for path in older:
             shutil.rmtree(path, ignore_errors=True)
+        if self.blobs.protected:
+            mark_verified(target)  # every byte just authenticated and hashed: load once free
         return target
 
     # ---- invariants --------------------------------------------------------------------
