@@ -10,7 +10,7 @@ from typing import Any
 from lathe.errors import NotFound, UsageError
 
 __all__ = ["pii_scan", "privacy_mask", "privacy_stats", "privacy_audit", "read_key",
-           "parse_bounds"]
+           "parse_bounds", "reference_fitter"]
 
 KEY_ENV = "LATHE_PII_KEY"
 
@@ -94,6 +94,20 @@ def privacy_audit(model: str | os.PathLike[str], members: str | os.PathLike[str]
     loaded = load_model(model)
     report = membership_audit(
         loaded, read_data(members, encoding), read_data(non_members, encoding),
-        shadows=shadows, max_rows=max_rows, seed=seed, threads=threads,
+        shadows=shadows, max_rows=max_rows, seed=seed,
+        fit_reference=reference_fitter(loaded, threads),
         members_source=source_name(members), non_members_source=source_name(non_members))
     return {"model": str(model), **report}
+
+
+def reference_fitter(loaded: Any, threads: int | None = None) -> Any:
+    """fit(X, y, seed, extra) -> a new model of `loaded`'s family and parameters, fitted on
+    (X, y) with no validation split (the audit's reference models)."""
+    from lathe.models import FitData
+
+    def fit(X: Any, y: Any, seed: int, extra: dict[str, Any]) -> Any:
+        family = type(loaded.family)(**loaded.family.params)
+        return family.fit(FitData(loaded.schema, X, y, seed=seed, threads=threads,
+                                  extra=extra))
+
+    return fit

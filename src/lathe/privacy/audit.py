@@ -26,6 +26,7 @@ most: TPR <= e^eps FPR + delta, advantage <= (e^eps - 1 + 2 delta)/(e^eps + 1).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,7 @@ from lathe.errors import DataError, UsageError
 __all__ = ["membership_audit", "attack_metrics", "dp_limits"]
 
 MAX_SHADOWS = 16
+FitReference = Callable[[pd.DataFrame, np.ndarray, int, dict[str, Any]], Any]
 
 
 def dp_limits(epsilon: float, delta: float) -> dict[str, float]:
@@ -114,10 +116,12 @@ def _shadow_data(model: Any) -> dict[str, Any]:
 def membership_audit(model: Any, members: pd.DataFrame, non_members: pd.DataFrame, *,
                      shadows: int = 4, max_rows: int = 5000, seed: int = 0,
                      members_source: str = "members", non_members_source: str = "non-members",
-                     threads: int | None = None) -> dict[str, Any]:
-    """Run the attacks on `model` (a loaded lathe Model) and return the report."""
-    from lathe.models import FitData
+                     fit_reference: FitReference | None = None) -> dict[str, Any]:
+    """Run the attacks on `model` (a loaded lathe Model) and return the report.
 
+    `fit_reference(X, y, seed, extra)` fits one reference model of the same family and
+    parameters (`lathe.api` passes one built on `lathe.models.FitData`; this module stays
+    below the model families, which call into `lathe.privacy.dp`)."""
     if not 0 <= shadows <= MAX_SHADOWS:
         raise UsageError(f"--shadows {shadows}: choose 0 to {MAX_SHADOWS}",
                          hint="4 reference fits are usually enough for the offline attack")
@@ -144,9 +148,10 @@ def membership_audit(model: Any, members: pd.DataFrame, non_members: pd.DataFram
         extra = _shadow_data(model)
         for k in range(shadows):
             half = rng.choice(population, max(2, len(population) // 2), replace=False)
-            shadow = type(model.family)(**model.family.params).fit(FitData(
-                model.schema, Xn.iloc[half], yn[half], seed=seed + k + 1, threads=threads,
-                extra=dict(extra)))
+            if fit_reference is None:
+                raise UsageError("the offline attack needs a way to fit reference models",
+                                 hint="pass fit_reference, or shadows=0")
+            shadow = fit_reference(Xn.iloc[half], yn[half], seed + k + 1, dict(extra))
             outs.append(_scores(shadow, model.schema, X, y)[1])
         table = np.vstack(outs)
         sigma = float(np.sqrt(np.mean(table.var(axis=0)))) or 1.0

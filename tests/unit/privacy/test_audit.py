@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lathe.api._privacy import reference_fitter
 from lathe.cli import main
 from lathe.config import PrivacyConfig
 from lathe.data.infer import encode_labels, infer_schema
@@ -74,7 +75,8 @@ def test_lira_offline_runs_bounded_shadows(rows) -> None:  # noqa: ANN001
     X, _ = schema.conform(members)
     family = Linear().fit(FitData(schema, X, encode_labels(members["income"], schema)))
     model = types.SimpleNamespace(family=family, schema=schema, manifest={})
-    report = membership_audit(model, members, others, shadows=2)
+    report = membership_audit(model, members, others, shadows=2,
+                              fit_reference=reference_fitter(model, threads=1))
     lira = report["attacks"]["lira_offline"]
     assert lira["shadows"] == 2 and 0.0 <= lira["auc"] <= 1.0
     assert report["members"] == report["non_members"] == 400
