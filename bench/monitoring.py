@@ -129,24 +129,37 @@ def synthetic(path: Path, rows: int, shift: float, seed: int) -> None:
     pq.write_table(pa.table(cols), path)
 
 
+CPU_SECONDS: list[float] = []  # user + sys of each timed process, in order
+
+
 def timed(cmd: list[str]) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS (KiB, from GNU time) and stdout of a whole process."""
+    """Wall seconds, peak RSS (KiB, from GNU time) and stdout of a whole process (its user +
+    sys CPU seconds go to CPU_SECONDS)."""
     started = time.perf_counter()
-    done = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    done = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", *cmd], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
-    return seconds, int(done.stderr.strip().splitlines()[-1]), done.stdout
+    peak, user, system = done.stderr.strip().splitlines()[-1].split()
+    CPU_SECONDS.append(float(user) + float(system))
+    return seconds, int(peak), done.stdout
 
 
 def timing(tmp: Path, repeats: int) -> dict[str, Any]:
     ref, cur = tmp / "big_ref.parquet", tmp / "big_cur.parquet"
     synthetic(ref, 1_000_000, 0.0, 1)
     synthetic(cur, 1_000_000, 0.05, 2)
+    load = os.getloadavg()[0]
     ours = [timed([*LATHE, "monitor", "drift", str(ref), str(cur), "--json"])
             for _ in range(repeats)]
+    cpu = CPU_SECONDS[-repeats:]
     result = json.loads(ours[-1][2])
+    # a current of another size takes the merge path of the Wasserstein distance
+    odd = tmp / "big_cur_999k.parquet"
+    synthetic(odd, 999_000, 0.05, 3)
+    unequal = [timed([*LATHE, "monitor", "drift", str(ref), str(odd), "--json"])[0]
+               for _ in range(repeats)]
     theirs = timed([str(EVIDENTLY), str(PEER), str(ref), str(cur)])
     peer = json.loads(theirs[2])
     agree = np.mean([result["columns"][c]["drifted"] == v["drifted"]
@@ -154,6 +167,10 @@ def timing(tmp: Path, repeats: int) -> dict[str, Any]:
     lathe_s = statistics.median(s for s, _, _ in ours)
     return {"rows": 1_000_000, "columns": 20, "lathe_seconds_runs": [s for s, _, _ in ours],
             "lathe_seconds_median": lathe_s, "lathe_peak_rss_mib": max(m for _, m, _ in ours) / 1024,
+            "lathe_cpu_seconds_runs": cpu, "load_average_1min_at_start": load,
+            "lathe_seconds_999k_current_runs": unequal,
+            "lathe_seconds_999k_current_median": statistics.median(unequal),
+            "evidently_cpu_seconds": CPU_SECONDS[-1],
             "evidently_seconds": theirs[0], "evidently_peak_rss_mib": theirs[1] / 1024,
             "speedup": theirs[0] / lathe_s, "same_verdict": float(agree),
             "lathe_share_drifted": result["share_drifted"], "evidently_share": peer["share"]}
@@ -231,7 +248,8 @@ def main() -> None:
     parts = args.only.split(",")
     out: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                        "load_average_at_start": os.getloadavg(),
-                                       "note": "shared machine: ~8 sessions ran tests at the same time"}}
+                                       "note": "shared 2-core machine: other sessions ran tests at the "
+                                               "same time (see the load averages)"}}
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         if "agreement" in parts:
@@ -248,7 +266,8 @@ def main() -> None:
                   f"{[round(s, 2) for s in t['lathe_seconds_runs']]}, peak "
                   f"{t['lathe_peak_rss_mib']:.0f} MiB) vs Evidently {t['evidently_seconds']:.1f} s "
                   f"(peak {t['evidently_peak_rss_mib']:.0f} MiB): {t['speedup']:.1f}x; same "
-                  f"verdict {t['same_verdict']:.0%}")
+                  f"verdict {t['same_verdict']:.0%}; 999k current "
+                  f"{t['lathe_seconds_999k_current_median']:.2f} s")
     if "cbpe" in parts:
         out["cbpe"] = cbpe()
         print(f"CBPE: covariate-only shift MAE {out['cbpe']['covariate_shift_mae']:.4f}; "
