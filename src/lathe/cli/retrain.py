@@ -24,7 +24,8 @@ def retrain(
                                       "rest train it), or log:URL: the champion's training "
                                       "data plus the log's labelled rows of --window.")],
     window: Annotated[str | None, typer.Option(
-        "--window", help="log:URL only: the most recent span to read, e.g. 7d.")] = None,
+        "--window", help="The most recent part to use: on log:URL a span such as 30d, on a "
+        "file a number of rows (its last N).")] = None,
     since: Annotated[str | None, typer.Option(
         "--since", help="log:URL only: first prediction time (ISO, UTC).")] = None,
     until: Annotated[str | None, typer.Option(
