@@ -133,6 +133,10 @@ def test_retrain_from_the_log_adds_recent_labelled_rows_to_the_champions_data(
     alone = json.loads(out)  # 7 labelled days, no base: 1,680 rows, 336 compare
     assert (alone["fit_rows"], alone["holdout_rows"], alone["base"]) == (1344, 336, None)
     assert isinstance(alone["challenger_score"], float)
+    code, out, err = run(capsys, "retrain", "elec", "--data", setup["train"], "--window", 1000,
+                         "--alias", "challenger", "--store", setup["store"], "--json")
+    assert code == 0, err  # a file's last 1,000 rows: 800 train, 200 compare
+    assert (json.loads(out)["fit_rows"], json.loads(out)["holdout_rows"]) == (800, 200)
     code, _, err = run(capsys, "retrain", "elec", "--data", setup["train"], "--window", "1d",
                        "--store", setup["store"])
     assert code == 2 and "read the prediction log" in err
