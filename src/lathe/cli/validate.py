@@ -40,6 +40,10 @@ def validate(
         Path | None, typer.Option("--train", help="Training data for the train-vs-held-out "
                                                   "gap (default: the lineage's dataset).")
     ] = None,
+    mitigate: Annotated[
+        bool, typer.Option("--mitigate", help="Also fit Fairlearn's ThresholdOptimizer per "
+                                              "sensitive column; report its cost and gain.")
+    ] = False,
     encoding: EncodingOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -47,7 +51,7 @@ def validate(
     from lathe import api
 
     result = api.validate(str(model), data, suite=suite, sensitive=sensitive, tests=tests,
-                          report=report, train=train, encoding=encoding)
+                          report=report, train=train, encoding=encoding, mitigate=mitigate)
     if as_json:
         emit_json(result)
     else:
@@ -73,6 +77,11 @@ def _print(result: dict[str, Any]) -> None:
         where = ", ".join(f"{k}={v}" for k, v in found["slice"].items())
         out.print(f"worst slice {where}: n={found['n']}, error {found['error_above_rest']:+.3f}"
                   f" vs rest (adjusted p={found['p_adjusted']:.2g})")
+    for column, fix in (result.get("mitigation") or {}).items():
+        out.print(f"mitigation on {column} ({fix['constraint']}): equalized-odds difference "
+                  f"{fix['before']['equalized_odds_difference']:.3f} -> "
+                  f"{fix['after']['equalized_odds_difference']:.3f}, accuracy "
+                  f"{fix['before']['accuracy']:.4f} -> {fix['after']['accuracy']:.4f}")
     if result.get("report"):
         out.print(f"[green]report[/] written to [bold]{result['report']}[/]")
     verdict = "[green]passed[/]" if result["passed"] else (

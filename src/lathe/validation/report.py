@@ -146,9 +146,13 @@ def render_validation_report(result: dict[str, Any]) -> str:
             [_e(g), v["n"], _num(v["selection_rate"]), _num(v["tpr"]), _num(v["fpr"]),
              _num(v["accuracy"])] for g, v in fair["groups"].items()]))
         parts.append(_fairness_plot(column, fair))
-    if result.get("mitigation"):
-        parts += ["<h2>Mitigation</h2>", _table(["", "value"], [
-            [_e(k), _num(v)] for k, v in result["mitigation"].items() if not isinstance(v, dict)])]
+    for column, fix in (result.get("mitigation") or {}).items():
+        parts += [f"<h2>Mitigation: {_e(column)} ({_e(fix['constraint'])})</h2>",
+                  f"<p>{_e(fix['method'])} fitted on {fix['fitted_on']:,} rows, measured on "
+                  f"{fix['evaluated_on']:,} others; accuracy cost {fix['accuracy_cost']:.4f}.</p>",
+                  _table(["", *fix["before"]], [
+                      ["before", *(_num(v) for v in fix["before"].values())],
+                      ["after", *(_num(v) for v in fix["after"].values())]])]
     if result.get("robustness"):
         parts += ["<h2>Robustness</h2>", _robustness_plot(result["robustness"])]
     if result.get("behaviour"):

@@ -8,6 +8,8 @@
 | `robustness` | metrics, every tabular and text perturbation that applies                |
 | `text`       | metrics, per-language slices, every text perturbation                    |
 
+With `mitigate`, each sensitive column also gets Fairlearn's ThresholdOptimizer fitted on
+half of DATA and measured on the other half (`mitigation`: before, after, accuracy cost).
 Behaviour tests (`tests=tests.yaml`, `behaviour.py`) run with any suite, and its
 `thresholds:` override the defaults. The result is a dict: `passed`, `failed` (names of the
 failed checks), `checks` (every check with its value and threshold), and one section per
@@ -117,7 +119,7 @@ def _default_slices(model: Model, scored: Scored) -> list[str]:
 def run_suite(model: Model, data: DataLike, *, suite: str = "default",
               sensitive: list[str] | None = None, tests: Any = None,
               train: DataLike | None = None, encoding: str | None = None,
-              seed: int = 0) -> dict[str, Any]:
+              mitigate: bool = False, seed: int = 0) -> dict[str, Any]:
     """Run a suite on labelled DATA; the result dict described in the module docstring."""
     from lathe.validation.behaviour import load_tests, run_behaviour
 
@@ -146,6 +148,12 @@ def run_suite(model: Model, data: DataLike, *, suite: str = "default",
         for column in sensitive:  # a missing column fails before any long check runs
             sensitive_groups(scored, column)
         parts.append(fairness_report(scored, sensitive, limits))
+        if mitigate:
+            from lathe.validation.mitigation import mitigate as post_process
+
+            result["mitigation"] = {c: post_process(scored, c, seed=seed) for c in sensitive}
+    elif mitigate:
+        raise UsageError("--mitigate needs --sensitive COLUMNS", hint="e.g. --sensitive sex")
     if suite == "default":
         from lathe.validation.overfit import overfitting_report
 
