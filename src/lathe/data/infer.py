@@ -30,6 +30,7 @@ from lathe.data.schema import Column, Schema, Task, _as_str
 from lathe.errors import ConfigError, DataError, UsageError, did_you_mean
 
 __all__ = ["infer_schema", "infer_task", "task_note", "encode_labels", "detect_language",
+           "column_language", "cjk_rows",
            "declare_positive_class"]
 
 MAX_CLASSES_FOR_INTEGER_LABEL = 20
@@ -43,6 +44,35 @@ def detect_language(sample: Iterable[str]) -> str:
     cjk = len(_CJK.findall(text))
     letters = sum(ch.isalpha() for ch in text)
     return "zh" if letters and cjk / letters > 0.3 else "en"
+
+
+def cjk_rows(texts: Iterable[str]) -> np.ndarray:
+    """Per text: are most of its letters CJK (the rows char n-grams suit)?
+
+    >>> cjk_rows(["房间很干净", "clean room", "WiFi很快"]).tolist()
+    [True, False, True]
+    """
+    out = []
+    for text in texts:
+        letters = sum(ch.isalpha() for ch in text)
+        out.append(bool(letters) and len(_CJK.findall(text)) / letters > 0.3)
+    return np.asarray(out, dtype=bool)
+
+
+def column_language(sample: Iterable[str]) -> str:
+    """'zh', 'en', or 'mixed' when at least 10 % of the rows are Chinese and at least 10 %
+    are not (each language then gets its own features: `models._text_features`).
+
+    >>> column_language(["房间很干净", "clean room", "quiet and nice"] * 5)
+    'mixed'
+    >>> column_language(["clean room"] * 20 + ["房间很干净"])
+    'en'
+    """
+    texts = [str(t) for t in sample]
+    share = float(cjk_rows(texts).mean()) if texts else 0.0
+    if 0.1 <= share <= 0.9:
+        return "mixed"
+    return detect_language(texts)
 
 
 def infer_task(label: pd.Series, task: str | None = None, *, source: str = "data") -> Task:
@@ -322,13 +352,17 @@ def _is_text(text: pd.Series, n_unique: int) -> bool:
     if sample.empty:
         return False
     words = sample.str.split().str.len().mean()
-    cjk_long = sample.str.len().mean() >= 12 and detect_language(sample.head(200)) == "zh"
+    cjk_long = sample.str.len().mean() >= 12 and column_language(sample.head(200)) in (
+        "zh", "mixed")
     distinct = n_unique / max(len(text), 1)
     return bool((words >= 4 or cjk_long) and distinct > 0.3)
 
 
 def _text_column(name: str, values: pd.Series, missing: float) -> Column:
-    language = detect_language(values.dropna().astype(str).head(500))
+    texts = values.dropna().astype(str)
+    if len(texts) > 500:  # spread over the column: a file sorted by language is still mixed
+        texts = texts.iloc[np.linspace(0, len(texts) - 1, 500).astype(int)]
+    language = column_language(texts)
     return Column(name, "text", str(values.dtype), missing_fraction=missing, language=language)
 
 

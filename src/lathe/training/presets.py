@@ -118,10 +118,11 @@ def choose_family(schema: Schema) -> str:
     """When text columns are at least half the inputs: `text` (the pretrained encoder blended
     with TF-IDF) for English text if PyTorch and the encoder are installed, else `linear`
     (TF-IDF; also for Chinese, which the English MiniLM does not read well: 0.74 vs 0.885
-    accuracy on ChnSentiCorp). Otherwise `gbm`."""
+    accuracy on ChnSentiCorp, and for columns mixing Chinese with other languages, whose
+    rows get per-language features). Otherwise `gbm`."""
     texts = schema.names_of("text")
     if texts and len(texts) * 2 >= len(schema.columns):
-        english = all(schema.column(c).language != "zh" for c in texts)
+        english = all(schema.column(c).language not in ("zh", "mixed") for c in texts)
         return "text" if english and _encoder_installed() else "linear"
     return "gbm"
 

@@ -12,6 +12,7 @@ import pytest
 
 import lathe.api as api
 from lathe.cli import main
+from lathe.training.presets import choose_family
 from lathe.validation.language import detect_languages
 
 SHARED = Path(__file__).resolve().parents[4] / "shared" / "data"
@@ -48,6 +49,8 @@ def test_scripts_decide_without_statistics() -> None:
 def test_evaluate_reports_each_language(mixed, tmp_path, capsys) -> None:
     train, held = mixed.iloc[:1200].drop(columns="lang"), mixed.iloc[2000:].drop(columns="lang")
     model = api.train(train, target="label", model="linear", threads=1)
+    assert model.schema.column("text").language == "mixed"
+    assert choose_family(model.schema) == "linear"  # auto: no encoder here reads Chinese
     model.save(tmp_path / "model")
     held.to_csv(tmp_path / "held.csv", index=False)
     code = main(["evaluate", str(tmp_path / "model"), str(tmp_path / "held.csv"), "--json"])
