@@ -283,6 +283,11 @@ class Model:
             model_size_bytes=dir_size(self.path) if self.path else None,
             training_overlap=self.training_overlap(X, labelled),
         )
+        privacy = self.manifest.get("privacy")
+        if privacy:  # a private model says what its training spent
+            metrics["privacy"] = {k: privacy.get(k) for k in (
+                "epsilon", "delta", "target_epsilon", "accountant", "mechanism",
+                "noise_multiplier", "max_grad_norm", "sample_rate", "epochs", "steps")}
         if sections is not None:
             metrics.update(sections(labelled, X, y, raw))
         if report is not None:

@@ -197,7 +197,8 @@ def _flat(value: Any) -> str:
 
 def _provenance(manifest: dict[str, Any]) -> str:
     parts = []
-    for key, heading in (("lineage", "Data and parents"), ("training", "Training run")):
+    for key, heading in (("lineage", "Data and parents"), ("training", "Training run"),
+                         ("privacy", "Differential privacy (what training spent)")):
         block = manifest.get(key)
         if isinstance(block, dict) and block:
             parts.append(f"<h3>{heading}</h3>" + _key_values((k, _flat(v)) for k, v in block.items()))

@@ -96,3 +96,17 @@ def test_linear_private_is_an_ordinary_linear_artifact(data: Path, tmp_path: Pat
     assert manifest["metrics"]["test"]["accuracy"] > 0.6
     proba = api.load(out).predict_proba(pd.read_csv(data).head(5))
     assert len(proba) == 5
+
+
+def test_evaluate_and_report_show_what_training_spent(
+        trained: tuple[dict, dict], data: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    out = trained[1]["out"]
+    capsys.readouterr()
+    report = tmp_path / "r.html"
+    assert main(["evaluate", str(out), str(data), "--report", str(report), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["privacy"]["epsilon"] == trained[0]["privacy"]["epsilon"]
+    assert metrics["privacy"]["accountant"] == "prv"
+    html = report.read_text()
+    assert "Differential privacy" in html and "noise_multiplier" in html
