@@ -38,6 +38,9 @@ class DataConfig(_Strict):
     # binary labels: the class plain precision/recall/f1 describe (default: the second of the
     # sorted classes, scikit-learn's convention)
     positive_class: str | None = None
+    # refuse to train when a feature column holds PII (emails, phones, IDs, cards, ...):
+    # mask it first with `lathe privacy mask`
+    refuse_pii: bool = False
 
     @field_validator("positive_class", mode="before")
     @classmethod

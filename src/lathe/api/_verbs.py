@@ -61,6 +61,7 @@ def train(
     sign: str | os.PathLike[str] | None = None,
     dp_epsilon: float | None = None,
     dp_delta: float | None = None,
+    refuse_pii: bool | None = None,
 ) -> Model:
     """Read, infer the schema, split, fit under the preset and score the held-out test split.
 
@@ -76,7 +77,8 @@ def train(
     For a binary label, `positive_class` is the class plain precision/recall/f1 describe
     (default: the second of the sorted classes).
     With `dp_epsilon` (and `dp_delta`) the mlp or linear family trains with differential
-    privacy and the manifest's `privacy` says what was spent (see `lathe.training.private`).
+    privacy and the manifest's `privacy` says what was spent (see `lathe.training.private`);
+    with `refuse_pii` a feature column holding PII is refused (mask it first).
     With `out`, the model is saved there (an existing artifact is refused before any work
     unless `force=True`), torch checkpoints go to `OUT.checkpoints/` (removed once saved),
     and `name` (default: the directory's name) is recorded in the manifest.
@@ -104,6 +106,7 @@ def train(
         data__positive_class=positive_class,
         privacy__epsilon=dp_epsilon,
         privacy__delta=dp_delta,
+        data__refuse_pii=refuse_pii,
     )
     if cfg.data.target is None:
         raise UsageError(

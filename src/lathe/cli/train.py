@@ -92,6 +92,11 @@ def train(
         typer.Option("--threads", min=1, help="CPU threads per fit (default: gbm uses the "
                      "cores free when a fit starts, torch models all cores)."),
     ] = None,
+    refuse_pii: Annotated[
+        bool | None,
+        typer.Option("--refuse-pii", help="Refuse data whose feature columns hold PII "
+                     "(mask it first with lathe privacy mask)."),
+    ] = None,
     dp_epsilon: Annotated[
         float | None,
         typer.Option("--dp-epsilon", help="Train with differential privacy (mlp, linear): "
@@ -122,7 +127,7 @@ def train(
             encoding=encoding, progress=progress, resume=resume, catch_all=catch_all,
             abstain_rate=abstain_rate, refit=refit, positive_class=positive_class,
             threads=threads, name=name, force=force, sign=sign,
-            dp_epsilon=dp_epsilon, dp_delta=dp_delta,
+            dp_epsilon=dp_epsilon, dp_delta=dp_delta, refuse_pii=refuse_pii,
             out=out or api.default_out(data, name=name),
         )
     manifest = fitted.manifest

@@ -45,7 +45,8 @@ def private_config(cfg: LatheConfig) -> PrivacyConfig | None:
 def prepare_private(settings: PrivacyConfig, schema: Schema, X_train: pd.DataFrame,
                     family: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Buy the preprocessing and plan DP-SGD: (FitData.extra["dp"], the budget record).
-    Rewrites `schema` in place (vocabularies, missing shares)."""
+    Rewrites `schema` in place (vocabularies, missing shares): conform the rows again before
+    fitting, so their category codes follow the private vocabularies."""
     from lathe.privacy.dp import plan_budget
     from lathe.privacy.dp.preprocess import paid_columns, private_preprocessing
 

@@ -113,6 +113,8 @@ def _run(frame: pd.DataFrame, source: str, cfg: LatheConfig, progress: Progress 
     declare_positive_class(schema, cfg.data.positive_class)
     catch_all_class = _catch_all_class(schema, cfg)
     _note_leaks(frame, schema, source)
+    if cfg.data.refuse_pii:
+        _refuse_pii(frame, schema, source)
     frame = labelled_rows(frame, schema, source)
     splits = _split(frame, schema, source, cfg)
     family_name = choose_family(schema) if cfg.train.model == "auto" else cfg.train.model
@@ -265,6 +267,28 @@ def _note_leaks(frame: pd.DataFrame, schema: Schema, source: str) -> None:
     report = check_table(used, schema.target, source=source, checks=["leakage"])
     for finding in report.findings:
         schema.notes.append(f"possible label leak: {finding.message}")
+
+
+def _refuse_pii(frame: pd.DataFrame, schema: Schema, source: str, rows: int = 20_000) -> None:
+    """A DataError naming the first feature column where PII is found (in up to `rows`
+    rows), with the command that masks it."""
+    from lathe.privacy.pii import detect
+
+    for col in schema.feature_names:
+        values = frame[col].head(rows).dropna().astype(str)
+        found: dict[str, int] = {}
+        hits = 0
+        for value in values:
+            matches = detect(value)
+            hits += bool(matches)
+            for m in matches:
+                found[m.entity] = found.get(m.entity, 0) + 1
+        if hits:
+            kinds = ", ".join(f"{k} {v}" for k, v in sorted(found.items()))
+            raise DataError(f"{source}: column {col!r} holds PII ({kinds}) in {hits} of "
+                            f"{len(values)} rows checked, and data.refuse_pii is on",
+                            hint=f"mask it first: lathe privacy mask {source} --out "
+                                 f"masked.csv --columns {col}", column=col)
 
 
 def _catch_all_class(schema: Schema, cfg: LatheConfig) -> int | None:

@@ -110,3 +110,20 @@ def test_evaluate_and_report_show_what_training_spent(
     assert metrics["privacy"]["accountant"] == "prv"
     html = report.read_text()
     assert "Differential privacy" in html and "noise_multiplier" in html
+
+
+def test_refuse_pii_names_the_column_and_the_fix(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    rows = ["note,x,y"] + [f"call 138 0013 80{i:02d},{i % 7},{'a' if i % 2 else 'b'}"
+                           for i in range(40)]
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "m"
+    assert main(["train", str(path), "--target", "y", "--refuse-pii", "--out", str(out)]) == 65
+    err = capsys.readouterr().err
+    assert "column 'note' holds PII (CN_MOBILE 40)" in err and "lathe privacy mask" in err
+    assert not out.exists()
+    masked = tmp_path / "masked.csv"
+    assert main(["privacy", "mask", str(path), "--out", str(masked), "--columns", "note"]) == 0
+    assert main(["train", str(masked), "--target", "y", "--refuse-pii", "--model", "linear",
+                 "--out", str(out)]) == 0
