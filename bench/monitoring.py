@@ -3,6 +3,7 @@ CBPE estimated vs realised accuracy, and retraining on recent windows (elec2, Ad
 
     .venv/bin/python bench/monitoring.py                  # everything (tens of minutes)
     .venv/bin/python bench/monitoring.py --only agreement,timing
+    .venv/bin/python bench/monitoring.py --only retrain_log   # `lathe retrain` from the log
 
 Evidently runs in its own venv (pandas<3; never a lathe dependency):
     python3.11 -m venv bench/.evidently && bench/.evidently/bin/pip install \
@@ -239,9 +240,59 @@ def retraining(window: int = 2000, history: int = 4000) -> dict[str, Any]:
             "mean_gain": float(np.mean(gains))}
 
 
+def retraining_from_log(tmp: Path, window: int = 2000, history: int = 4000) -> dict[str, Any]:
+    """The same schedule through `lathe retrain NAME --data log:URL --window ... --base none`:
+    elec2 rows after the champion's 4,000 logged one every 30 minutes (as the data was taken)
+    in requests of 48 rows, every outcome attached; at each step the challenger trains on the
+    first 80 % of the last `history` rows' span, is registered as `challenger`, and both are
+    scored on the next `window` rows."""
+    from lathe.api import register, retrain
+    from lathe.predlog import PredictionLog, PredictionRecord, open_log
+    from lathe.registry import open_registry
+    from lathe.registry.refs import load_model
+
+    elec = pd.read_csv(SHARED / "elec2" / "elec2.csv")
+    store, url = f"sqlite:///{tmp / 'lathe.db'}", f"sqlite:///{tmp / 'predictions.db'}"
+    _train(elec.iloc[:history]).save(tmp / "elec")
+    register(tmp / "elec", "elec", store=store)
+    with open_registry(store) as registry:
+        registry.promote("elec", 1, force=True, reason="bench champion")
+    t0, step = 1_000_000_000.0, 1800.0
+    log = PredictionLog(url)
+    for start in range(history, len(elec), 48):
+        part = elec.iloc[start:start + 48]
+        log.append(PredictionRecord(f"r{start:06d}", "elec", "elec:1",
+                                    {"rows": part.drop(columns="class").to_dict("records")},
+                                    [{"label": None}] * len(part), 1.0, time=t0 + step * start,
+                                    n_rows=len(part)))
+    log.close()
+    answers = open_log(url)
+    for start in range(history, len(elec), 48):
+        answers.attach_outcome(f"r{start:06d}", None, outcomes=[
+            int(v) for v in elec["class"].iloc[start:start + 48]])
+    answers.close()
+    champion = load_model(tmp / "elec")
+    rows = []
+    for start in range(2 * history, len(elec) - window + 1, window * 2):
+        until = pd.Timestamp(t0 + step * start, unit="s", tz="UTC").isoformat()
+        made = retrain("elec", f"log:{url}", window=f"{int(history * step)}s", until=until,
+                       base="none", alias="challenger", store=store)
+        following = elec.iloc[start:start + window]
+        y = following["class"].to_numpy()
+        challenger = load_model(made["challenger"], store=store)
+        rows.append({"start": start, "fit_rows": made["fit_rows"],
+                     "champion": float(np.mean(np.asarray(champion.predict_raw(following))
+                                               .argmax(1) == y)),
+                     "challenger": float(np.mean(np.asarray(challenger.predict_raw(following))
+                                                 .argmax(1) == y))})
+    gains = [r["challenger"] - r["champion"] for r in rows]
+    return {"windows": rows, "share_won": float(np.mean([g > 0 for g in gains])),
+            "mean_gain": float(np.mean(gains))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--only", default="agreement,timing,cbpe,retraining")
+    parser.add_argument("--only", default="agreement,timing,cbpe,retraining,retrain_log")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -272,6 +323,12 @@ def main() -> None:
         out["cbpe"] = cbpe()
         print(f"CBPE: covariate-only shift MAE {out['cbpe']['covariate_shift_mae']:.4f}; "
               f"real drift MAE {out['cbpe']['real_drift_mae']:.4f}")
+    if "retrain_log" in parts:
+        with tempfile.TemporaryDirectory() as folder:
+            out["retraining_from_log"] = retraining_from_log(Path(folder))
+        r = out["retraining_from_log"]
+        print(f"retrain from the log: challenger won {r['share_won']:.0%} of "
+              f"{len(r['windows'])} windows, mean accuracy gain {r['mean_gain']:+.4f}")
     if "retraining" in parts:
         out["retraining"] = retraining()
         r = out["retraining"]
