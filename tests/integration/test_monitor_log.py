@@ -25,12 +25,28 @@ def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, st
     return code, out, err
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """elec:1 trained on rows 0-3,000; the log holds rows 20,000-22,400 as 120 requests of
-    20 rows, one every 2 hours (10 days); outcomes arrived for the first 7 days only."""
+def fill_log(url: str, stream: pd.DataFrame) -> None:
+    """120 requests of 20 rows of `stream`, one every 2 hours from START (10 days); per-row
+    outcomes (by row index) for the first 7 days only."""
     from lathe.predlog import PredictionLog, PredictionRecord, open_log
 
+    log = PredictionLog(url)
+    for k in range(120):
+        rows = stream.iloc[k * 20:(k + 1) * 20]
+        log.append(PredictionRecord(
+            f"r{k:03d}", "elec", "elec:1", {"rows": rows.drop(columns="class").to_dict("records")},
+            [{"label": "0"}] * 20, 1.0, time=START + 2 * HOUR * k, n_rows=20))
+    log.close()
+    answers = open_log(url)
+    for k in range(84):  # 7 days x 12 requests
+        for i, value in enumerate(stream["class"].iloc[k * 20:(k + 1) * 20]):
+            answers.attach_outcome(f"r{k:03d}", str(value), row=i)
+    answers.close()
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """elec:1 trained on rows 0-3,000; the log (SQLite) holds rows 20,000-22,400."""
     data = pd.read_csv(shared_file("elec2", "elec2.csv"))
     root = tmp_path_factory.mktemp("log")
     train = root / "train.csv"
@@ -43,18 +59,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     assert main(["registry", "promote", "elec", "1", "--store", store, "--json"]) == 0
     url = f"sqlite:///{root / 'predictions.db'}"
     stream = data.iloc[20000:22400].reset_index(drop=True)
-    log = PredictionLog(url)
-    for k in range(120):
-        rows = stream.iloc[k * 20:(k + 1) * 20]
-        log.append(PredictionRecord(
-            f"r{k:03d}", "elec", "elec:1", {"rows": rows.drop(columns="class").to_dict("records")},
-            [{"label": "0"}] * 20, 1.0, time=START + 2 * HOUR * k, n_rows=20))
-    log.close()
-    answers = open_log(url)
-    for k in range(84):  # 7 days x 12 requests: per-row outcomes, by row index
-        for i, value in enumerate(stream["class"].iloc[k * 20:(k + 1) * 20]):
-            answers.attach_outcome(f"r{k:03d}", str(value), row=i)
-    answers.close()
+    fill_log(url, stream)
     return {"store": store, "log": f"log:{url}", "train": str(train)}
 
 
@@ -181,3 +186,38 @@ def test_monitor_run_on_the_log_pushes_its_gauges(capsys: pytest.CaptureFixture[
     config.write_text(config.read_text().replace("LATHE_TEST_LOG", "LATHE_UNSET_LOG"))
     code, _, err = run(capsys, "monitor", "run", "--config", config)
     assert code == 78 and "${LATHE_UNSET_LOG}, which is not set" in err
+
+
+@pytest.mark.postgres
+def test_the_same_windows_from_a_postgresql_log(capsys: pytest.CaptureFixture[str],
+                                                setup: dict[str, str]) -> None:
+    import os
+    import uuid
+
+    import sqlalchemy as sa
+
+    server = os.environ.get("LATHE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        import psycopg
+
+        psycopg.connect(server, connect_timeout=2).close()
+    except Exception as exc:  # noqa: BLE001 - any failure means: skip, and say why
+        pytest.skip(f"no PostgreSQL server answers at {server}: {type(exc).__name__}")
+    schema = f"lathe_monitor_{uuid.uuid4().hex[:10]}"
+    url = f"{server}?schema={schema}"
+    try:
+        fill_log(url, pd.read_csv(shared_file("elec2", "elec2.csv")).iloc[20000:22400]
+                 .reset_index(drop=True))
+        windows = {}
+        for log in (setup["log"], f"log:{url}"):
+            code, out, err = run(capsys, "monitor", "performance", "elec@champion", log,
+                                 "--window", "1d", "--store", setup["store"], "--json")
+            assert code == 0, err
+            windows[log] = [(w["since"], w["n"], w["n_labelled"], w["accuracy"])
+                            for w in json.loads(out)["windows"]]
+        assert windows[f"log:{url}"] == windows[setup["log"]]
+    finally:
+        engine = sa.create_engine(server.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        engine.dispose()
