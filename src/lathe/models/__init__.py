@@ -7,6 +7,11 @@
 from __future__ import annotations
 
 from lathe.models._base import FAMILIES, FitData, ModelFamily
+from lathe.models._threads import prefer_passive_openmp
+
+# Every torch, LightGBM or scikit-learn import in lathe comes after this package's: OpenMP
+# reads its wait policy once, when the first of them loads it (see models._threads)
+prefer_passive_openmp()
 
 __all__ = ["get_family", "FAMILY_NAMES", "ModelFamily", "FitData"]
 

@@ -64,6 +64,36 @@ def test_lightgbm_waits_passively_unless_the_user_chose() -> None:
     assert out == "ACTIVE"
 
 
+def test_any_entry_to_the_families_sets_the_policy_and_onnx_runtime_follows_it() -> None:
+    """The policy holds whichever family module a process imports first (privacy's DP
+    linear, the encoder, compression), and ONNX Runtime's pool stops spinning with it."""
+    code = (
+        "import os, numpy as np\n"
+        "import lathe.models\n"
+        "print(os.environ['OMP_WAIT_POLICY'])\n"
+        "import torch, tempfile, pathlib\n"
+        "from lathe.models._torch_onnx import OnnxPredictor\n"
+        "path = pathlib.Path(tempfile.mkdtemp()) / 'm.onnx'\n"
+        "torch.onnx.export(torch.nn.Linear(3, 2), (torch.zeros(1, 3),), str(path),\n"
+        "                  input_names=['x'], output_names=['output'], dynamo=False)\n"
+        "session = OnnxPredictor(path).session\n"
+        "entry = 'session.intra_op.allow_spinning'\n"
+        "config = session.get_session_options()\n"
+        "try:\n"
+        "    print(config.get_session_config_entry(entry))\n"
+        "except Exception:\n"
+        "    print('default')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env["PYTHONPATH"] = str(ROOT / "src")
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["PASSIVE", "0"]
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.stdout.split() == ["ACTIVE", "default"], run.stderr
+
+
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
     rng = np.random.default_rng(3)
