@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from lathe.business.measure import Scorer, measure_candidate
+from lathe.business.measure import Scorer, measure_candidates
 from lathe.business.money import (
     Prices,
     cost_per_million,
@@ -99,16 +99,16 @@ def _check_same_problem(rows: list[dict[str, Any]]) -> None:
 def _measure_all(models: list[str], frame: pd.DataFrame, load: Callable[[str], Any],
                  make_scorer: Callable[[Any], Scorer] | None, source: str,
                  rounds: int) -> list[dict[str, Any]]:
-    rows = []
-    for ref in models:
-        try:
-            row = measure_candidate(partial(load, ref), frame, make_scorer=make_scorer,
-                                    rounds=rounds, source=source)
-        except DataError as error:
-            raise type(error)(f"candidate {ref!r} cannot score {source}: {error.message}",
-                              hint=error.hint) from None
-        rows.append({"model": ref, **row})
-    return rows
+    def cannot_score(i: int, error: Exception) -> Exception:
+        if isinstance(error, DataError):
+            return type(error)(f"candidate {models[i]!r} cannot score {source}: "
+                               f"{error.message}", hint=error.hint)
+        return error
+
+    measured = measure_candidates([partial(load, ref) for ref in models], frame,
+                                  make_scorer=make_scorer, rounds=rounds,
+                                  on_error=cannot_score)
+    return [{"model": ref, **row} for ref, row in zip(models, measured, strict=True)]
 
 
 def decide_candidates(

@@ -6,12 +6,12 @@ the *serving* call — the scorer `lathe.api.decide` passes in is the server's o
 (JSON-like rows -> validation -> the model; the LightGBM fast path where the server takes it):
 
 * latency at batch 1: `rounds` rounds of single-row calls over different rows; p50/p95/p99 of
-  each round, the median over rounds;
+  each round, the median over rounds; the candidates take turns round by round;
 * throughput at batch 64: rounds of 64-row calls, rows per second, median over rounds;
 * CPU-seconds per row: process CPU time (`time.process_time`, every thread) of the batch-1
   calls / rows — what one request scored alone costs; batch 64 alongside;
 * peak memory: the process's resident memory above what it used before loading the model,
-  sampled every few milliseconds while it loads, warms up and is timed;
+  sampled every few milliseconds while it loads, is evaluated and warms up;
 * size: the artifact's bytes on disk.
 
 Timing uses `lathe.evaluation.timing`, as `lathe compress` does.
@@ -32,7 +32,7 @@ import pandas as pd
 
 from lathe.evaluation.timing import percentiles, time_calls, windows
 
-__all__ = ["measure_candidate", "Scorer", "default_scorer"]
+__all__ = ["measure_candidates", "measure_candidate", "Scorer", "default_scorer"]
 
 Scorer = Callable[[list[dict[str, Any]]], np.ndarray]
 
@@ -93,55 +93,100 @@ def _calls(seconds_per_call: float, budget_s: float, rounds: int, low: int, high
     return max(low, min(high, fit))
 
 
+class _Candidate:
+    """One loaded candidate between its timed rounds: the rows of each round and the
+    figures so far."""
+
+    def __init__(self, load: Callable[[], Any], frame: pd.DataFrame,
+                 make_scorer: Callable[[Any], Scorer] | None, rounds: int,
+                 calls_batch1: int, calls_batch64: int, budget_s: float) -> None:
+        with _PeakMemory() as memory:
+            self.model = load()
+            self.metrics = self.model.evaluate(frame)
+            self.scorer = (make_scorer or default_scorer)(self.model)
+            rows = _records(self.model, frame)
+            # warm-up (lazy sessions, per-shape plans), which also sizes the timed rounds
+            warm1 = time_calls(self.scorer, [rows[i:i + 1] for i in range(3)]).wall_ms
+            warm64 = time_calls(self.scorer, [rows[:64]]).wall_ms
+        self.memory_mb = memory.mb
+        self.n_rows, self.rounds = len(rows), rounds
+        self.n1 = _calls(statistics.median(warm1) / 1000, 0.6 * budget_s, rounds, 5,
+                         calls_batch1)
+        self.n64 = _calls(warm64[0] / 1000, 0.4 * budget_s, rounds, 1, calls_batch64)
+        self.ones = [rows[a:b] for a, b in windows(len(rows), batch=1, calls=self.n1 * rounds)]
+        self.many = [rows[a:b] for a, b in windows(len(rows), batch=64,
+                                                   calls=self.n64 * rounds)]
+        self.latency: list[dict[str, float]] = []
+        self.throughput: list[float] = []
+        self.cpu1: list[float] = []
+        self.cpu64: list[float] = []
+
+    def time_round(self, r: int) -> None:
+        """Round `r`, on rows of its own: single-row calls, then 64-row calls."""
+        n1, n64 = self.n1, self.n64
+        single = time_calls(self.scorer, self.ones[r * n1:(r + 1) * n1])
+        self.latency.append({**percentiles(single.wall_ms),
+                             "mean": statistics.fmean(single.wall_ms)})
+        self.cpu1.append(single.cpu_seconds / n1)
+        part = self.many[r * n64:(r + 1) * n64]
+        batched = time_calls(self.scorer, part)
+        n_rows = sum(len(p) for p in part)
+        self.throughput.append(n_rows / max(batched.wall_seconds, 1e-9))
+        self.cpu64.append(batched.cpu_seconds / n_rows)
+
+    def result(self) -> dict[str, Any]:
+        median = statistics.median
+        return {
+            "model_object": self.model,
+            "metrics": dict(self.metrics),
+            "latency_ms": {k: median(r[k] for r in self.latency) for k in ("p50", "p95", "p99")},
+            "latency_ms_mean": median(r["mean"] for r in self.latency),
+            "throughput_rows_per_second_batch64": median(self.throughput),
+            "cpu_seconds_per_row": max(median(self.cpu1), 1e-9),
+            "cpu_seconds_per_row_batch64": max(median(self.cpu64), 1e-9),
+            "peak_memory_mb": self.memory_mb,
+            "size_bytes": self.metrics.get("model_size_bytes"),
+            "timing": {"rounds": self.rounds, "calls_batch1": self.n1,
+                       "calls_batch64": self.n64, "rows": self.n_rows,
+                       "interleaved": True, "measured_at": time.time()},
+        }
+
+
+def measure_candidates(loads: list[Callable[[], Any]], frame: pd.DataFrame, *,
+                       make_scorer: Callable[[Any], Scorer] | None = None,
+                       rounds: int = 5, calls_batch1: int = 40, calls_batch64: int = 4,
+                       budget_s: float = 6.0,
+                       on_error: Callable[[int, Exception], Exception] | None = None,
+                       ) -> list[dict[str, Any]]:
+    """Load and measure every candidate on the labelled `frame` (see the module docstring).
+
+    All are loaded first; then round 1 times each candidate in turn, then round 2, and so
+    on, so that load from other jobs that comes and goes falls on every candidate alike
+    instead of on whichever happened to be timed then. `calls_batch1` / `calls_batch64` per
+    round are upper bounds: a slow model gets fewer calls (at least 5 and 1) so that its
+    timed rounds take about `budget_s` seconds. `on_error(i, error)` may turn a failure to
+    load or score candidate i into the error to raise.
+    """
+    candidates = []
+    for i, load in enumerate(loads):
+        try:
+            candidates.append(_Candidate(load, frame, make_scorer, rounds, calls_batch1,
+                                         calls_batch64, budget_s))
+        except Exception as error:
+            if on_error is None:
+                raise
+            raise on_error(i, error) from None
+    for r in range(rounds):
+        for candidate in candidates:
+            candidate.time_round(r)
+    return [c.result() for c in candidates]
+
+
 def measure_candidate(load: Callable[[], Any], frame: pd.DataFrame, *,
                       make_scorer: Callable[[Any], Scorer] | None = None,
                       rounds: int = 5, calls_batch1: int = 40, calls_batch64: int = 4,
                       budget_s: float = 6.0, source: str = "data") -> dict[str, Any]:
-    """Load one candidate and measure it on the labelled `frame` (see the module docstring).
-
-    `calls_batch1` / `calls_batch64` per round are upper bounds: a slow model gets fewer
-    calls (at least 5 and 1) so that the timed rounds take about `budget_s` seconds.
-    """
-    with _PeakMemory() as memory:
-        model = load()
-        metrics = model.evaluate(frame)
-        scorer = (make_scorer or default_scorer)(model)
-        rows = _records(model, frame)
-        # warm-up (lazy sessions, per-shape plans), which also sizes the timed rounds
-        warm1 = time_calls(scorer, [rows[i:i + 1] for i in range(3)]).wall_ms
-        warm64 = time_calls(scorer, [rows[:64]]).wall_ms
-        n1 = _calls(statistics.median(warm1) / 1000, 0.6 * budget_s, rounds, 5, calls_batch1)
-        n64 = _calls(warm64[0] / 1000, 0.4 * budget_s, rounds, 1, calls_batch64)
-        ones = [rows[a:b] for a, b in windows(len(rows), batch=1, calls=n1 * rounds)]
-        many = [rows[a:b] for a, b in windows(len(rows), batch=64, calls=n64 * rounds)]
-        latency: list[dict[str, float]] = []
-        throughput: list[float] = []
-        cpu1: list[float] = []
-        cpu64: list[float] = []
-        for r in range(rounds):  # each round on rows of its own
-            single = time_calls(scorer, ones[r * n1:(r + 1) * n1])
-            latency.append({**percentiles(single.wall_ms),
-                            "mean": statistics.fmean(single.wall_ms)})
-            cpu1.append(single.cpu_seconds / n1)
-            part = many[r * n64:(r + 1) * n64]
-            batched = time_calls(scorer, part)
-            n_rows = sum(len(p) for p in part)
-            throughput.append(n_rows / max(batched.wall_seconds, 1e-9))
-            cpu64.append(batched.cpu_seconds / n_rows)
-    median = statistics.median
-    latency_ms = {k: median(r[k] for r in latency) for k in ("p50", "p95", "p99")}
-    mean_ms = median(r["mean"] for r in latency)
-    return {
-        "model_object": model,
-        "metrics": dict(metrics),
-        "latency_ms": latency_ms,
-        "latency_ms_mean": mean_ms,
-        "throughput_rows_per_second_batch64": median(throughput),
-        "cpu_seconds_per_row": max(median(cpu1), 1e-9),
-        "cpu_seconds_per_row_batch64": max(median(cpu64), 1e-9),
-        "peak_memory_mb": memory.mb,
-        "size_bytes": metrics.get("model_size_bytes"),
-        "timing": {"rounds": rounds, "calls_batch1": n1, "calls_batch64": n64,
-                   "rows": len(rows),
-                   "measured_at": time.time()},
-    }
+    """One candidate alone (`measure_candidates` with one load)."""
+    return measure_candidates([load], frame, make_scorer=make_scorer, rounds=rounds,
+                              calls_batch1=calls_batch1, calls_batch64=calls_batch64,
+                              budget_s=budget_s)[0]
