@@ -71,6 +71,10 @@ def fairness(seed: int) -> dict[str, Any]:
                        "eo_before": fix["before"]["equalized_odds_difference"],
                        "eo_after": fix["after"]["equalized_odds_difference"],
                        "eo_reduction": fix["equalized_odds_difference_reduction"],
+                       "eo_after_expected": fix["after_expected"]["equalized_odds_difference"],
+                       "eo_reduction_expected":
+                           fix["expected_equalized_odds_difference_reduction"],
+                       "pooled_groups": fix["pooled_groups"],
                        "accuracy_cost": fix["accuracy_cost"]}
     return out
 
@@ -203,14 +207,16 @@ def main() -> None:
     parser.add_argument("--seeds", default="0")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
-    saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for part in args.parts.split(","):
         started = time.perf_counter()
         runs = [PARTS[part](seed) for seed in seeds]
-        saved[part] = {"seeds": seeds, "median": _medians(runs), "runs": runs,
-                       "bench_seconds": time.perf_counter() - started}
+        result = {"seeds": seeds, "median": _medians(runs), "runs": runs,
+                  "bench_seconds": time.perf_counter() - started}
         print(f"== {part} (median of {len(seeds)} seed(s)) ==")
-        print(json.dumps(saved[part]["median"], indent=1, default=str))
+        print(json.dumps(result["median"], indent=1, default=str))
+        # read again just before writing: another run may have saved other parts meanwhile
+        saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        saved[part] = result
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(saved, indent=1, default=str))
 

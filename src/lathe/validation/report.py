@@ -148,8 +148,8 @@ def render_validation_report(result: dict[str, Any]) -> str:
         parts.append(_fairness_plot(column, fair))
     for column, fix in (result.get("mitigation") or {}).items():
         parts += [f"<h2>Mitigation: {_e(column)} ({_e(fix['constraint'])})</h2>",
-                  f"<p>{_e(fix['method'])} fitted on {fix['fitted_on']:,} rows, measured on "
-                  f"{fix['evaluated_on']:,} others; accuracy cost {fix['accuracy_cost']:.4f}.</p>",
+                  f"<p>{_e(fix['method'])}, cross-fitted on two halves of "
+                  f"{fix['evaluated_on']:,} rows; accuracy cost {fix['accuracy_cost']:.4f}.</p>",
                   _table(["", *fix["before"]], [
                       ["before", *(_num(v) for v in fix["before"].values())],
                       ["after", *(_num(v) for v in fix["after"].values())]])]

@@ -8,8 +8,8 @@
 | `robustness` | metrics, every tabular and text perturbation that applies                |
 | `text`       | metrics, per-language slices, every text perturbation                    |
 
-With `mitigate`, each sensitive column also gets Fairlearn's ThresholdOptimizer fitted on
-half of DATA and measured on the other half (`mitigation`: before, after, accuracy cost).
+With `mitigate`, each sensitive column also gets Fairlearn's ThresholdOptimizer, cross-fitted
+on two halves of DATA (`mitigation`: before, after, accuracy cost).
 Behaviour tests (`tests=tests.yaml`, `behaviour.py`) run with any suite, and its
 `thresholds:` override the defaults. The result is a dict: `passed`, `failed` (names of the
 failed checks), `checks` (every check with its value and threshold), and one section per
