@@ -178,7 +178,8 @@ def _mask_csv(path: Path, fmt: str, columns: Sequence[str], masker: Masker,
 
 def _mask_jsonl(path: Path, columns: Sequence[str], masker: Masker,
                 encoding: str | None) -> tuple[bytes, int]:
-    lines = path.read_text(encoding=encoding or "utf-8").splitlines(keepends=True)
+    # bytes decoded as they are: read_text would turn \r\n into \n
+    lines = path.read_bytes().decode(encoding or "utf-8").splitlines(keepends=True)
     out, rows, seen = [], 0, set()
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -191,15 +192,30 @@ def _mask_jsonl(path: Path, columns: Sequence[str], masker: Masker,
                             line=number) from None
         rows += 1
         seen.update(record)
-        changed = False
         for col in columns:
             value = record.get(col)
             if isinstance(value, str) and (masked := masker.mask(value)) != value:
-                record[col], changed = masked, True
-        ending = line[len(line.rstrip("\r\n")):]
-        out.append(json.dumps(record, ensure_ascii=False) + ending if changed else line)
+                line = _replace_json_value(line, col, value, masked)
+        out.append(line)
     _check_columns(path, columns, sorted(seen))
     return "".join(out).encode(encoding or "utf-8"), rows
+
+
+def _replace_json_value(line: str, key: str, value: str, masked: str) -> str:
+    """`line` with the string token of top-level `key` (whose value is `value`) replaced by
+    `masked`, every other byte kept; escaped the way the original token was (\\u or not)."""
+    import re
+
+    pattern = re.compile(re.escape(json.dumps(key)) + r'\s*:\s*("(?:[^"\\]|\\.)*")')
+    for match in pattern.finditer(line):
+        token = match.group(1)
+        if json.loads(token) == value:
+            new = json.dumps(masked, ensure_ascii="\\u" in token)
+            return line[:match.start(1)] + new + line[match.end(1):]
+    # the key was written escaped (or some other way): rewrite the record as a whole
+    record = json.loads(line)
+    record[key] = masked
+    return json.dumps(record, ensure_ascii=False) + line[len(line.rstrip("\r\n")):]
 
 
 def _mask_parquet(path: Path, columns: Sequence[str], masker: Masker) -> tuple[bytes, int]:

@@ -64,11 +64,15 @@ def test_mask_keeps_rows_order_and_other_columns_byte_for_byte(tickets: Path,
 def test_mask_jsonl_and_parquet(tmp_path: Path) -> None:
     rows = [{"id": 1, "text": "mail a.b@example.com"}, {"id": 2, "text": "nothing"}]
     jsonl = tmp_path / "t.jsonl"
-    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows)
+                     + '{"price":1.50,"city":"\\u5317\\u4eac","text":"\\u7535\\u8bdd 13800138000"}\r\n')
     mask_file(jsonl, tmp_path / "m.jsonl", columns=["text"])
     lines = (tmp_path / "m.jsonl").read_text().splitlines()
     assert json.loads(lines[0]) == {"id": 1, "text": "mail <EMAIL_ADDRESS>"}
     assert lines[1] == json.dumps(rows[1])
+    # the other keys keep their bytes (compact separators, 1.50, \\u escapes)
+    assert lines[2] == '{"price":1.50,"city":"\\u5317\\u4eac","text":"\\u7535\\u8bdd <CN_MOBILE>"}'
+    assert (tmp_path / "m.jsonl").read_bytes().endswith(b'<CN_MOBILE>"}\r\n')
     pq = tmp_path / "t.parquet"
     pd.DataFrame(rows).to_parquet(pq)
     mask_file(pq, tmp_path / "m.parquet", columns=["text"], mode="pseudonym")
