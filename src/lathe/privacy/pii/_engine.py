@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from lathe.errors import UsageError
-from lathe.privacy.pii._recognizers import ENTITIES, RECOGNIZERS
+from lathe.privacy.pii._recognizers import ENTITIES, RECOGNIZERS, text_holds
 
 __all__ = ["PiiMatch", "detect", "Masker", "MaskMode", "MODES", "mask_json"]
 
@@ -49,8 +49,13 @@ def detect(text: str, entities: Iterable[str] | None = None) -> list[PiiMatch]:
     if wanted is not None and (unknown := wanted - set(ENTITIES)):
         raise UsageError(f"unknown PII type(s) {sorted(unknown)}",
                          hint=f"choose from {', '.join(ENTITIES)}")
+    holds = text_holds(text)
+    if not holds:
+        return []
     found: list[tuple[int, int, int, str]] = []
     for rank, recognizer in enumerate(RECOGNIZERS):
+        if recognizer.needs not in holds:
+            continue
         if wanted is not None and recognizer.entity not in wanted:
             continue
         for start, end in recognizer.find(text):

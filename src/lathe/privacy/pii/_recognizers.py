@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from lathe.privacy.pii._checks import cn_id_ok, digits, ipv4_ok, luhn_ok
 
-__all__ = ["Recognizer", "RECOGNIZERS", "ENTITIES"]
+__all__ = ["Recognizer", "RECOGNIZERS", "ENTITIES", "text_holds"]
 
 # a match right after one of these words is an order/tracking/invoice/version number
 _NOT_PII_BEFORE = re.compile(
@@ -45,12 +45,11 @@ class Recognizer:
     validate: Callable[[str], bool] = field(default=lambda _: True)
     # check the words before a match for "order no." and the like
     negative_context: bool = False
-    # a cheap test on the whole text: skip the pattern when it fails
-    needs: Callable[[str], bool] = field(default=lambda _: True)
+    # what the text must hold for the pattern to be tried ("digit", "@", "url"; see
+    # `text_holds`, computed once per text)
+    needs: str = "digit"
 
     def find(self, text: str) -> list[tuple[int, int]]:
-        if not self.needs(text):
-            return []
         spans = []
         for match in self.pattern.finditer(text):
             value = match.group(0)
@@ -63,8 +62,19 @@ class Recognizer:
         return spans
 
 
-def _has_digit(text: str) -> bool:
-    return any(ch.isdigit() for ch in text)
+_DIGIT = re.compile(r"\d")
+
+
+def text_holds(text: str) -> set[str]:
+    """The cheap facts about a text that decide which recognizers can match it."""
+    holds = set()
+    if _DIGIT.search(text):
+        holds.add("digit")
+    if "@" in text:
+        holds.add("@")
+    if "://" in text or "www." in text.lower():
+        holds.add("url")
+    return holds
 
 
 def _card_ok(value: str) -> bool:
@@ -115,31 +125,31 @@ _SEP = r"[ \-]?"
 RECOGNIZERS: tuple[Recognizer, ...] = (
     Recognizer("EMAIL_ADDRESS", re.compile(
         r"(?<![A-Za-z0-9_.+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}"
-        r"[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9_\-])"), needs=lambda t: "@" in t),
+        r"[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9_\-])"), needs="@"),
     Recognizer("URL", re.compile(
         r"(?:https?://|www\.)[^\s<>\"'，。、；：！？（）【】]+[^\s<>\"'.,;:!?)\]，。、；：！？（）【】]",
-        re.IGNORECASE), needs=lambda t: "://" in t or "www." in t.lower()),
+        re.IGNORECASE), needs="url"),
     Recognizer("IP_ADDRESS", re.compile(_B + r"\d{1,3}(?:\.\d{1,3}){3}" + _E), ipv4_ok,
-               negative_context=True, needs=_has_digit),
+               negative_context=True),
     Recognizer("CN_RESIDENT_ID", re.compile(_B + r"[1-8]\d{16}[\dXx]" + _E), cn_id_ok,
-               negative_context=True, needs=_has_digit),
+               negative_context=True),
     Recognizer("CN_BANK_CARD", re.compile(
         _B + r"62\d{2}(?:[ \-]?\d{4}){3}(?:[ \-]?\d{1,3})?" + _E), _cn_bank_ok,
-        negative_context=True, needs=_has_digit),
+        negative_context=True),
     Recognizer("CREDIT_CARD", re.compile(
         _B + r"(?:\d{4}[ \-]?\d{6}[ \-]?\d{4,5}|\d{4}(?:[ \-]?\d{4}){2}[ \-]?\d{1,7})" + _E),
-        _card_ok, negative_context=True, needs=_has_digit),
+        _card_ok, negative_context=True),
     Recognizer("CN_MOBILE", re.compile(
         r"(?:(?<![A-Za-z0-9_.\-+])(?:\+|00)86[ \-]?|" + _B + r")1[3-9]\d" + _SEP + r"\d{4}" + _SEP + r"\d{4}" + _E),
-        negative_context=True, needs=_has_digit),
+        negative_context=True),
     Recognizer("CN_LANDLINE", re.compile(
         r"(?:(?:\+|00)86[ \-]?\(?0?(?:10|2\d|[3-9]\d{2})\)?|\(0(?:10|2\d|[3-9]\d{2})\)|"
         + _B + r"0(?:10|2\d|[3-9]\d{2}))[ \-]?[2-9]\d{2,3}[ \-]?\d{4}" + _E),
-        _cn_landline_ok, negative_context=True, needs=_has_digit),
+        _cn_landline_ok, negative_context=True),
     Recognizer("PHONE_NUMBER", re.compile(
         r"(?:\+\d{1,3}[ .\-]?(?:\(?\d{1,4}\)?[ .\-]?){1,4}\d{2,4}" + _E
         + r"|\(\d{3}\)[ .\-]?\d{3}[ .\-]\d{4}" + _E
         + r"|" + _B + r"(?:1[ .\-])?\d{3}[.\-]\d{3}[.\-]\d{4}" + _E + ")"),
-        _phone_ok, negative_context=True, needs=_has_digit),
+        _phone_ok, negative_context=True),
 )
 ENTITIES: tuple[str, ...] = tuple(r.entity for r in RECOGNIZERS)
