@@ -19,7 +19,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from lathe.errors import DataError, LatheError, StoreUnavailable
+from lathe.errors import DataError, StoreUnavailable
 
 __all__ = ["is_log_ref", "read_log", "read_log_times", "model_name", "log_scope"]
 
@@ -62,6 +62,7 @@ def read_log_times(ref: str, *, model: str | None = None, version: str | None = 
     since (inclusive) and until (exclusive), and each row's prediction time (UTC)."""
     import numpy as np
     import pandas as pd
+    from sqlalchemy.exc import SQLAlchemyError
 
     from lathe.predlog import inputs_frame, read_predictions
 
@@ -80,9 +81,7 @@ def read_log_times(ref: str, *, model: str | None = None, version: str | None = 
                 frame[target] = chunk["outcome"].to_numpy()
             parts.append(frame)
             times.append(chunk["time"].to_numpy(dtype="datetime64[us]"))
-    except LatheError:
-        raise
-    except Exception as exc:  # SQLAlchemy/driver errors: a log that does not answer
+    except (SQLAlchemyError, OSError) as exc:  # the database (or its driver) did not answer
         raise StoreUnavailable(f"{url}: the prediction log does not answer "
                         f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})",
                         hint="check the log URL and that its database answers",
