@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,6 +71,39 @@ def _hash(path: Path) -> str:
 class _Sink:
     def write(self, data: bytes) -> int:
         return len(data)
+
+
+class _WriteBehind:
+    """Writes blocks to `handle` from a thread, so decrypting and hashing the next block
+    overlaps writing this one (the file syscalls release the GIL). `close` waits for the
+    last block and re-raises a write error."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+        self.blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="lathe-blob-write", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (block := self.blocks.get()) is not None:
+            if self.error is None:
+                try:
+                    self.handle.write(block)
+                except BaseException as error:  # noqa: BLE001 - re-raised by close()
+                    self.error = error
+
+    def write(self, data: bytes) -> int:
+        if self.error is not None:
+            raise self.error
+        self.blocks.put(data)
+        return len(data)
+
+    def close(self) -> None:
+        self.blocks.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 class BlobStore:
@@ -202,8 +237,12 @@ class BlobStore:
             )
         dst.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with dst.open("wb") as writer:
-                digest = self._read_into(src, writer, f"{label}: blob {sha256[:12]}…")
+            with dst.open("wb") as handle:
+                behind = _WriteBehind(handle)
+                try:
+                    digest = self._read_into(src, behind, f"{label}: blob {sha256[:12]}…")
+                finally:
+                    behind.close()
         except BaseException:
             dst.unlink(missing_ok=True)
             raise

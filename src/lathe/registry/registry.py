@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -219,8 +220,8 @@ class ModelRegistry(RegistryPromotion):
                     raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        for path in older:
-            shutil.rmtree(path, ignore_errors=True)
+        if older:  # earlier checkouts of this version: removed off the caller's path
+            threading.Thread(target=_remove_all, args=(older,), daemon=True).start()
         if self.blobs.protected:
             mark_verified(target)  # every byte just authenticated and hashed: load once free
         return target
@@ -253,6 +254,11 @@ def open_registry(
     LATHE_BLOBS, else `blobs/` next to the SQLite file (or .lathe/blobs for PostgreSQL).
     """
     return ModelRegistry(open_store(url), blob_root)
+
+
+def _remove_all(paths: builtins.list[Path]) -> None:
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _parent_ref(parent: object) -> str | None:
