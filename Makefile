@@ -39,6 +39,10 @@ test-fast: install
 bench: install
 	$(BIN)/python bench/quality.py
 
+# pip-audit over the installed dependencies; says SKIPPED (never "ok") when offline
+audit: install
+	$(BIN)/python .ci/audit.py
+
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports --no-cache
