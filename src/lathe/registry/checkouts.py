@@ -1,7 +1,8 @@
 """Where decrypted checkouts of encrypted registry blobs live: one folder per process.
 
-The folder is made on first use with mode 0700, in /dev/shm (memory, never written to a
-disk) when that exists and is writable, else in the system's temporary folder; it is
+The folder is made on first use with mode 0700, in LATHE_CHECKOUT_DIR when set (a
+memory-backed volume in a container whose /dev/shm is small), else in /dev/shm (memory,
+never written to a disk) when that exists and is writable, else in the temporary folder; it is
 removed when the process exits (normally, by SIGTERM through the server's drain, or by an
 uncaught exception). Only a SIGKILL leaves it behind, in memory, until the next reboot.
 
@@ -48,7 +49,10 @@ def private_checkouts() -> Path:
     with _LOCK:
         if _ROOT and _ROOT[0].is_dir():
             return _ROOT[0]
-        base = _SHM if _SHM.is_dir() and os.access(_SHM, os.W_OK | os.X_OK) else None
+        chosen = os.environ.get("LATHE_CHECKOUT_DIR")  # e.g. a memory-backed volume
+        base: Path | None = Path(chosen) if chosen else None
+        if base is None and _SHM.is_dir() and os.access(_SHM, os.W_OK | os.X_OK):
+            base = _SHM
         root = Path(tempfile.mkdtemp(prefix="lathe-checkouts-", dir=base))
         os.chmod(root, 0o700)
         atexit.register(_remove, root, os.getpid())

@@ -122,6 +122,12 @@ def _files(target: str, spec: dict[str, Any], image: str, replicas: int,
         files["prometheus.yaml"] = _yaml(prometheus_scrape(spec["route"]))
         files["alerts.yaml"] = _yaml(alert_rules(spec["route"]))
         files["dashboard.json"] = json.dumps(grafana_dashboard(spec["route"]), indent=2) + "\n"
+    from lathe.serving.deploy_context import PYTHON
+    from lathe.serving.sbom import cyclonedx_sbom
+
+    files["sbom.cdx.json"] = json.dumps(cyclonedx_sbom(
+        image, extras=extras, base=f"python:{PYTHON}-slim",
+        model=record if bundled else None), indent=2) + "\n"
     return files
 
 

@@ -72,10 +72,12 @@ def kubernetes_manifests(model: str, image: str, replicas: int = 2, *,
     mounts: list[dict[str, Any]] = [
         {"name": "api-keys", "mountPath": "/etc/lathe", "readOnly": True},
         {"name": "data", "mountPath": "/data"},  # the prediction log of this pod
+        {"name": "tmp", "mountPath": "/tmp"},  # the root filesystem is read-only
     ]
     volumes: list[dict[str, Any]] = [
         {"name": "api-keys", "secret": {"secretName": f"{app}-api-keys"}},
         {"name": "data", "emptyDir": {}},
+        {"name": "tmp", "emptyDir": {}},
     ]
     if mode == "registry":
         env += [{"name": "LATHE_STORE", "valueFrom": {"secretKeyRef": {
@@ -138,7 +140,8 @@ def kubernetes_manifests(model: str, image: str, replicas: int = 2, *,
                             },
                             "securityContext": {
                                 "allowPrivilegeEscalation": False,
-                                "readOnlyRootFilesystem": False,
+                                "readOnlyRootFilesystem": True,
+                                "capabilities": {"drop": ["ALL"]},
                             },
                             "volumeMounts": mounts,
                         }

@@ -36,7 +36,7 @@ KUBERNETES_MANIFESTS = {"deployment.yaml", "service.yaml", "hpa.yaml", "secret.y
                         "monitor-config.yaml", "monitor-cronjob.yaml", "retrain-cronjob.yaml"}
 PROMETHEUS_FILES = {"prometheus.yaml", "alerts.yaml"}
 OTHER_FILES = {"Dockerfile", ".dockerignore", "dashboard.json", "deploy.json", "entrypoint.py",
-               "make_keys.py", "README.md"}
+               "make_keys.py", "README.md", "sbom.cdx.json"}
 
 
 @pytest.fixture(scope="module")
