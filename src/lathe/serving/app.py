@@ -122,6 +122,11 @@ def _install_error_handlers(app: FastAPI) -> None:
             headers["Retry-After"] = str(error.details.get("retry_after", 1))
         if status == 401:
             headers["WWW-Authenticate"] = "Bearer"
+        if status in (401, 403):  # who tried what, for the operator (never the key itself)
+            client = request.client.host if request.client else None
+            LOGGER.warning("refused", extra={
+                "request_id": getattr(request.state, "request_id", None), "status": status,
+                "path": request.url.path[:200], "client": client, "reason": error.message})
         body = {**error.to_dict(), "request_id": getattr(request.state, "request_id", None)}
         return _json(status, body, headers)
 

@@ -167,3 +167,17 @@ def test_router_errors_use_the_one_error_shape(serve, two):
                    client.get("/static/../../etc/passwd")):
         assert 400 <= answer.status_code < 500
         assert {"error", "message", "request_id"} <= set(answer.json())
+
+
+def test_refusals_are_logged_with_who_and_what(serve, two, keyfile, rows, caplog):
+    import logging
+
+    client = serve(two, api_keys=keyfile)
+    with caplog.at_level(logging.WARNING, logger="lathe.serving"):
+        client.post("/v1/models/b/predict", json={"rows": _rows(rows)}, headers=_auth("k-a"))
+        client.post("/v1/models/a/predict", json={"rows": _rows(rows)},
+                    headers=_auth("k-secret-guess"))
+    refused = [r for r in caplog.records if r.getMessage() == "refused"]
+    assert [r.status for r in refused] == [403, 401]  # type: ignore[attr-defined]
+    assert "'only-a' may not use model 'b'" in refused[0].reason  # type: ignore[attr-defined]
+    assert all("k-secret-guess" not in str(r.__dict__) for r in refused)
