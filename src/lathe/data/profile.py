@@ -4,7 +4,8 @@ drift checks need no training file.
 Per column: its storage type, row and missing counts, distinct values; numeric columns keep
 every sorted value when there are at most 1,000 (exact small-sample tests), else 256
 mid-quantiles and the standard deviation; category counts are kept (the 1,000 most frequent)
-for text-like columns and for numeric columns with at most 20 distinct values; text columns
+for text-like columns, integer columns with at most 1,000 distinct values and float columns
+with at most 20; text columns
 also keep up to 200 example texts (500 characters each) for embedding drift.
 
 >>> import pandas as pd
@@ -73,7 +74,10 @@ def _column(values: pd.Series) -> dict[str, Any]:
             out["quantiles"] = np.quantile(finite, (np.arange(QUANTILES) + 0.5) / QUANTILES
                                            ).tolist()
         out["std"] = float(np.std(finite)) if len(finite) else None
-        if out["nunique"] <= SMALL_NUMERIC:
+        # counts for small-valued columns: a window where an integer column takes at most 10
+        # values is tested as categorical (Evidently's typing), against these counts
+        limit = MAX_CATEGORIES if kind == "int" else SMALL_NUMERIC
+        if out["nunique"] <= limit:
             out["counts"], _ = _counts(values[np.isfinite(arr)])
         return out
     present = values.dropna()

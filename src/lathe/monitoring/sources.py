@@ -237,11 +237,27 @@ class ProfileSource:
                                 f"{column!r}", hint="compare against the training data file",
                                 column=column)
             return Sample.text(col["texts"]), col["missing"]
+        if pairs is None and col["dtype"] in ("int", "float"):
+            pairs = _counts_from_points(col, present)
         if pairs is None:
             raise DataError(f"{self.name}: the training profile keeps no category counts of "
                             f"column {column!r} ({col['nunique']} distinct values)",
                             hint="compare against the training data file", column=column)
         return Sample.categorical(*pairs), col["missing"]
+
+
+def _counts_from_points(col: dict[str, Any], present: int) -> tuple[list[Any], list[int]]:
+    """Category counts of a numeric column the profile keeps as values or mid-quantiles
+    (each point standing for an equal share of the rows): exact for exact values, a sketch
+    otherwise — what an older profile, or one of a column with many values, can say when a
+    window of current data takes few enough values to be tested as categories."""
+    points = np.asarray(col.get("values", col.get("quantiles")) or [], dtype=float)
+    keys, hits = np.unique(points, return_counts=True)
+    share = hits / max(len(points), 1)
+    counts = np.maximum(np.round(share * present), 1).astype(int)
+    plain = [int(k) if col["dtype"] == "int" and float(k).is_integer() else float(k)
+             for k in keys]
+    return plain, counts.tolist()
 
 
 def open_source(ref: str, *, store: str | None = None, log: dict[str, Any] | None = None

@@ -146,3 +146,20 @@ def test_prediction_drift_against_a_profile_without_predictions_says_why() -> No
     old = ProfileSource(profile_frame(frame(50)), "old model")  # trained before outputs were kept
     out = _prediction_drift(None, old, FrameSource(frame(50), "cur"), DriftOptions())
     assert "keeps no predictions" in out["skipped"]
+
+
+def test_a_numeric_profile_column_answers_as_categories_when_the_window_is_small() -> None:
+    """A window where an integer column takes at most 10 values is tested as categorical;
+    a profile that kept only quantiles (many distinct values) answers with a sketch."""
+    rng = np.random.default_rng(3)
+    values = np.where(rng.random(20000) < 0.9, 0, rng.integers(1, 100_000, 20000))
+    profile = profile_frame(pd.DataFrame({"loss": values}))
+    assert "counts" not in profile["columns"]["loss"]  # > 1,000 distinct values
+    sample, missing = ProfileSource(profile, "p").sample("loss", "categorical")
+    keys, counts = sample.counts()
+    assert keys[0] == 0 and counts[0] / sample.n == pytest.approx(0.9, abs=0.01)
+    few = profile_frame(pd.DataFrame({"level": rng.integers(0, 300, 5000)}))
+    assert len(few["columns"]["level"]["counts"]) == 300  # integers: counts up to 1,000 values
+    current = FrameSource(pd.DataFrame({"loss": [0] * 95 + [7, 7, 9, 0, 0]}), "window")
+    out = detect_drift(ProfileSource(profile, "p"), current)
+    assert out["columns"]["loss"]["kind"] == "categorical"

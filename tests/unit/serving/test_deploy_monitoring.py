@@ -113,3 +113,51 @@ def test_promtool_fires_the_monitoring_alerts_on_pushed_series(tmp_path: Path) -
     tested = subprocess.run([promtool, "test", "rules", "suite.yaml"], cwd=tmp_path,
                             capture_output=True, text=True)
     assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+def test_the_config_maps_monitor_yaml_runs_on_what_the_server_logged(
+        client_for, tmp_path: Path, adult_model_dir: Path, holdout_rows: list,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The monitor CronJob's config, as deployed, on a prediction log the real server wrote
+    (the model served by path, as bundled mode does) with outcomes sent to /v1/feedback."""
+    from contextlib import nullcontext
+
+    import pandas as pd
+
+    from lathe.monitoring.runner import run_monitor
+    from tests.pushgateway import pushgateway, scrape
+
+    url = f"sqlite:///{tmp_path}/predictions.db"
+    client = client_for(models=[str(adult_model_dir)], prediction_log=url)
+    truth = pd.read_csv(Path(__file__).resolve().parents[3] / "examples" / "data" /
+                        "adult_holdout.csv", nrows=200)["income"].tolist()
+    for k in range(10):
+        body = client.post("/v1/models/adult/predict",
+                           json={"rows": holdout_rows[k * 20:(k + 1) * 20]}).json()
+        if k < 6:  # outcomes arrived for the first 120 rows
+            sent = client.post("/v1/feedback", json={"request_id": body["request_id"],
+                                                     "outcomes": truth[k * 20:(k + 1) * 20]})
+            assert sent.status_code == 200, sent.text
+    client.app.state.prediction_log.flush()
+    config = yaml.safe_load(kubernetes_manifests("adult", "img", mode="bundled")[
+        "monitor-config.yaml"]["data"]["monitor.yaml"])
+    config["model"] = str(adult_model_dir)  # /app/models/adult in the image
+    config["outputs"]["events"] = str(tmp_path / "events.jsonl")
+    monkeypatch.setenv("LATHE_PREDICTION_LOG", url)
+    have_gateway = bool(shutil.which("prometheus-pushgateway") or shutil.which("pushgateway"))
+    with pushgateway() if have_gateway else nullcontext(None) as gateway:
+        if gateway is None:
+            config["outputs"].pop("pushgateway")
+        else:
+            config["outputs"]["pushgateway"] = gateway
+        (tmp_path / "monitor.yaml").write_text(yaml.safe_dump(config))
+        result = run_monitor(tmp_path / "monitor.yaml")
+        page = scrape(gateway) if gateway else ""
+    assert result["exit_code"] in (0, 3) and len(result["rules"]) == 3
+    assert result["drift"][str(adult_model_dir)]["n_columns"] == 14
+    window = next(iter(result["performance"].values()))
+    assert window["n"] == 200 and window["n_labelled"] == 120
+    assert isinstance(window["accuracy"], float) and isinstance(window["estimated_accuracy"],
+                                                                 float)
+    if gateway:
+        assert result["outputs"]["pushgateway"]["ok"] and "lathe_monitor_drift_share" in page
