@@ -2,8 +2,8 @@
 DP-safe preprocessing, hand the DP-SGD plan to the family, and write `manifest["privacy"]`.
 
 What changes when a run is private: the family must declare `private_training` (mlp,
-linear); regression labels, text columns and the refit on every row are refused or turned off
-(a refit would spend the budget twice); the data profile kept for drift checks is not
+linear); regression labels are refused, text columns dropped (with a note) and the refit on
+every row turned off (a refit would spend the budget twice); the data profile kept for drift checks is not
 saved (it is a histogram of the training rows); the schema's vocabularies and missing shares
 are those bought with the budget (`lathe.privacy.dp.preprocess`).
 
@@ -54,10 +54,18 @@ def prepare_private(settings: PrivacyConfig, schema: Schema, X_train: pd.DataFra
         raise UsageError("--dp-epsilon: private training supports classification labels; "
                          f"{schema.target!r} is numeric (regression)",
                          hint="train without --dp-epsilon, or bin the label into classes")
-    if schema.names_of("text"):
-        raise UsageError(f"--dp-epsilon: text columns {schema.names_of('text')} cannot be "
-                         f"used by a private {family} model",
-                         hint="drop them (--drop COL) or mask and bin them first")
+    text = schema.names_of("text")
+    if text:  # a TF-IDF vocabulary learned from the rows would publish their words
+        if len(text) == len(schema.columns):
+            raise UsageError(f"--dp-epsilon: a private {family} model cannot use text "
+                             f"columns, and {text} are all the features",
+                             hint="train without --dp-epsilon, or add tabular columns")
+        schema.columns = [c for c in schema.columns if c.kind != "text"]
+        for col in text:
+            schema.dropped[col] = "free text: not used by a private model"
+        schema.notes.append(f"dropped text column(s) {text}: a private model learns no "
+                            "vocabulary from the rows")
+        X_train = X_train.drop(columns=[c for c in text if c in X_train.columns])
     for col in list(settings.bounds) + list(settings.categories):
         if col not in schema.feature_names:
             raise UsageError(f"privacy: no feature column {col!r} (in privacy.bounds or "

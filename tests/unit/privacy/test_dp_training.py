@@ -127,3 +127,21 @@ def test_refuse_pii_names_the_column_and_the_fix(tmp_path: Path,
     assert main(["privacy", "mask", str(path), "--out", str(masked), "--columns", "note"]) == 0
     assert main(["train", str(masked), "--target", "y", "--refuse-pii", "--model", "linear",
                  "--out", str(out)]) == 0
+
+
+def test_text_columns_are_dropped_with_a_note(tmp_path: Path) -> None:
+    from lathe import api
+
+    rng = np.random.default_rng(1)
+    n = 600
+    words = ["late delivery again", "great service thanks", "refund please now",
+             "where is my order", "love the product"]
+    frame = pd.DataFrame({"age": rng.integers(18, 80, n),
+                          "comment": [f"{rng.choice(words)} {i} {rng.choice(words)}"
+                                      for i in range(n)]})
+    frame["y"] = np.where(frame.age > 45, "old", "young")
+    model = api.train(frame, "y", model="linear", dp_epsilon=3.0, text_columns=["comment"],
+                      threads=1)
+    assert "comment" in model.schema.dropped
+    assert any("dropped text column" in note for note in model.schema.notes)
+    assert len(model.predict(frame.head(3))) == 3
