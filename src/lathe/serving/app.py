@@ -270,6 +270,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         on_reject=lambda scope: _count_path(app, scope["path"], 413),
+        body_timeout_s=settings.body_timeout_s,
     )
     # outermost: even a 413 has an id, and every response is counted by status
     app.add_middleware(RequestIdMiddleware, drain=drain, on_status=metrics_.observe_status,

@@ -9,6 +9,7 @@ counting bytes as they arrive (chunked uploads carry no length).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import re
@@ -78,6 +79,10 @@ def _too_large(limit: int) -> bytes:
 _NDJSON = (b"application/x-ndjson", b"application/jsonl", b"application/ndjson")
 
 
+BODY_TIMEOUT_S = 30.0
+"""Most time a JSON request body may take to arrive (slow-body attacks hold a worker)."""
+
+
 class BodyLimitMiddleware:
     """413 for a body over `max_bytes`, answered so the client reads it.
 
@@ -85,8 +90,10 @@ class BodyLimitMiddleware:
     body. Any other client is still writing: closing the connection on it would reset it
     (ECONNRESET) before it reads the answer, so the rest of the body is read and dropped, up
     to `discard_bytes`, and the 413 follows on a connection that stays open. Only a body larger
-    than that is cut off (413 with ``Connection: close``). NDJSON sent to ``/predict/batch``
-    streams through unbuffered (the route limits each line and the row count).
+    than that is cut off (413 with ``Connection: close``). A body that has not fully arrived
+    `body_timeout_s` after its headers is answered 408 and the connection closed. NDJSON sent
+    to ``/predict/batch`` streams through unbuffered (the route limits each line and the row
+    count).
     `on_reject(scope)` counts each 413 in the metrics.
     """
 
@@ -96,10 +103,12 @@ class BodyLimitMiddleware:
         max_bytes: int,
         discard_bytes: int | None = None,
         on_reject: Any = None,
+        body_timeout_s: float = BODY_TIMEOUT_S,
     ) -> None:
         self.app, self.max_bytes = app, max_bytes
         self.discard_bytes = discard_bytes or max(64 << 20, 4 * max_bytes)
         self.on_reject = on_reject
+        self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -119,28 +128,16 @@ class BodyLimitMiddleware:
         if kind in _NDJSON and scope["path"].endswith("/predict/batch"):
             await self.app(scope, receive, send)
             return
-        if declared is not None and declared > self.max_bytes:
-            if expects_continue or declared > self.discard_bytes:
-                await self._reject(scope, send, close=True)  # the body never comes / too big
-                return
-            await self._discard_then_reject(scope, receive, send, 0)
+        deadline = asyncio.get_running_loop().time() + self.body_timeout_s
+        try:  # a body trickled in slower than the deadline (slow-body attacks): 408
+            async with asyncio.timeout_at(deadline):  # one timer, no task per request
+                body = await self._read_body(scope, receive, send, declared, expects_continue)
+        except TimeoutError:
+            await self._timeout(send)
             return
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            more = message.get("more_body", False)
-            if size > self.max_bytes:
-                if not more:
-                    await self._reject(scope, send, close=False)
-                else:
-                    await self._discard_then_reject(scope, receive, send, size)
-                return
-            chunks.append(chunk)
-        body, replayed = b"".join(chunks), False
+        if body is None:  # answered already (413) or the client went away
+            return
+        replayed = False
 
         async def replay() -> Any:
             nonlocal replayed
@@ -150,6 +147,31 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def _read_body(self, scope: Any, receive: Any, send: Any, declared: int | None,
+                         expects_continue: bool) -> bytes | None:
+        if declared is not None and declared > self.max_bytes:
+            if expects_continue or declared > self.discard_bytes:
+                await self._reject(scope, send, close=True)  # the body never comes / too big
+                return None
+            await self._discard_then_reject(scope, receive, send, 0)
+            return None
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            more = message.get("more_body", False)
+            if size > self.max_bytes:
+                if not more:
+                    await self._reject(scope, send, close=False)
+                else:
+                    await self._discard_then_reject(scope, receive, send, size)
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def _discard_then_reject(self, scope: Any, receive: Any, send: Any, size: int) -> None:
         while size <= self.discard_bytes:
@@ -161,6 +183,15 @@ class BodyLimitMiddleware:
                 await self._reject(scope, send, close=False)
                 return
         await self._reject(scope, send, close=True)
+
+    async def _timeout(self, send: Any) -> None:
+        payload = json.dumps({"error": "RequestTimeout", "message": "the request body did not "
+                              f"arrive within {self.body_timeout_s:g} s",
+                              "hint": "send the body at once"}).encode()
+        await send({"type": "http.response.start", "status": 408, "headers": [
+            (b"content-type", b"application/json"), (b"connection", b"close"),
+            (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
 
     async def _reject(self, scope: Any, send: Any, *, close: bool) -> None:
         if self.on_reject is not None:

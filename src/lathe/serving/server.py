@@ -40,6 +40,12 @@ __all__ = ["run_server", "bind_socket", "PortInUse", "DrainingServer", "Draining
 
 IDLE_GRACE_S = 0.5  # how long an idle keep-alive connection may still send a request
 LINGER_S = 1.0  # after our FIN: read what the client still sends, then close
+HEADER_TIMEOUT_S = 10.0  # from connecting (or a request's first byte) to its last header line
+_TIMEOUT_BODY = (b'{"error": "RequestTimeout", "message": "the request headers did not '
+                 b'arrive within 10 s", "hint": "send the request at once"}')
+_REQUEST_TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+                    b"connection: close\r\ncontent-length: %d\r\n\r\n%s"
+                    % (len(_TIMEOUT_BODY), _TIMEOUT_BODY))
 
 
 class PortInUse(LatheError):
@@ -79,6 +85,37 @@ class DrainingH11Protocol(H11Protocol):  # type: ignore[misc]
     keep-alive connection a client may be sending on at that very moment."""
 
     _lingering = False
+    _header_timer: asyncio.TimerHandle | None = None
+
+    # ---- slow clients (slowloris): the headers of a request must arrive in time ----------
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._header_timer = self.loop.call_later(HEADER_TIMEOUT_S, self._headers_late)
+
+    def _reading_headers(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def _headers_late(self) -> None:
+        self._header_timer = None
+        if self._reading_headers() and not self.transport.is_closing():
+            LOGGER.warning("refused", extra={"status": 408, "client": (self.client or [None])[0],
+                                             "reason": "request headers too slow"})
+            self.transport.write(_REQUEST_TIMEOUT)
+            self.transport.close()
+
+    def _watch_headers(self) -> None:
+        if not self._reading_headers():  # a request is being served: its headers arrived
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+        elif self._header_timer is None:  # the first bytes of the next request: from now
+            self._header_timer = self.loop.call_later(HEADER_TIMEOUT_S, self._headers_late)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+        super().connection_lost(exc)
 
     def shutdown(self) -> None:
         if self.cycle is not None and not self.cycle.response_complete:
@@ -104,6 +141,7 @@ class DrainingH11Protocol(H11Protocol):  # type: ignore[misc]
         if self._lingering:
             return  # sent after our FIN: read and dropped (closing unread would reset)
         super().data_received(data)
+        self._watch_headers()
 
     def eof_received(self) -> None:
         if self._lingering:

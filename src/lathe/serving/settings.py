@@ -49,6 +49,9 @@ class ServeSettings(BaseModel):
     max_rows_per_request: int = Field(default=1000, ge=1)
     max_rows_batch_endpoint: int = Field(default=100_000, ge=1)
     timeout_s: float = Field(default=10.0, gt=0)
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="most time a JSON body may take to arrive (408 after)"
+    )
     drain_timeout_s: float = Field(
         default=30.0, ge=1, description="most time SIGTERM waits for requests in progress"
     )
