@@ -21,6 +21,7 @@ def validate(
     train: DataLike | None = None,
     encoding: str | None = None,
     mitigate: bool = False,
+    learning_curve: bool = False,
 ) -> dict[str, Any]:
     """Run a validation suite on labelled DATA: `passed`, `failed`, `checks` and a section per
     part (see `lathe.validation.suite`); `report` also writes an HTML page with plots. For a
@@ -32,7 +33,8 @@ def validate(
 
     loaded = model if isinstance(model, Model) else load(model)
     result = run_suite(loaded, data, suite=suite, sensitive=split_columns(sensitive),
-                       tests=tests, train=train, encoding=encoding, mitigate=mitigate)
+                       tests=tests, train=train, encoding=encoding, mitigate=mitigate,
+                       curve=learning_curve)
     result = {"model": str(model) if not isinstance(model, Model) else repr(model),
               "data": source_name(data)} | result
     if not isinstance(model, Model):

@@ -44,6 +44,10 @@ def validate(
         bool, typer.Option("--mitigate", help="Also fit Fairlearn's ThresholdOptimizer per "
                                               "sensitive column; report its cost and gain.")
     ] = False,
+    learning_curve: Annotated[
+        bool, typer.Option("--learning-curve", help="Refit the model's recipe on 10/25/50/100 %"
+                                                    " of its training rows (slow).")
+    ] = False,
     encoding: EncodingOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -51,7 +55,8 @@ def validate(
     from lathe import api
 
     result = api.validate(str(model), data, suite=suite, sensitive=sensitive, tests=tests,
-                          report=report, train=train, encoding=encoding, mitigate=mitigate)
+                          report=report, train=train, encoding=encoding, mitigate=mitigate,
+                          learning_curve=learning_curve)
     if as_json:
         emit_json(result)
     else:

@@ -27,7 +27,7 @@ from lathe.validation._scored import Scored
 if TYPE_CHECKING:
     from lathe.model import DataLike, Model
 
-__all__ = ["overfitting_report", "gap_of", "DEFAULT_LIMITS"]
+__all__ = ["overfitting_report", "gap_of", "training_frame", "DEFAULT_LIMITS"]
 
 DEFAULT_LIMITS = {"max_gap": 0.05, "max_duplicate_share": 0.01}
 MAX_TRAIN_ROWS = 20_000
@@ -42,7 +42,7 @@ def gap_of(metric: str, *, train: float, held_out: float) -> float:
     return (held_out - train) / held_out if held_out else 0.0
 
 
-def _training_frame(model: Model, train: DataLike | None) -> tuple[Any, str | None]:
+def training_frame(model: Model, train: DataLike | None) -> tuple[Any, str | None]:
     from lathe.model import read_data
 
     if train is not None:
@@ -73,7 +73,7 @@ def overfitting_report(model: Model, scored: Scored, *, train: DataLike | None =
                            "recorded_test": ((model.manifest.get("metrics") or {})
                                              .get("test") or {}).get(metric)}
     checks: list[dict[str, Any]] = []
-    frame, why = _training_frame(model, train)
+    frame, why = training_frame(model, train)
     if frame is not None:
         target = model.schema.target
         frame = frame[frame[target].notna()] if target in frame.columns else frame.iloc[:0]

@@ -107,6 +107,20 @@ def _robustness_plot(results: dict[str, Any]) -> str:
     return _figure(draw, 7, 0.4 * len(rows) + 1.2, "robustness")
 
 
+def _curve_plot(curve: dict[str, Any]) -> str:
+    points = curve["points"]
+
+    def draw(ax: Any) -> None:
+        rows = [p["rows"] for p in points]
+        ax.plot(rows, [p["train"] for p in points], marker="o", label="training rows")
+        ax.plot(rows, [p["held_out"] for p in points], marker="o", label="held-out DATA")
+        ax.set_xlabel("training rows")
+        ax.set_ylabel(curve["metric"])
+        ax.legend()
+
+    return _figure(draw, 6, 3.5, "learning curve")
+
+
 def _checks(result: dict[str, Any]) -> str:
     rows = [[_e(c["name"]), _num(c.get("value")), _num(c.get("threshold")),
              '<span class="pass">pass</span>' if c["passed"] else '<span class="fail">FAIL</span>',
@@ -163,6 +177,8 @@ def render_validation_report(result: dict[str, Any]) -> str:
         rows = [[_e(k), _num(v)] for k, v in (over.get("gaps") or {}).items()]
         parts += ["<h2>Over-fitting</h2>", _table(["metric", "train − held-out"], rows)
                   if rows else f"<p>{_e(over.get('skipped', ''))}</p>"]
+    if result.get("learning_curve"):
+        parts += ["<h2>Learning curve</h2>", _curve_plot(result["learning_curve"])]
     body = "\n".join(p for p in parts if p)
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>lathe validate</title>"
             f"<style>{_CSS}</style></head><body>{body}</body></html>")

@@ -8,7 +8,9 @@
 | `robustness` | metrics, every tabular and text perturbation that applies                |
 | `text`       | metrics, per-language slices, every text perturbation                    |
 
-With `mitigate`, each sensitive column also gets Fairlearn's ThresholdOptimizer, cross-fitted
+With `curve`, the model's recipe is refitted on 10/25/50/100 % of its training rows
+(`learning_curve`: train and held-out primary metric per share). With `mitigate`, each
+sensitive column also gets Fairlearn's ThresholdOptimizer, cross-fitted
 on two halves of DATA (`mitigation`: before, after, accuracy cost).
 Behaviour tests (`tests=tests.yaml`, `behaviour.py`) run with any suite, and its
 `thresholds:` override the defaults. The result is a dict: `passed`, `failed` (names of the
@@ -119,7 +121,7 @@ def _default_slices(model: Model, scored: Scored) -> list[str]:
 def run_suite(model: Model, data: DataLike, *, suite: str = "default",
               sensitive: list[str] | None = None, tests: Any = None,
               train: DataLike | None = None, encoding: str | None = None,
-              mitigate: bool = False, seed: int = 0) -> dict[str, Any]:
+              mitigate: bool = False, curve: bool = False, seed: int = 0) -> dict[str, Any]:
     """Run a suite on labelled DATA; the result dict described in the module docstring."""
     from lathe.validation.behaviour import load_tests, run_behaviour
 
@@ -162,6 +164,15 @@ def run_suite(model: Model, data: DataLike, *, suite: str = "default",
             result.update(slice_section(model, scored, columns, full=False,
                                         alpha=float(limits.get("alpha", 0.05))))
         parts.append(overfitting_report(model, scored, train=train, limits=limits, seed=seed))
+    if curve:
+        from lathe.validation.curves import learning_curve
+        from lathe.validation.overfit import training_frame
+
+        frame, why = training_frame(model, train)
+        if frame is None:
+            raise UsageError(f"--learning-curve needs the training rows: {why}",
+                             hint="pass them with --train DATA")
+        result["learning_curve"] = learning_curve(model, scored, frame, seed=seed)
     if suite in ("default", "robustness", "text"):
         from lathe.validation.robustness import TABULAR_CHECKS, TEXT_CHECKS, run_robustness
 

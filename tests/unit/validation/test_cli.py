@@ -84,3 +84,21 @@ def test_unknown_behaviour_kind_is_one_clear_line(adult_model, capsys, tmp_path)
     err = capsys.readouterr().err.strip()
     assert code == 78
     assert "unknown kind 'invariant'" in err and "did you mean 'invariance'" in err
+
+
+def test_learning_curve_refits_the_recipe_on_growing_shares(adult_model, capsys,
+                                                            tmp_path) -> None:
+    import pandas as pd
+
+    _, path, holdout = adult_model
+    train = tmp_path / "train.csv"
+    pd.read_csv(holdout.parent / "adult.csv", nrows=2000).to_csv(train, index=False)
+    code, result = _run(capsys, "validate", str(path), str(holdout), "--train", str(train),
+                        "--learning-curve", "--report", str(tmp_path / "v.html"), "--json")
+    curve = result["learning_curve"]
+    assert curve["metric"] == "roc_auc"
+    assert [p["rows"] for p in curve["points"]] == [200, 500, 1000, 2000]
+    assert all(0.5 < p["held_out"] <= p["train"] <= 1.0 for p in curve["points"])
+    assert "learning curve" in (tmp_path / "v.html").read_text()
+    assert main(["validate", str(path), str(holdout), "--learning-curve"]) == 2
+    assert "needs the training rows" in capsys.readouterr().err
