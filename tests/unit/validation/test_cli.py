@@ -102,3 +102,18 @@ def test_learning_curve_refits_the_recipe_on_growing_shares(adult_model, capsys,
     assert "learning curve" in (tmp_path / "v.html").read_text()
     assert main(["validate", str(path), str(holdout), "--learning-curve"]) == 2
     assert "needs the training rows" in capsys.readouterr().err
+
+
+def test_text_suite_runs_every_text_perturbation(banking_model, capsys, tmp_path) -> None:
+    model, holdout = banking_model
+    model.save(tmp_path / "banking")
+    holdout.head(300).to_csv(tmp_path / "held.csv", index=False)
+    code, result = _run(capsys, "validate", str(tmp_path / "banking"),
+                        str(tmp_path / "held.csv"), "--suite", "text", "--json")
+    assert set(result["robustness"]) == {"typos", "case", "punctuation", "whitespace", "width",
+                                         "traditional_chinese"}
+    assert (code == 0) == result["passed"]
+    assert "by_language" not in result  # English only: one language, no per-language section
+    adult = main(["validate", str(tmp_path / "banking"), str(tmp_path / "held.csv"),
+                  "--suite", "fairness", "--sensitive", "text"])
+    assert adult == 2 and "needs a binary classifier" in capsys.readouterr().err
