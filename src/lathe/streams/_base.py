@@ -8,7 +8,8 @@ Rules for a `Transport` (each broker module implements them):
 * `publish(queue, payload, message_id)` returns only once the broker has the message
   (RabbitMQ publisher confirms, a JetStream PubAck, an XADD reply, a Kafka ack); it raises
   otherwise, and the consumer then does not ack the inputs.
-* `Delivery.ack()` acknowledges one input; `Delivery.retry()` hands it back for redelivery.
+* `Delivery.ack()` acknowledges one input (`ack_many` a batch, in one frame where the broker
+  allows); `Delivery.retry()` hands it back for redelivery.
 * `lag()` is how many messages wait (None where the broker does not say cheaply).
 """
 
@@ -28,6 +29,7 @@ class Delivery:
     body: bytes
     ack: Callable[[], Awaitable[Any]]
     retry: Callable[[], Awaitable[Any]]
+    key: Any = None  # the broker's handle (RabbitMQ: the delivery tag)
 
 
 @dataclass
@@ -59,6 +61,13 @@ class Transport:
 
     async def publish(self, queue: str, payload: bytes, message_id: str) -> None:
         raise NotImplementedError
+
+    async def ack_many(self, deliveries: list[Delivery]) -> list[BaseException | None]:
+        """Acknowledge a batch; one entry per delivery: None, or why its ack failed."""
+        import asyncio
+
+        results = await asyncio.gather(*(d.ack() for d in deliveries), return_exceptions=True)
+        return [r if isinstance(r, BaseException) else None for r in results]
 
     async def lag(self) -> int | None:
         return None

@@ -30,10 +30,12 @@ class KafkaTransport(Transport):
         from faststream.kafka import KafkaBroker
 
         super().__init__(url, options)
-        self.broker = KafkaBroker(bootstrap(url), logger=None, acks="all")
+        self.broker = KafkaBroker(bootstrap(url), logger=None, apply_types=False, acks="all")
 
     def subscribe(self, handler: Handler) -> None:
-        from faststream import AckPolicy, Context
+        from faststream import AckPolicy
+
+        context = self.broker.context  # the message being handled (no DI per message)
 
         subscriber = self.broker.subscriber(
             self.options.inbox,
@@ -45,7 +47,8 @@ class KafkaTransport(Transport):
         )
 
         @subscriber
-        async def on_message(body: Any, message: Any = Context("message")) -> None:  # noqa: B008
+        async def on_message(body: Any) -> None:
+            message = context.get_local("message")
             await handler(Delivery(message.body, message.ack, message.nack))
 
     async def publish(self, queue: str, payload: bytes, message_id: str) -> None:

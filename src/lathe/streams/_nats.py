@@ -36,7 +36,7 @@ class NatsTransport(Transport):
 
         super().__init__(url, options)
         self.broker = NatsBroker(
-            url, logger=None, max_reconnect_attempts=-1, reconnect_time_wait=1, connect_timeout=3
+            url, logger=None, apply_types=False, max_reconnect_attempts=-1, reconnect_time_wait=1, connect_timeout=3
         )
         self.streams: dict[str, str] = {}
         self._handler: Handler | None = None
@@ -56,8 +56,10 @@ class NatsTransport(Transport):
             return name
 
     async def start(self) -> None:
-        from faststream import AckPolicy, Context
+        from faststream import AckPolicy
         from faststream.nats import ConsumerConfig, JStream, PullSub
+
+        context = self.broker.context  # the message being handled (no DI per message)
 
         await self.broker.connect()
         js = self.broker.connection.jetstream()
@@ -79,7 +81,8 @@ class NatsTransport(Transport):
             )
 
             @self._subscriber
-            async def on_message(body: Any, message: Any = Context("message")) -> None:  # noqa: B008
+            async def on_message(body: Any) -> None:
+                message = context.get_local("message")
                 await handler(Delivery(message.body, message.ack, message.nack))
 
         await self.broker.start()

@@ -58,11 +58,13 @@ class RedisTransport(Transport):
         from faststream.redis import RedisBroker
 
         super().__init__(url, options)
-        self.broker = RedisBroker(url, logger=None)  # type: ignore[arg-type]
+        self.broker = RedisBroker(url, logger=None, apply_types=False)  # type: ignore[arg-type]
         self._held = _Held()
 
     def subscribe(self, handler: Handler) -> None:
-        from faststream import AckPolicy, Context
+        from faststream import AckPolicy
+
+        context = self.broker.context  # the message being handled (no DI per message)
         from faststream.redis import StreamSub
 
         options = self.options
@@ -74,7 +76,8 @@ class RedisTransport(Transport):
 
         held = self._held
 
-        async def on_message(body: Any, message: Any = Context("message")) -> None:  # noqa: B008
+        async def on_message(body: Any) -> None:
+            message = context.get_local("message")
             entry = message.raw_message["message_ids"][0]
             held.add(entry)
 
@@ -84,10 +87,11 @@ class RedisTransport(Transport):
 
             await handler(Delivery(message.body, ack, message.nack))
 
-        async def on_reclaimed(body: Any, message: Any = Context("message")) -> None:  # noqa: B008
+        async def on_reclaimed(body: Any) -> None:
+            message = context.get_local("message")
             if message.raw_message["message_ids"][0] in held:
                 return  # this process holds it (XACK is per group: its ack settles it)
-            await on_message(body, message)
+            await on_message(body)
 
         self.broker.subscriber(stream=live, ack_policy=AckPolicy.MANUAL)(on_message)
         self.broker.subscriber(stream=reclaim, ack_policy=AckPolicy.MANUAL)(on_reclaimed)

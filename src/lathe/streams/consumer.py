@@ -241,8 +241,9 @@ class StreamConsumer:
             await self._retry(batch)
             await asyncio.sleep(1.0)
             return
-        acks = await asyncio.gather(*(d.ack() for d in batch), return_exceptions=True)
-        for failed in (a for a in acks if isinstance(a, BaseException)):
+        assert self.transport is not None
+        acks = await self.transport.ack_many(batch)
+        for failed in (a for a in acks if a is not None):
             self.metrics.error("ack")  # the broker redelivers it: a duplicate, never a loss
             self.say(f"ack failed (the message will come again): {failed}")
         seconds = time.perf_counter() - started
