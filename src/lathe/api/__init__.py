@@ -39,6 +39,7 @@ from ._privacy import (  # noqa: F401 - re-exported
     privacy_mask,
     privacy_stats,
 )
+from ._scale import predict_on_engine  # noqa: F401 - re-exported
 from ._secure import (  # noqa: F401 - re-exported
     keys_new,
     keys_rotate,

@@ -62,8 +62,12 @@ def train(
     dp_epsilon: float | None = None,
     dp_delta: float | None = None,
     refuse_pii: bool | None = None,
+    engine: str | None = None,
 ) -> Model:
     """Read, infer the schema, split, fit under the preset and score the held-out test split.
+
+    `engine` ("dask://local?workers=N" or "dask://HOST:PORT") fits gbm with LightGBM's Dask
+    estimators on that cluster (see lathe.models._engine); the artifact is the same kind.
 
     Arguments override the config file; the resolved config is stored in the manifest.
     Torch families (mlp, text) write a checkpoint per epoch to `checkpoint_dir`; with
@@ -130,11 +134,14 @@ def train(
         if not isinstance(data, pd.DataFrame)
         else data.copy()
     )
+    from lathe.models._engine import use_engine
     from lathe.training.run import run_training
 
-    family, schema, manifest, seen = run_training(
-        frame, source, cfg, progress=progress, started=started,
-        checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir), resume=resume)
+    with use_engine(engine):
+        family, schema, manifest, seen = run_training(
+            frame, source, cfg, progress=progress, started=started,
+            checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir),
+            resume=resume)
     fitted = Model(family, schema, manifest, training_rows=seen)
     if name is not None:
         fitted.manifest["name"] = name

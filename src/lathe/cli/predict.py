@@ -17,9 +17,10 @@ def predict(
     model: Annotated[
         str, typer.Argument(help="Artifact directory, NAME, NAME@alias or NAME:VERSION.")
     ],
-    data: Annotated[Path, typer.Argument(help="Rows to score.")],
+    data: Annotated[str, typer.Argument(
+        help="Rows to score (with --engine: a path, glob or fsspec URL such as s3://...).")],
     out: Annotated[
-        Path | None,
+        str | None,  # text, not Path: "DIR/" (partitions with --engine) keeps its slash
         typer.Option(
             "--out", "-o", help="Output file (.csv/.parquet/.jsonl); stdout CSV if absent."
         ),
@@ -31,11 +32,31 @@ def predict(
         bool, typer.Option("--strict", help="Refuse extra columns and unseen categories.")
     ] = False,
     encoding: EncodingOption = None,
+    engine: Annotated[
+        str | None,
+        typer.Option("--engine", help="Score partitions on a Dask cluster: "
+                     "dask://local?workers=N or dask://HOST:PORT (needs --out: FILE in input "
+                     "order, or DIR/ for one Parquet file per partition)."),
+    ] = None,
 ) -> None:
     """Append predictions to the input rows."""
     from lathe import api
 
-    scored = api.predict(model, data, proba=proba, strict=strict, out=out, encoding=encoding)
+    if engine is not None:
+        if out is None:
+            from lathe.errors import UsageError
+
+            raise UsageError("--engine writes its predictions to --out",
+                             hint="add --out FILE.csv (input order) or --out DIR/")
+        done = api.predict_on_engine(api.load(model), data, out=out, engine=engine,
+                                     proba=proba, strict=strict)
+        console().print(f"[green]wrote[/] {done['rows']:,} predictions to [bold]{out}[/] "
+                        f"({done['partitions']} partitions, {done['rows_per_second']:,.0f} "
+                        "rows/s)")
+        return
+    scored = api.predict(model, Path(data), proba=proba, strict=strict,
+                         out=None if out is None else Path(out),
+                         encoding=encoding)
     err = console()
     for warning in scored.attrs.get("warnings", []):
         err.print(f"[yellow]warning:[/] {warning}")

@@ -113,6 +113,12 @@ def train(
         typer.Option("--sign", help="Ed25519 private key (lathe keys new) to sign the "
                      "artifact's manifest with (default: LATHE_SIGNING_KEY)."),
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option("--engine", help="Fit on a Dask cluster: dask://local?workers=N starts "
+                     "one, dask://HOST:PORT uses a running scheduler (gbm: LightGBM's Dask "
+                     "estimators)."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Train a model and save it as an artifact directory."""
@@ -128,6 +134,7 @@ def train(
             abstain_rate=abstain_rate, refit=refit, positive_class=positive_class,
             threads=threads, name=name, force=force, sign=sign,
             dp_epsilon=dp_epsilon, dp_delta=dp_delta, refuse_pii=refuse_pii,
+            engine=engine,
             out=out or api.default_out(data, name=name),
         )
     manifest = fitted.manifest

@@ -152,6 +152,19 @@ class GBM(ModelFamily):
         if safe != self.feature_columns:
             self.booster_names = safe
             X_train = X_train.set_axis(safe, axis=1)
+        from lathe.models._engine import current_client
+
+        if (client := current_client()) is not None:  # lathe train --engine dask://...
+            from lathe.models._gbm_dask import dask_train
+
+            X_valid = None if data.X_valid is None else self._features(data.X_valid)
+            self.booster, self.best_iteration, metric, curve = dask_train(
+                client, self._lgb_params(data), str(data.schema.task), X_train, data.y_train,
+                data.sample_weight, X_valid, data.y_valid, int(self.params["n_estimators"]),
+                int(self.params["early_stopping_rounds"]))
+            if curve and metric:
+                self.learning_curve_metric, self.learning_curve = metric, curve
+            return self
         train_set = lgb.Dataset(
             X_train, data.y_train, weight=data.sample_weight, free_raw_data=False
         )
