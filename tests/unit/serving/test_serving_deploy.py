@@ -391,7 +391,8 @@ def test_registry_mode_serves_the_champion_from_the_shared_store(tmp_path, regis
     result = write_deploy("k8s", "churn", out, store=registry_url, wheel=wheel)
     assert result["mode"] == "registry" and result["ref"] == "churn@champion"
     assert result["version"] == 1 and not (out / "models").exists()
-    assert '[serve,registry]"' in (out / "Dockerfile").read_text()
+    # k8s: the monitoring CronJobs run from the same image (monitor extra)
+    assert '[serve,registry,monitor]"' in (out / "Dockerfile").read_text()
     deployment = yaml.safe_load((out / "deployment.yaml").read_text())
     env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
     assert {"name": "LATHE_STORE", "valueFrom": {"secretKeyRef": {
