@@ -46,21 +46,39 @@ def keys_verify(model: str | os.PathLike[str]) -> dict[str, Any]:
             "trusted_policy": trusted is not None, "message": message}
 
 
-def keys_rotate(new_key: str | os.PathLike[str], *, store: str | None = None) -> dict[str, Any]:
-    """Re-wrap the registry's data keys under the key-encryption key in `new_key` (the one
-    in use now comes from LATHE_ENCRYPTION_KEY_FILE & co.); blobs are not re-encrypted."""
+def keys_rotate(new_key: str | os.PathLike[str], *, store: str | None = None,
+                prediction_log: str | None = None) -> dict[str, Any]:
+    """Re-wrap the data keys under the key-encryption key in `new_key` (the one in use now
+    comes from LATHE_ENCRYPTION_KEY_FILE & co.): the registry's, or with `prediction_log`
+    (a URL) that log's. Nothing encrypted is re-encrypted."""
     from lathe.errors import UsageError
-    from lathe.registry.registry import open_registry
     from lathe.security.keys import load_kek_file
 
     new = load_kek_file(new_key)
-    with open_registry(store) as registry:
-        ring = registry.blobs.keyring
-        if ring is None or not ring.path.exists():
-            raise UsageError(f"the registry's blobs in {registry.blobs.root} are not encrypted",
-                             hint="set LATHE_ENCRYPTION_KEY_FILE when registering to encrypt")
-        done = ring.rewrap(new)
-    return {**done, "keyring": str(ring.path), "new_key": os.fspath(new_key),
+    if prediction_log is not None:
+        from lathe.predlog import open_log
+
+        log = open_log(prediction_log, create=False)
+        try:
+            if log.sealer is None:
+                raise UsageError(f"the prediction log {prediction_log} is not encrypted",
+                                 hint="start the server with LATHE_ENCRYPTION_KEY_FILE set")
+            done = log.sealer.ring.rewrap(new)
+            where = str(log.sealer.ring.path)
+        finally:
+            log.close()
+    else:
+        from lathe.registry.registry import open_registry
+
+        with open_registry(store) as registry:
+            ring = registry.blobs.keyring
+            if ring is None or not ring.path.exists():
+                raise UsageError(f"the registry's blobs in {registry.blobs.root} are not "
+                                 "encrypted", hint="set LATHE_ENCRYPTION_KEY_FILE when "
+                                 "registering to encrypt")
+            done = ring.rewrap(new)
+            where = str(ring.path)
+    return {**done, "keyring": where, "new_key": os.fspath(new_key),
             "next": f"use LATHE_ENCRYPTION_KEY_FILE={os.fspath(new_key)} from now on"}
 
 

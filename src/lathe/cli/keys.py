@@ -93,13 +93,16 @@ def rotate(
                                             "(lathe keys new --encryption).")],
     store: Annotated[str | None, typer.Option("--store", help="Registry URL (default "
                                               "LATHE_STORE).")] = None,
+    prediction_log: Annotated[str | None, typer.Option(
+        "--prediction-log", help="Rotate this prediction log's key (a URL) instead of the "
+        "registry's.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Re-wrap the registry's data keys under a new key (the current one from
-    LATHE_ENCRYPTION_KEY_FILE); the blobs are not re-encrypted."""
+    """Re-wrap the data keys under a new key (the current one from
+    LATHE_ENCRYPTION_KEY_FILE); nothing is re-encrypted."""
     from lathe import api
 
-    done = api.keys_rotate(new_key, store=store)
+    done = api.keys_rotate(new_key, store=store, prediction_log=prediction_log)
     if as_json:
         emit_json(done)
     else:

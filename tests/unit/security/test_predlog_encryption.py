@@ -77,3 +77,15 @@ def test_a_plain_log_stays_plain_without_a_key(tmp_path):
     with _raw(url) as db:
         assert db.execute("select inputs from predictions").fetchone()[0].startswith("{")
     assert read_all(url)["inputs"].tolist() == [{"a": 1}]
+
+
+def test_rotating_the_logs_key_rewraps_it(url, tmp_path, monkeypatch, capsys):
+    from lathe.cli import main
+
+    new = new_encryption_key(tmp_path / "new")["path"]
+    assert main(["keys", "rotate", new, "--prediction-log", url, "--json"]) == 0
+    assert '"rewrapped": 1' in capsys.readouterr().out
+    with pytest.raises(Unauthorized):
+        read_all(url)  # the old key opens nothing now
+    monkeypatch.setenv("LATHE_ENCRYPTION_KEY_FILE", new)
+    assert len(read_all(url)) == 3

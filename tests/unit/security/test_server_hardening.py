@@ -181,3 +181,42 @@ def test_refusals_are_logged_with_who_and_what(serve, two, keyfile, rows, caplog
     assert [r.status for r in refused] == [403, 401]  # type: ignore[attr-defined]
     assert "'only-a' may not use model 'b'" in refused[0].reason  # type: ignore[attr-defined]
     assert all("k-secret-guess" not in str(r.__dict__) for r in refused)
+
+
+SCOPE_TABLE = {  # endpoint -> the scopes that may call it (predict brings feedback, explain)
+    "predict": {"predict"},
+    "explain": {"predict", "explain"},
+    "feedback": {"predict", "feedback"},
+    "models": {"predict"},
+    "reload": {"admin"},
+}
+
+
+@pytest.fixture()
+def scoped(serve, two, tmp_path):
+    entries = [{"name": s, "sha256": hash_key(f"k-{s}"), "scopes": [s]}
+               for s in ("predict", "feedback", "explain", "admin")]
+    path = tmp_path / "scoped.yaml"
+    path.write_text(json.dumps({"keys": entries}))
+    return serve(two, api_keys=path)
+
+
+@pytest.mark.parametrize("scope", ["predict", "feedback", "explain", "admin"])
+def test_every_scope_endpoint_pair_both_ways(scoped, rows, scope):
+    body = {"rows": _rows(rows, 1)}
+    calls = {
+        "predict": lambda h: scoped.post("/v1/models/a/predict", json=body, headers=h),
+        "explain": lambda h: scoped.post("/v1/models/a/explain", json=body, headers=h),
+        "feedback": lambda h: scoped.post("/v1/feedback", json={"request_id": "x", "outcome": 1},
+                                          headers=h),
+        "models": lambda h: scoped.get("/v1/models", headers=h),
+        "reload": lambda h: scoped.post("/v1/models/a/reload", headers=h),
+    }
+    for endpoint, allowed in SCOPE_TABLE.items():
+        answer = calls[endpoint](_auth(f"k-{scope}"))
+        if scope in allowed:
+            assert answer.status_code not in (401, 403), (scope, endpoint, answer.text)
+            assert answer.status_code < 500
+        else:
+            assert answer.status_code == 403, (scope, endpoint, answer.status_code)
+            assert "lacks the '" in answer.json()["message"]

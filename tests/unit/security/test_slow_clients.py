@@ -1,5 +1,6 @@
 """Slow clients against a real server process: headers or a body that trickle in are cut
-off (408 and closed) instead of holding a connection forever (slowloris, slow POST)."""
+off (408 and closed) instead of holding a connection forever (slowloris, slow POST), and
+hundreds of open connections do not keep an honest client out."""
 
 from __future__ import annotations
 
@@ -64,8 +65,13 @@ def test_slow_headers_and_slow_bodies_are_cut_off(plain_model):
             assert answer.startswith(b"HTTP/1.1 408") and seconds < 15  # 10 s from connect
         for sock in (headers, idle, body):
             sock.close()
-        # an honest client right after: served
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        # many connections held open at once: an honest client is still served
+        crowd = [socket.create_connection(("127.0.0.1", port)) for _ in range(300)]
+        try:
+            assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        finally:
+            for sock in crowd:
+                sock.close()
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=30)
