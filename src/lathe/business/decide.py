@@ -253,10 +253,19 @@ def sentence(candidates: list[dict[str, Any]], pick: int, metric: str,
         text = (f"run {chosen['model']}: it has the best {metric} ({shown:.4g}) at "
                 f"${chosen['cost_per_million']:.4g} per 1M predictions")
         if cheaper:
-            i = min(cheaper, key=lambda j: candidates[j]["cost_per_million"])
-            text += (f"; {candidates[i]['model']} costs "
-                     f"{_ratio(candidates[i], chosen):.0%} as much but keeps only "
-                     f"{_retained(quality[i], quality[best]):.1%} of its {metric}")
+            # the strongest cheaper alternative is the trade worth naming
+            i = max(cheaper, key=lambda j: (quality[j], -candidates[j]["cost_per_million"]))
+            other = candidates[i]
+            kept = _retained(quality[i], quality[best])
+            if chosen["expected_value"] is not None and other["expected_value"] is not None:
+                less = (chosen["expected_value"] - other["expected_value"]
+                        - (chosen["cost_per_million"] - other["cost_per_million"]) / 1e6)
+                text += (f"; {other['model']} costs {_ratio(other, chosen):.0%} as much and "
+                         f"keeps {kept:.1%} of its {metric}, but earns {less:.3g} less per "
+                         f"prediction after serving costs")
+            else:
+                text += (f"; {other['model']} costs {_ratio(other, chosen):.0%} as much but "
+                         f"keeps only {kept:.1%} of its {metric}")
         if chosen["expected_value"] is not None:
             text += f"; it earns {chosen['expected_value']:.4g} per prediction"
         return text

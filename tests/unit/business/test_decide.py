@@ -117,6 +117,15 @@ def test_the_sentence_names_the_choice_and_the_trade() -> None:
     assert "31% of its cost" in text and "large earns" in text and "pays back" in text
     best = sentence(cands, 0, "roc_auc", quality)
     assert best.startswith("run large: it has the best roc_auc") and "int8 costs 31%" in best
+    # value per prediction: int8 earns 0.30 - 0.29 - (10 - 3.1) / 1e6 less
+    assert "keeps 99.7% of its roc_auc, but earns 0.00999 less per prediction" in best
+    # the strongest cheaper alternative is named, not merely the cheapest
+    cands.append(_cand("tiny", 0.80, 1.0, 0.10))
+    named = sentence(cands, 0, "roc_auc", [0.95, 0.947, 0.80])
+    assert "int8 costs 31%" in named and "tiny" not in named
+    unvalued = [dict(c, expected_value=None) for c in cands]
+    assert "but keeps only 99.7% of its roc_auc" in sentence(unvalued, 0, "roc_auc",
+                                                              [0.95, 0.947, 0.80])
 
 
 def test_share_of_quality_kept_for_a_lower_is_better_metric() -> None:
