@@ -101,15 +101,19 @@ def slice_keys(scored: Scored, column: str, text_columns: list[str]) -> pd.Serie
         if column == LANGUAGE and text_columns:
             from lathe.validation.language import detect_languages, text_of_rows
 
-            return pd.Series(detect_languages(text_of_rows(frame, text_columns)),
+            keys = pd.Series(detect_languages(text_of_rows(frame, text_columns)),
                              index=frame.index, dtype=object)
+            return _two_values(keys, scored.source, column)
         hint = did_you_mean(column, [str(c) for c in frame.columns]) or (
             "choose columns of DATA" + (" (or `language` for text)" if text_columns else ""))
         raise DataError(f"{scored.source} has no column {column!r} to slice by",
                         hint=hint, column=column)
-    keys = bin_column(frame[column])
+    return _two_values(bin_column(frame[column]), scored.source, column)
+
+
+def _two_values(keys: pd.Series, source: str, column: str) -> pd.Series:
     if keys.nunique() < 2:
-        raise DataError(f"{scored.source}: slice column {column!r} has one value only "
+        raise DataError(f"{source}: slice column {column!r} has one value only "
                         f"({keys.iloc[0]!r}): there is nothing to compare",
                         hint="slice by a column with at least two values", column=column)
     return keys

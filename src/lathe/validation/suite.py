@@ -93,12 +93,24 @@ def _per_value(model: Model, scored: Scored, keys: pd.Series, full: bool = True
 
 
 def slice_section(model: Model, scored: Scored, by: list[str], *, alpha: float = 0.05,
-                  min_support: int = 30, full: bool = True) -> dict[str, Any]:
-    """`{"slices": {column: {value: metrics}}, "worst_slices": {...}}` for columns `by`."""
+                  min_support: int = 30, full: bool = True,
+                  skip_single: bool = False) -> dict[str, Any]:
+    """`{"slices": {column: {value: metrics}}, "worst_slices": {...}}` for columns `by`;
+    a column with one value is an error, or left out with `skip_single` (a suite's own
+    choice of columns, such as `language` for English-only text)."""
+    from lathe.errors import DataError
     from lathe.validation.slices import slice_keys, worst_slices
 
     text = model.schema.names_of("text")
-    keyed = {col: slice_keys(scored, col, text) for col in by}
+    keyed = {}
+    for col in by:
+        try:
+            keyed[col] = slice_keys(scored, col, text)
+        except DataError:
+            if not skip_single or col not in scored.frame.columns and col != "language":
+                raise
+    if not keyed:
+        return {}
     slices = {col: _per_value(model, scored, keys, full) for col, keys in keyed.items()}
     worst = worst_slices(scored, keyed, alpha=alpha, min_support=min_support,
                          crossed=len(keyed) <= MAX_CROSSED_COLUMNS)
@@ -161,7 +173,7 @@ def run_suite(model: Model, data: DataLike, *, suite: str = "default",
 
         columns = _default_slices(model, scored)
         if columns:
-            result.update(slice_section(model, scored, columns, full=False,
+            result.update(slice_section(model, scored, columns, full=False, skip_single=True,
                                         alpha=float(limits.get("alpha", 0.05))))
         parts.append(overfitting_report(model, scored, train=train, limits=limits, seed=seed))
     if curve:

@@ -117,3 +117,14 @@ def test_text_suite_runs_every_text_perturbation(banking_model, capsys, tmp_path
     adult = main(["validate", str(tmp_path / "banking"), str(tmp_path / "held.csv"),
                   "--suite", "fairness", "--sensitive", "text"])
     assert adult == 2 and "needs a binary classifier" in capsys.readouterr().err
+
+
+def test_default_suite_on_english_only_text_leaves_language_out(banking_model, capsys,
+                                                                tmp_path) -> None:
+    model, holdout = banking_model
+    model.save(tmp_path / "banking")
+    holdout.head(200).to_csv(tmp_path / "held.csv", index=False)
+    code, result = _run(capsys, "validate", str(tmp_path / "banking"),
+                        str(tmp_path / "held.csv"), "--json")
+    assert "language" not in (result.get("slices") or {})
+    assert {"robustness.typos", "robustness.case"} <= {c["name"] for c in result["checks"]}
