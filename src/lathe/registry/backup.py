@@ -4,7 +4,8 @@
                            versions, aliases and audit (read in one consistent snapshot)
     blobs/<sha256>         each blob a version references, once, as stored (encrypted
                            blobs stay encrypted)
-    keyring.json           an encrypted registry's data keys, wrapped by its KEK
+    keyring.json           an encrypted registry's data keys, wrapped by its KEK; then
+                           the rows are registry.json.sealed, readable only with the KEK
 
 `backup` verifies every blob as it packs it and writes the file by rename, so a backup is
 complete or absent. `restore` refuses a store that already holds anything (merging two
@@ -41,6 +42,8 @@ __all__ = ["BACKUP_FORMAT", "TABLE_ORDER", "backup", "restore", "read_backup"]
 BACKUP_FORMAT = 1
 ROWS = "registry.json"
 KEYRING = "keyring.json"  # an encrypted registry's wrapped data keys (lathe.security.crypto)
+SEALED = "registry.json.sealed"  # the rows of an encrypted registry, AES-256-GCM sealed
+_AAD = b"lathe-backup-rows"
 # Insert order respects foreign keys: models, then versions, then aliases.
 TABLE_ORDER = {"models": models, "versions": versions, "aliases": aliases, "audit": audit}
 
@@ -83,7 +86,12 @@ def backup(registry: RegistryBase, file: str | os.PathLike[str]) -> Path:
     def write(tmp: Path) -> None:
         with tarfile.open(tmp, "w:gz") as tar:
             payload = json.dumps(snapshot, sort_keys=True).encode()
-            info = tarfile.TarInfo(ROWS)
+            name = ROWS
+            if registry.blobs.encrypting and registry.blobs.keyring is not None:
+                from lathe.security.crypto import seal  # the rows hold every manifest
+
+                payload, name = seal(registry.blobs.keyring, payload, _AAD).encode(), SEALED
+            info = tarfile.TarInfo(name)
             info.size = len(payload)
             tar.addfile(info, io.BytesIO(payload))
             for digest in sorted(needed):
@@ -95,6 +103,23 @@ def backup(registry: RegistryBase, file: str | os.PathLike[str]) -> Path:
     return atomic_write(target, write, what="the backup", hint="choose a writable location")
 
 
+def _open_rows(tar: tarfile.TarFile, sealed: bytes, path: Path) -> bytes:
+    """The rows of an encrypted registry's backup, opened with the environment's key and
+    the wrapped data keys the backup carries."""
+    from lathe.security.crypto import KeyRing, kek_from_env, open_sealed
+
+    member = tar.extractfile(KEYRING)
+    if member is None:
+        raise KeyError(KEYRING)
+    found = kek_from_env()
+    with tempfile.TemporaryDirectory() as scratch:
+        ring_file = Path(scratch) / KEYRING
+        ring_file.write_bytes(member.read())
+        ring = KeyRing(ring_file, None if found is None else found[0],
+                       "no key" if found is None else found[1])
+        return open_sealed(ring, sealed.decode("ascii"), f"backup {path}", _AAD)
+
+
 def read_backup(file: str | os.PathLike[str]) -> dict[str, Any]:
     """The rows of a backup file (validated), without touching any store."""
     path = Path(file)
@@ -102,10 +127,14 @@ def read_backup(file: str | os.PathLike[str]) -> dict[str, Any]:
         raise NotFound(f"{path}: no such backup file", hint="check the path", path=str(path))
     try:
         with tarfile.open(path, "r:gz") as tar:
-            member = tar.extractfile(ROWS)
+            names = set(tar.getnames())
+            member = tar.extractfile(ROWS if ROWS in names or SEALED not in names else SEALED)
             if member is None:
                 raise KeyError(ROWS)
-            snapshot = json.loads(member.read())
+            data = member.read()
+            if SEALED in names and ROWS not in names:
+                data = _open_rows(tar, data, path)
+            snapshot = json.loads(data)
     except (tarfile.TarError, KeyError, OSError, json.JSONDecodeError) as exc:
         raise IntegrityError(
             f"{path} is not a lathe registry backup ({exc})",

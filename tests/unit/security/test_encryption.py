@@ -142,7 +142,8 @@ def test_rotating_the_kek_rewraps_without_touching_blobs(enc, tmp_path, signed_m
     assert load_model("churn:1", store=store).task == "binary"
 
 
-def test_backup_keeps_blobs_encrypted_and_restores_with_the_key(enc, tmp_path, signed_model):
+def test_backup_keeps_blobs_encrypted_and_restores_with_the_key(enc, tmp_path, signed_model,
+                                                                monkeypatch):
     with open_registry(_store(tmp_path)) as reg:
         reg.register(signed_model, name="churn")
         reg.backup(tmp_path / "b.tar.gz")
@@ -153,11 +154,18 @@ def test_backup_keeps_blobs_encrypted_and_restores_with_the_key(enc, tmp_path, s
         blob = next(n for n in names if n.startswith("blobs/"))
         member = tar.extractfile(blob)
         assert member is not None and member.read(8) == MAGIC
-    assert "keyring.json" in names
+    assert "keyring.json" in names and "registry.json" not in names  # rows sealed too
+    with tarfile.open(tmp_path / "b.tar.gz") as tar:
+        sealed = tar.extractfile("registry.json.sealed")
+        assert sealed is not None and b"churn" not in sealed.read()
     other = f"sqlite:///{tmp_path}/other/lathe.db"
     with open_registry(other) as reg:
         reg.restore(tmp_path / "b.tar.gz")
     assert load_model("churn:1", store=other).manifest["name"] == "adult"
+    monkeypatch.delenv("LATHE_ENCRYPTION_KEY_FILE")
+    with open_registry(f"sqlite:///{tmp_path}/third/lathe.db") as reg, pytest.raises(
+            Unauthorized, match="is encrypted, and no encryption key is set"):
+        reg.restore(tmp_path / "b.tar.gz")
 
 
 def test_key_from_env_and_command(tmp_path, monkeypatch):
