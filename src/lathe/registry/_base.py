@@ -176,13 +176,19 @@ class RegistryBase:
             return ModelVersion.from_row(row._mapping)
 
     def list(self, name: str | None = None) -> builtins.list[ModelVersion]:
-        """Every version of `name` (or of every model), oldest first."""
+        """Every version of `name` (or of every model the user may read), oldest first."""
+        from lathe.registry.access import readable
+
+        if name is not None:
+            self.authorize("read", name)
         query = sa.select(*_SUMMARY_COLUMNS).order_by(versions.c.name, versions.c.version)
+        may_read = readable(self)
         with self.store.read() as conn:
             if name is not None:
                 self._require_model(conn, name)
                 query = query.where(versions.c.name == name)
-            return [ModelVersion.from_row(row._mapping) for row in conn.execute(query)]
+            return [ModelVersion.from_row(row._mapping) for row in conn.execute(query)
+                    if may_read(row.name)]
 
     def aliases(self, name: str) -> dict[str, int]:
         with self.store.read() as conn:
@@ -209,7 +215,11 @@ class RegistryBase:
                 sa.select(aliases.c.name, aliases.c.alias, aliases.c.version)
             ):
                 pointers.setdefault(name, {})[alias] = version
-        return [ModelSummary(n, int(c), m, pointers.get(n, {})) for n, c, m in counts]
+        from lathe.registry.access import readable
+
+        may_read = readable(self)  # only the models the user may read
+        return [ModelSummary(n, int(c), m, pointers.get(n, {})) for n, c, m in counts
+                if may_read(n)]
 
     def history(self, name: str | None = None) -> builtins.list[AuditEvent]:
         """The audit log (of one model, or all of it), oldest first."""

@@ -46,7 +46,8 @@ if TYPE_CHECKING:
 # `registry` below is a RegistryBase (store, _audit); typed Any: _base imports this module
 RegistryBase = Any
 
-__all__ = ["grants_table", "create_grants_table", "authorize", "grant", "revoke", "list_grants"]
+__all__ = ["grants_table", "create_grants_table", "authorize", "grant", "revoke", "list_grants",
+           "readable"]
 
 grants_table = sa.Table(
     "lathe_grants",
@@ -89,6 +90,17 @@ def authorize(registry: RegistryBase, action: str, name: str) -> str | None:
     raise Forbidden(f"{user} may not {action} {name} ({where}; {action} needs {needs})",
                     hint=f"an admin of {name} can run `lathe registry grant {user} {needs} "
                     f"{name}`", user=user, action=action, model=name, role=role)
+
+
+def readable(registry: RegistryBase) -> Any:
+    """A predicate: may the current user read model `name`? (Always, in an open registry.)
+    Listings show only what the user may read, so names and metrics do not leak."""
+    with registry.store.read() as conn:
+        rows = _rows(conn)
+    if not rows:
+        return lambda name: True
+    user = current_actor()
+    return lambda name: role_allows(effective_role(rows, user, name), "read")
 
 
 def _check_target(name: str) -> str:

@@ -88,6 +88,7 @@ def test_open_registry_until_the_first_grant(tmp_path, monkeypatch):
             registry.register(fake_artifact(tmp_path / "b", seed=2), name="churn")
         with pytest.raises(Forbidden):
             registry.grant("mallory", "admin", "*")
+        monkeypatch.setenv("LATHE_USER", "anyone")
         assert len(registry.list("churn")) == 1  # nothing changed
 
 
@@ -108,3 +109,16 @@ def test_cli_grant_and_refusal_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LATHE_USER", "alice")
     assert main(["registry", "promote", "churn", "1", "--json"]) == 0
     assert main(["registry", "grants", "--json"]) in (0, 77)
+
+
+def test_listings_show_only_what_the_user_may_read(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATHE_USER", "root")
+    with open_registry(f"sqlite:///{tmp_path}/lathe.db") as registry:
+        registry.register(fake_artifact(tmp_path / "a", seed=1), name="churn")
+        registry.register(fake_artifact(tmp_path / "b", seed=2), name="fraud")
+        registry.grant("alice", "reader", "churn")
+        monkeypatch.setenv("LATHE_USER", "alice")
+        assert [m.name for m in registry.models()] == ["churn"]
+        assert {v.name for v in registry.list()} == {"churn"}
+        with pytest.raises(Forbidden, match="alice may not read fraud"):
+            registry.list("fraud")
