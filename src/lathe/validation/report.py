@@ -84,7 +84,7 @@ def _fairness_plot(column: str, result: dict[str, Any]) -> str:
         for i, key in enumerate(("selection_rate", "tpr", "fpr")):
             ax.bar(x + (i - 1) * 0.27, [g[key] for _, g in groups], 0.27, label=key)
         ax.set_xticks(x, [k[:18] for k, _ in groups], rotation=30, ha="right")
-        ax.legend()
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # off the bars
         ax.set_title(f"{column}: DP diff {result['demographic_parity_difference']:.3f}, "
                      f"EO diff {result['equalized_odds_difference']:.3f}")
 
