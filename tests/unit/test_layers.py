@@ -21,4 +21,6 @@ def test_import_contracts_are_kept() -> None:
     done = subprocess.run([lint, "--no-cache", str(ROOT / ".importlinter")], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert "Contracts: 2 kept, 0 broken." in done.stdout
+    # every contract the file declares ran and held (a contract added there counts here too)
+    declared = (ROOT / ".importlinter").read_text().count("[importlinter:contract:")
+    assert declared >= 2 and f"Contracts: {declared} kept, 0 broken." in done.stdout
