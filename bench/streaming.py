@@ -10,7 +10,7 @@ Targets (issue 26): RabbitMQ, Adult gbm, 100,000 messages: >= 5,000 messages/s e
 without an output in every trial, duplicates counted; 1 % malformed messages all in the
 dead-letter queue with their error. Throughput is the consumer's own count from its first
 output to its last (`messages_per_second` of `lathe stream --json`), on a queue filled
-beforehand; the HTTP baseline is single-row POST /predict at concurrency 64 (bench/_http_load).
+beforehand, and per CPU-second of the consumer process (which a shared machine disturbs less); the HTTP baseline is single-row POST /predict at concurrency 64 (bench/_http_load).
 Latency: messages sent at a fixed rate while the consumer runs, from send to the output's
 arrival (RabbitMQ). Writes bench/results/streaming.json; prints medians and ratios.
 """
@@ -165,14 +165,23 @@ def queues(tag: str) -> list[str]:
     return [f"{tag}.in", f"{tag}.out", f"{tag}.dlq"]
 
 
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def throughput(model: Path, kind: str, n: int, malformed: float) -> dict[str, Any]:
     tag = f"bench{kind}{os.getpid()}"
     for q in queues(tag):
         broker_do(kind, "clear", q)
     bodies, good, bad = messages(n, malformed)
     broker_do(kind, "send", f"{tag}.in", bodies)
+    cpu_before = _children_cpu()
     done = subprocess.run(stream_cmd(model, kind, tag, "--idle-exit", "4", "--json"),
                           capture_output=True, text=True)
+    cpu = _children_cpu() - cpu_before  # the consumer's whole life: start-up included
     if done.returncode != 0:
         raise RuntimeError(f"lathe stream on {kind} failed: {done.stderr[-2000:]}")
     summary = json.loads(done.stdout)
@@ -182,23 +191,42 @@ def throughput(model: Path, kind: str, n: int, malformed: float) -> dict[str, An
               "missing": len(good - seen), "malformed": bad,
               "dead_letters": len(letters),
               "dead_letters_with_error": sum(1 for d in letters if d.get("error")),
-              "batches": summary["batches"]}
+              "batches": summary["batches"], "consumer_cpu_s": round(cpu, 1),
+              "messages_per_cpu_s": round(n / cpu, 1)}
     for q in queues(tag):
         broker_do(kind, "clear", q)
     return result
 
 
+def _out_count(queue: str) -> int:
+    async def count() -> int:
+        import aio_pika
+
+        connection = await aio_pika.connect(URLS["rabbit"])
+        try:
+            channel = await connection.channel()
+            declared = await channel.declare_queue(queue, durable=True)
+            return int(declared.declaration_result.message_count or 0)
+        finally:
+            await connection.close()
+
+    return asyncio.run(count())
+
+
 def kill_trial(model: Path, n: int, seed: int) -> dict[str, Any]:
+    """Kill -9 after a random number of output batches (1 to nearly all), restart, count."""
     rng = random.Random(seed)
     tag = f"benchkill{os.getpid()}x{seed}"
     for q in queues(tag):
         broker_do("rabbit", "clear", q)
     bodies, good, _ = messages(n, 0.0, seed)
     broker_do("rabbit", "send", f"{tag}.in", bodies)
+    batches = max(2, n // 256)
+    target = rng.randint(1, batches - 1)
     proc = subprocess.Popen(stream_cmd(model, "rabbit", tag), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    delay = rng.uniform(4.0, 9.0)  # start-up takes ~3-6 s here: some kills hit mid-stream
-    time.sleep(delay)
+    while _out_count(f"{tag}.out") < target and proc.poll() is None:
+        time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = len(output_ids("rabbit", f"{tag}.out"))
@@ -207,7 +235,7 @@ def kill_trial(model: Path, n: int, seed: int) -> dict[str, Any]:
     ids = output_ids("rabbit", f"{tag}.out")
     for q in queues(tag):
         broker_do("rabbit", "clear", q)
-    return {"seed": seed, "killed_after_s": round(delay, 2), "outputs_before_kill": before,
+    return {"seed": seed, "kill_after_batches": target, "outputs_before_kill": before,
             "missing": len(good - set(ids)), "duplicates": len(ids) - len(set(ids))}
 
 
@@ -287,6 +315,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--trial-messages", type=int, default=5000)
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--model", type=Path)
     parser.add_argument("--out", type=Path, default=RESULTS / "streaming.json")
     args = parser.parse_args()
@@ -294,7 +323,7 @@ def main() -> None:
     report: dict[str, Any] = {"messages": args.messages, "malformed": args.malformed,
                               "cpus": os.cpu_count(), "load_avg": os.getloadavg()[0]}
     runs = []
-    for kind in args.brokers.split(","):
+    for kind in filter(None, args.brokers.split(",")):
         if not answers(PORTS[kind]):
             print(f"{kind}: no broker answers at 127.0.0.1:{PORTS[kind]}; skipped")
             continue
@@ -305,12 +334,13 @@ def main() -> None:
     if not args.skip_http:
         report["http"] = http_baseline(model, min(args.messages, 20_000))
         print("http", json.dumps(report["http"]))
-    if answers(PORTS["rabbit"]):
+    if answers(PORTS["rabbit"]) and not args.skip_latency:
         latencies = sorted(asyncio.run(_paced(model, 2000, 500.0)))
         q = statistics.quantiles(latencies, n=100, method="inclusive")
         report["latency_rabbit_500_per_s"] = {"n": len(latencies), "p50_ms": round(q[49] * 1e3, 2),
                                               "p99_ms": round(q[98] * 1e3, 2)}
         print("latency", json.dumps(report["latency_rabbit_500_per_s"]))
+    if answers(PORTS["rabbit"]) and args.trials:
         trials = [kill_trial(model, args.trial_messages, seed) for seed in range(args.trials)]
         report["kill_trials"] = trials
         for trial in trials:

@@ -70,14 +70,16 @@ def test_gbm_trains_on_dask_as_well_as_in_one_process(scheduler: str, tmp_path: 
     frame = pd.read_csv(ADULT, nrows=4000)
     local = lathe.train(frame, target="income", model="gbm", threads=1)
     out = tmp_path / "on-dask"
-    done = subprocess.run([*CLI, "train", str(ADULT), "--target", "income", "--model", "gbm",
+    frame.to_csv(tmp_path / "adult-4000.csv", index=False)
+    done = subprocess.run([*CLI, "train", str(tmp_path / "adult-4000.csv"), "--target",
+                           "income", "--model", "gbm",
                            "--out", str(out), "--engine", f"dask://{scheduler}", "--json"],
                           capture_output=True, text=True, timeout=600, input=None)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)  # nothing but the JSON on stdout
     on_dask = lathe.load(out)
     assert on_dask.manifest["family"] == "gbm"
-    assert result["test_metrics"]["roc_auc"] > 0.88
+    assert result["test_metrics"]["roc_auc"] > 0.85
     # same data, same split: close to the single-process fit (Adult sample, 4,000 rows)
     same = lathe.train(frame, target="income", model="gbm", engine=f"dask://{scheduler}")
     assert abs(same.manifest["metrics"]["test"]["roc_auc"]
