@@ -135,6 +135,9 @@ def test_help_is_fast_and_lists_commands() -> None:
         timeout=30,
     )
     assert imported.stdout.strip() == "[]"  # heavy imports stay lazy
+    as_module = subprocess.run([sys.executable, "-m", "lathe", "--version"],
+                               capture_output=True, text=True, timeout=30)
+    assert as_module.returncode == 0 and as_module.stdout.startswith("lathe ")
 
 
 # ---- bad input at training time ---------------------------------------------------------
