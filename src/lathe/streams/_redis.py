@@ -63,9 +63,9 @@ class RedisTransport(Transport):
 
     def subscribe(self, handler: Handler) -> None:
         from faststream import AckPolicy
+        from faststream.redis import StreamSub
 
         context = self.broker.context  # the message being handled (no DI per message)
-        from faststream.redis import StreamSub
 
         options = self.options
         consumer = f"{options.group}-{os.getpid()}"
@@ -82,10 +82,9 @@ class RedisTransport(Transport):
             held.add(entry)
 
             async def ack() -> None:
-                await message.ack()
-                held.done(entry)
+                await self._xack([entry])
 
-            await handler(Delivery(message.body, ack, message.nack))
+            await handler(Delivery(message.body, ack, message.nack, key=entry))
 
         async def on_reclaimed(body: Any) -> None:
             message = context.get_local("message")
@@ -95,6 +94,23 @@ class RedisTransport(Transport):
 
         self.broker.subscriber(stream=live, ack_policy=AckPolicy.MANUAL)(on_message)
         self.broker.subscriber(stream=reclaim, ack_policy=AckPolicy.MANUAL)(on_reclaimed)
+
+    async def _xack(self, entries: list[bytes]) -> None:
+        """XACK through the broker's own connection: FastStream's `message.ack()` does
+        nothing once its subscriber is stopped, which lost the acks of the batches a SIGTERM
+        drains (their entries were scored again by the next consumer)."""
+        client = await self.broker.connect()
+        await client.xack(self.options.inbox, self.options.group, *entries)
+        for entry in entries:
+            self._held.done(entry)
+
+    async def ack_many(self, deliveries: list[Delivery]) -> list[BaseException | None]:
+        """One XACK for the whole batch."""
+        try:
+            await self._xack([d.key for d in deliveries])
+        except Exception as error:  # noqa: BLE001 - reported per message; they come again
+            return [error] * len(deliveries)
+        return [None] * len(deliveries)
 
     async def start(self) -> None:
         from redis.exceptions import ResponseError
