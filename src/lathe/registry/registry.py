@@ -237,11 +237,13 @@ class ModelRegistry(RegistryPromotion):
     def backup(self, file: str | os.PathLike[str]) -> Path:
         from lathe.registry.backup import backup
 
+        self.authorize("backup", "*")  # every model's rows and blobs: admins of '*'
         return backup(self, file)
 
     def restore(self, file: str | os.PathLike[str]) -> dict[str, int]:
         from lathe.registry.backup import restore
 
+        self.authorize("restore", "*")  # an empty store is open; a guarded one needs '*'
         return restore(self, file)
 
 

@@ -29,8 +29,8 @@ from collections.abc import Iterable
 
 from lathe.errors import UsageError, did_you_mean
 
-__all__ = ["ROLES", "ACTIONS", "ANY_MODEL", "role_allows", "effective_role", "needed_role",
-           "check_role"]
+__all__ = ["ROLES", "ACTIONS", "STORE_ACTIONS", "ANY_MODEL", "role_allows", "effective_role",
+           "needed_role", "check_role"]
 
 ROLES = ("reader", "writer", "promoter", "admin")
 ACTIONS = {
@@ -43,6 +43,12 @@ ACTIONS = {
     "revoke": "admin",
 }
 """Each registry action and the least role that may do it."""
+STORE_ACTIONS = {
+    "backup": "admin",
+    "restore": "admin",
+    "gc": "admin",
+}
+"""Actions on the whole store (every model's rows and blobs): they need the role on `*`."""
 ANY_MODEL = "*"
 
 
@@ -55,10 +61,10 @@ def check_role(role: str) -> str:
 
 def needed_role(action: str) -> str:
     try:
-        return ACTIONS[action]
+        return ACTIONS[action] if action in ACTIONS else STORE_ACTIONS[action]
     except KeyError:
         raise UsageError(f"unknown registry action {action!r}",
-                         hint=did_you_mean(action, ACTIONS)) from None
+                         hint=did_you_mean(action, {**ACTIONS, **STORE_ACTIONS})) from None
 
 
 def role_allows(role: str | None, action: str) -> bool:
