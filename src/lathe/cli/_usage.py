@@ -18,6 +18,8 @@ CLI words them as the flags the user typed (`--target`).
 'pass --task regression'
 >>> cli_wording("value 'a=b' in row 3")
 "value 'a=b' in row 3"
+>>> cli_wording("no scheduler at dask://local?workers=2&threads=1")
+'no scheduler at dask://local?workers=2&threads=1'
 """
 
 from __future__ import annotations
@@ -47,9 +49,10 @@ _FLAGS = {
 }
 _ARGUMENT = re.compile(r"\{(\w+)\}")
 _SWITCH_OFF = re.compile(r"\bpass ([a-z][a-z0-9_]*)=False\b")
-_SWITCH_ON = re.compile(r"(?<![\w.\-])([a-z][a-z0-9_]*)=True\b")
-_QUOTED = re.compile(r"(?<![\w.\-])([a-z][a-z0-9_]*)=(['\"])([\w.-]+)\2")
-_KEYWORD = re.compile(r"(?<![\w.\-])([a-z][a-z0-9_]*)=(?=([\w\"'<\[{(./-])|\s|$|[,;:)])")
+_SWITCH_ON = re.compile(r"(?<![\w.\-?&/])([a-z][a-z0-9_]*)=True\b")
+_QUOTED = re.compile(r"(?<![\w.\-?&/])([a-z][a-z0-9_]*)=(['\"])([\w.-]+)\2")
+# (?<!...): a name right after ? & or / is a URL's query or path, never an API keyword
+_KEYWORD = re.compile(r"(?<![\w.\-?&/])([a-z][a-z0-9_]*)=(?=([\w\"'<\[{(./-])|\s|$|[,;:)])")
 
 
 def cli_wording(text: str) -> str:
