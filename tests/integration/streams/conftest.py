@@ -76,10 +76,12 @@ class Broker:
         import nats
         from nats.js.errors import NotFoundError
 
+        from lathe.streams._nats import stream_name
+
         client = await nats.connect(self.url)
         try:
             js = client.jetstream()
-            name = "LATHE_" + "".join(c if c.isalnum() or c in "_-" else "_" for c in subject)
+            name = stream_name(subject)  # the consumer's own naming, so both mean one stream
             if action == "clear":
                 try:
                     await js.delete_stream(name)
