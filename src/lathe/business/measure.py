@@ -1,9 +1,9 @@
 """One candidate measured on the decision rows: quality, latency, throughput, CPU, memory, size.
 
-`measure_candidate(load, frame)` loads the model (so its memory counts), scores `frame` with
+`measure_candidates(loads, frame)` loads each model (so its memory counts), scores `frame` with
 `Model.evaluate` (every metric `lathe evaluate` reports, and its confusion matrix), then times
 the *serving* call — the scorer `lathe.api.decide` passes in is the server's own `Predictor`
-(JSON-like rows -> validation -> the model; the LightGBM fast path where the server takes it):
+(JSON-like rows -> validation -> the model; the gbm and linear fast paths where the server takes them):
 
 * latency at batch 1: `rounds` rounds of single-row calls over different rows; p50/p95/p99 of
   each round, the median over rounds; the candidates take turns round by round;
@@ -32,7 +32,7 @@ import pandas as pd
 
 from lathe.evaluation.timing import percentiles, time_calls, windows
 
-__all__ = ["measure_candidates", "measure_candidate", "Scorer", "default_scorer"]
+__all__ = ["measure_candidates", "Scorer", "default_scorer"]
 
 Scorer = Callable[[list[dict[str, Any]]], np.ndarray]
 
@@ -181,12 +181,3 @@ def measure_candidates(loads: list[Callable[[], Any]], frame: pd.DataFrame, *,
             candidate.time_round(r)
     return [c.result() for c in candidates]
 
-
-def measure_candidate(load: Callable[[], Any], frame: pd.DataFrame, *,
-                      make_scorer: Callable[[Any], Scorer] | None = None,
-                      rounds: int = 5, calls_batch1: int = 40, calls_batch64: int = 4,
-                      budget_s: float = 6.0, source: str = "data") -> dict[str, Any]:
-    """One candidate alone (`measure_candidates` with one load)."""
-    return measure_candidates([load], frame, make_scorer=make_scorer, rounds=rounds,
-                              calls_batch1=calls_batch1, calls_batch64=calls_batch64,
-                              budget_s=budget_s)[0]

@@ -46,9 +46,8 @@ def _numeric_block(pipeline: Any) -> Any:
     return steps[0], steps[1]
 
 
-def _category_table(encoder: Any, columns: list[str], missing: str,
-                    as_text: Any) -> tuple[dict[str, dict[str, int]], list[np.ndarray],
-                                           np.ndarray]:
+def _category_table(encoder: Any, columns: list[str], as_text: Any,
+                    ) -> tuple[dict[str, dict[str, int]], list[np.ndarray], np.ndarray]:
     """codes[column] = {category: code}; per column, a (n_codes + 1, width) table of the
     block's change from the base row (the last row: a missing value); the base row's block."""
     categories = [list(c) for c in encoder.categories_]
@@ -68,8 +67,8 @@ def _category_table(encoder: Any, columns: list[str], missing: str,
     return codes, tables, block[0]
 
 
-def compile_matrix_path(pipeline: Any, schema: Schema, *, missing: str,
-                        as_text: Any, raw: Any) -> MatrixPath | None:
+def compile_matrix_path(pipeline: Any, schema: Schema, *, as_text: Any,
+                        raw: Any) -> MatrixPath | None:
     """The `MatrixPath` of a fitted linear pipeline, or None where it does not compile.
 
     `as_text(frame)` is the family's own categories-to-text step and `raw(estimator, X,
@@ -98,7 +97,7 @@ def compile_matrix_path(pipeline: Any, schema: Schema, *, missing: str,
         if name == "num" and list(columns) == numeric:
             parts["num"] = _numeric_block(step)
         elif name == "cat" and list(columns) == categorical and isinstance(step, OneHotEncoder):
-            parts["cat"] = _category_table(step, categorical, missing, as_text)
+            parts["cat"] = _category_table(step, categorical, as_text)
         else:
             return None
         if parts[name] is None:

@@ -232,7 +232,7 @@ class Linear(ModelFamily):
             return None
         categorical = self.schema.names_of("categorical")
         return compile_matrix_path(
-            self.pipeline, self.schema, missing=MISSING,
+            self.pipeline, self.schema,
             as_text=lambda frame: _categories_as_text(frame, categorical), raw=_raw)
 
     def feature_importance(self) -> dict[str, float]:
